@@ -1,0 +1,1 @@
+"""The ``radguard`` command line: thin wrappers that parse, call the core and print."""
