@@ -101,7 +101,8 @@ def test_unreachable_store_is_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: py
 
 
 def test_help_is_fast_and_lean() -> None:
-    code = "import sys, radguard.cli.main; print(','.join(m for m in ('pydicom','sqlalchemy','numpy','pynetdicom') if m in sys.modules))"
+    heavy = "('pydicom', 'sqlalchemy', 'numpy', 'pynetdicom')"
+    code = f"import sys, radguard.cli.main; print(','.join(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"heavy modules imported at start-up: {out}"
 
