@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.gateway_cmd",
     "radguard.cli.pcap_cmd",
     "radguard.cli.findings_cmd",
+    "radguard.cli.controls_cmd",
 )
 
 app = typer.Typer(
