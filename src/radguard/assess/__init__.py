@@ -1,0 +1,1 @@
+"""Discovery and assessment of the imaging attack surface (``radguard scan``)."""

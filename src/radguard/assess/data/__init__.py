@@ -1,0 +1,1 @@
+"""Versioned data files of the scanner (see README.md in this directory)."""

@@ -1,0 +1,88 @@
+"""Service identification by probing, never by port number.
+
+The first bytes radguard sends on an open port are an A-ASSOCIATE-RQ (PS3.8 §9.3.2) — the
+start of the DICOM access probe itself, so a DICOM port costs no extra connection. The
+reply tells the service:
+
+- an A-ASSOCIATE-AC/RJ or A-ABORT PDU → DICOM in clear text;
+- ``HTTP/`` → an HTTP server (it answered the binary request with an error status);
+- a TLS record (content type 0x15 alert / 0x16 handshake) → TLS: a fresh connection does a TLS
+  handshake and repeats the probe inside (DICOM over TLS, PS3.15 B.9, or HTTPS);
+- silence or anything else → one TLS handshake attempt, then one plain HTTP GET.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import ssl
+
+#: DICOM PDU types a reply may start with (PS3.8 §9.3.1)
+_DICOM_FIRST = frozenset({0x02, 0x03, 0x07})
+#: TLS record content types: alert, handshake (RFC 8446 §5.1)
+_TLS_FIRST = frozenset({0x15, 0x16})
+
+
+class ServiceKind(enum.StrEnum):
+    """What runs on an open port (the asset ``kind``)."""
+
+    DICOM = "dicom"
+    DICOM_TLS = "dicom-tls"
+    HTTP = "http"
+    HTTPS = "https"
+    TLS = "tls"  # TLS endpoint whose inner protocol could not be identified
+    UNKNOWN = "unknown"
+
+
+class PortState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    FILTERED = "filtered"  # connect timed out / unreachable
+
+
+class FirstReply(enum.StrEnum):
+    """Classification of the first bytes a peer sent back."""
+
+    DICOM = "dicom"
+    HTTP = "http"
+    TLS = "tls"
+    NONE = "none"
+    OTHER = "other"
+
+
+def classify_first_bytes(data: bytes) -> FirstReply:
+    """Classify a peer's first reply bytes (see module docstring)."""
+    if not data:
+        return FirstReply.NONE
+    if data.startswith(b"HTTP/"):
+        return FirstReply.HTTP
+    if data[0] in _TLS_FIRST and (len(data) < 2 or data[1] == 0x03):
+        return FirstReply.TLS
+    if data[0] in _DICOM_FIRST and (len(data) < 2 or data[1] == 0x00):
+        return FirstReply.DICOM
+    if data[0] in range(0x01, 0x08) and (len(data) < 2 or data[1] == 0x00):
+        return FirstReply.DICOM
+    return FirstReply.OTHER
+
+
+async def open_stream(
+    host: str, port: int, timeout: float, ssl_ctx: ssl.SSLContext | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect (TCP, optionally TLS) with a deadline; raises OSError / TimeoutError / ssl.SSLError."""
+    server_hostname = None
+    if ssl_ctx is not None:
+        server_hostname = host if not _is_ip(host) else None
+    return await asyncio.wait_for(
+        asyncio.open_connection(host, port, ssl=ssl_ctx, server_hostname=server_hostname, limit=1 << 16),
+        timeout,
+    )
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""One module per probe family (DICOM access, DICOM services, TLS, web)."""

@@ -1,0 +1,398 @@
+"""The scan engine: asyncio discovery with bounded concurrency, probing, per-host merging.
+
+Concurrency model: at most ``concurrency`` connections in flight overall and at most
+``per_host`` per host (gentle on a production PACS); every connect and every exchange has a
+deadline (``timeout``); hosts are pulled lazily from the target list and results are yielded
+host by host, so memory stays flat however many targets are scanned.
+
+Per open port: identification + DICOM access probe (:mod:`radguard.assess.identify`,
+:mod:`radguard.assess.probes.dicom_access`), then DICOM service probes, TLS checks or web
+probes as the service requires. A peer that misbehaves (aborts, garbage, slow drip, huge PDU
+lengths, silence) ends as a per-target error entry, never as an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from radguard.assess import evaluate
+from radguard.assess.dicom_client import DEFAULT_MAX_READ, DicomClient, PeerError
+from radguard.assess.identify import FirstReply, PortState, ServiceKind, classify_first_bytes, open_stream
+from radguard.assess.knowledge import Fingerprint
+from radguard.assess.probes.dicom_access import AccessReport, build_request, probe_access
+from radguard.assess.probes.dicom_services import ServicesReport, probe_services
+from radguard.assess.probes.tls import TlsReport, assess_tls, client_context
+from radguard.assess.probes.web import WebReport, probe_web
+from radguard.assess.targets import format_target
+from radguard.dicom.pdu import AssociateAccept
+from radguard.models import Asset, Finding
+
+DEFAULT_CONCURRENCY = 64
+DEFAULT_PER_HOST = 4
+DEFAULT_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScanOptions:
+    """Tunables of one scan (documented CLI defaults)."""
+
+    ports: Sequence[int]
+    concurrency: int = DEFAULT_CONCURRENCY
+    per_host: int = DEFAULT_PER_HOST
+    timeout: float = DEFAULT_TIMEOUT
+    intrusive: bool = False
+    calling_ae: str | None = None
+    called_aes: tuple[str, ...] = ()
+    max_read: int = DEFAULT_MAX_READ
+
+
+@dataclass(kw_only=True)
+class PortResult:
+    host: str
+    port: int
+    state: PortState
+    service: ServiceKind | None = None
+    asset: Asset | None = None
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    # merge inputs (not serialised)
+    fingerprint: Fingerprint | None = None
+    web: WebReport | None = None
+
+    @property
+    def target(self) -> str:
+        return format_target(self.host, self.port)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "state": self.state.value,
+            "service": self.service.value if self.service else None,
+            "product": self.asset.product if self.asset else None,
+            "version": self.asset.version if self.asset else None,
+            "findings": len(self.findings),
+        }
+
+    def facts(self) -> int:
+        """Number of facts reported for this port (benchmark: state + asset attributes + findings)."""
+        n = 1
+        if self.asset is not None:
+            n += 1 + sum(1 for v in self.asset.attributes.values() if v not in (None, [], {}))
+            n += int(self.asset.product is not None) + int(self.asset.version is not None)
+        return n + len(self.findings)
+
+
+@dataclass(kw_only=True)
+class HostResult:
+    host: str
+    ports: list[PortResult]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for p in self.ports for f in p.findings]
+
+    @property
+    def assets(self) -> list[Asset]:
+        return [p.asset for p in self.ports if p.asset is not None]
+
+    @property
+    def all_errors(self) -> list[dict[str, Any]]:
+        return self.errors + [e for p in self.ports for e in p.errors]
+
+
+def _error(target: str, stage: str, kind: str, message: str) -> dict[str, Any]:
+    return {"target": target, "stage": stage, "kind": kind, "message": message}
+
+
+class Scanner:
+    """Runs :class:`ScanOptions` over hosts; use :meth:`run` (async iterator of :class:`HostResult`)."""
+
+    def __init__(self, options: ScanOptions) -> None:
+        self.options = options
+        self._global = asyncio.Semaphore(max(1, options.concurrency))
+
+    # ------------------------------------------------------------- driving
+    async def run(self, hosts: Sequence[str]) -> AsyncIterator[HostResult]:
+        """Scan ``hosts``; yield one :class:`HostResult` per host as hosts complete."""
+        queue: asyncio.Queue[HostResult | None] = asyncio.Queue(maxsize=64)
+        it = iter(hosts)
+        workers_n = max(1, min(len(hosts), self.options.concurrency))
+
+        async def worker() -> None:
+            for host in it:
+                await queue.put(await self.scan_host(host))
+            await queue.put(None)
+
+        tasks = [asyncio.create_task(worker()) for _ in range(workers_n)]
+        done = 0
+        try:
+            while done < workers_n:
+                item = await queue.get()
+                if item is None:
+                    done += 1
+                    continue
+                yield item
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def scan_host(self, host: str) -> HostResult:
+        address = await self._resolve(host)
+        if address is None:
+            return HostResult(host=host, ports=[], errors=[_error(host, "resolve", "resolve-failed",
+                                                                   "host name does not resolve")])
+        per_host = asyncio.Semaphore(max(1, self.options.per_host))
+
+        async def one(port: int) -> PortResult:
+            async with per_host:
+                return await self.scan_port(host, address, port)
+
+        ports = list(await asyncio.gather(*(one(p) for p in self.options.ports)))
+        _merge_host(ports)
+        return HostResult(host=host, ports=ports)
+
+    async def _resolve(self, host: str) -> str | None:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), self.options.timeout
+            )
+        except (OSError, TimeoutError, UnicodeError):
+            return None
+        return str(infos[0][4][0]) if infos else None
+
+    # ------------------------------------------------------------ per port
+    async def _connect(self, address: str, port: int, tls: bool) -> DicomClient:
+        ctx = client_context() if tls else None
+        try:
+            reader, writer = await open_stream(address, port, self.options.timeout, ctx)
+        except TimeoutError:
+            raise PeerError("timeout", "connect timed out") from None
+        except ssl.SSLError as exc:
+            raise PeerError("tls-handshake", f"TLS handshake failed: {exc.reason or exc.__class__.__name__}") from None
+        except OSError as exc:
+            raise PeerError("connect-failed", f"connect failed: {exc.__class__.__name__}") from None
+        return DicomClient(reader, writer, timeout=self.options.timeout, max_read=self.options.max_read)
+
+    async def scan_port(self, host: str, address: str, port: int) -> PortResult:
+        result = PortResult(host=host, port=port, state=PortState.OPEN)
+        async with self._global:
+            try:
+                reader, writer = await open_stream(address, port, self.options.timeout)
+            except ConnectionRefusedError:
+                result.state = PortState.CLOSED
+                return result
+            except (TimeoutError, OSError):
+                result.state = PortState.FILTERED
+                return result
+        try:
+            await self._probe_open(result, address, DicomClient(
+                reader, writer, timeout=self.options.timeout, max_read=self.options.max_read))
+        except Exception as exc:  # a bug must not take the whole scan down: record it for this target
+            result.errors.append(_error(result.target, "probe", "internal-error",
+                                        f"{exc.__class__.__name__}: {exc}"))
+        return result
+
+    async def _probe_open(self, result: PortResult, address: str, first: DicomClient) -> None:
+        async with self._global:
+            access = await self._dicom_access(address, result.port, first, tls=False)
+        reply = classify_first_bytes(first.first_bytes)
+        if _spoke_dicom(access):
+            await self._finish_dicom(result, address, access, tls=False)
+            return
+        if reply is FirstReply.HTTP:
+            await self._web(result, address, "http")
+            return
+        if reply is FirstReply.DICOM:  # a DICOM peer that then misbehaved
+            self._dicom_error(result, access, tls=False)
+            return
+        silent = access.error is not None and access.error.kind == "timeout" and reply is FirstReply.NONE
+        async with self._global:
+            tls_ok, tls_error = await self._tls_possible(address, result.port)
+        if tls_ok:
+            await self._inside_tls(result, address)
+            return
+        if not (silent and tls_error == "timeout"):
+            async with self._global:
+                web = await probe_web(address, result.port, "http", timeout=self.options.timeout, intrusive=False)
+            if web.error is None and web.status:
+                await self._web(result, address, "http")
+                return
+        result.service = ServiceKind.UNKNOWN
+        result.asset = Asset(kind=ServiceKind.UNKNOWN.value, target=result.target,
+                             attributes={"first_reply": reply.value})
+        if access.error is not None:
+            result.errors.append(_error(result.target, "identify", access.error.kind, str(access.error)))
+
+    async def _dicom_access(self, address: str, port: int, first: DicomClient | None, *, tls: bool) -> AccessReport:
+        async def connect() -> DicomClient:
+            return await self._connect(address, port, tls)
+
+        return await probe_access(connect, first=first, called_aes=self.options.called_aes,
+                                  calling_ae=self.options.calling_ae)
+
+    async def _tls_possible(self, address: str, port: int) -> tuple[bool, str | None]:
+        try:
+            _, writer = await open_stream(address, port, self.options.timeout, client_context())
+        except TimeoutError:
+            return False, "timeout"
+        except (OSError, ssl.SSLError) as exc:
+            return False, exc.__class__.__name__
+        writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+        return True, None
+
+    async def _inside_tls(self, result: PortResult, address: str) -> None:
+        async with self._global:
+            tls_report = await assess_tls(address, result.port, timeout=self.options.timeout)
+        inner: AccessReport | None = None
+        reply = FirstReply.NONE
+        if tls_report.handshake_ok:
+            async with self._global:
+                try:
+                    client = await self._connect(address, result.port, tls=True)
+                except PeerError:
+                    client = None
+                if client is not None:
+                    inner = await self._dicom_access(address, result.port, client, tls=True)
+                    reply = classify_first_bytes(client.first_bytes)
+        if inner is not None and _spoke_dicom(inner):
+            await self._finish_dicom(result, address, inner, tls=True, tls_report=tls_report)
+            return
+        if inner is not None and reply is FirstReply.DICOM:
+            self._dicom_error(result, inner, tls=True)
+            return
+        if tls_report.handshake_ok:
+            if reply is not FirstReply.HTTP:
+                async with self._global:
+                    web = await probe_web(address, result.port, "https", timeout=self.options.timeout,
+                                          intrusive=False)
+            if reply is FirstReply.HTTP or (web.error is None and web.status):
+                await self._web(result, address, "https", tls_report)
+                return
+        result.service = ServiceKind.TLS
+        result.asset = Asset(kind=ServiceKind.TLS.value, target=result.target, attributes={
+            "tls": tls_report.evidence(), "client_certificate_required": tls_report.client_cert_required,
+            "handshake": "ok" if tls_report.handshake_ok else tls_report.error})
+        result.findings.extend(evaluate.tls_findings(result.target, tls_report))
+
+    def _dicom_error(self, result: PortResult, access: AccessReport, *, tls: bool) -> None:
+        result.service = ServiceKind.DICOM_TLS if tls else ServiceKind.DICOM
+        err = access.error
+        result.asset = Asset(kind=result.service.value, target=result.target, attributes={
+            "association_attempts": [a.to_dict() for a in access.attempts]})
+        if err is not None:
+            result.errors.append(_error(result.target, "dicom-association", err.kind, str(err)))
+
+    async def _finish_dicom(self, result: PortResult, address: str, access: AccessReport, *, tls: bool,
+                            tls_report: TlsReport | None = None) -> None:
+        result.service = ServiceKind.DICOM_TLS if tls else ServiceKind.DICOM
+        services: ServicesReport | None = None
+        client = access.client
+        if client is not None:
+
+            async def reconnect() -> DicomClient | None:
+                try:
+                    fresh = await self._connect(address, result.port, tls)
+                    reply = await fresh.associate(build_request(access.accepted_called_ae or "",
+                                                                access.accepted_calling_ae or ""))
+                except PeerError:
+                    return None
+                if isinstance(reply, AssociateAccept):
+                    return fresh
+                await fresh.close()
+                return None
+
+            async with self._global:
+                services = await probe_services(client, access, intrusive=self.options.intrusive,
+                                                reconnect=reconnect)
+            if services.error is not None:
+                result.errors.append(_error(result.target, "dicom-services", services.error.kind,
+                                            str(services.error)))
+        if access.error is not None:
+            result.errors.append(_error(result.target, "dicom-association", access.error.kind, str(access.error)))
+        fp = evaluate.dicom_fingerprint(access)
+        result.fingerprint = fp
+        result.findings.extend(evaluate.dicom_findings(result.target, tls, access, services))
+        if tls_report is not None:
+            result.findings.extend(evaluate.tls_findings(result.target, tls_report))
+        result.asset = Asset(
+            kind=result.service.value,
+            target=result.target,
+            product=fp.product if fp else None,
+            version=fp.version if fp else None,
+            attributes=evaluate.asset_attributes(
+                result.service,
+                fingerprint=fp.to_dict() if fp else None,
+                services=access.services or None,
+                accepted_called_ae=access.accepted_called_ae if not access.any_called else None,
+                association_attempts=[a.to_dict() for a in access.attempts],
+                probes=services.to_dict() if services else None,
+                tls=tls_report.evidence() if tls_report else None,
+            ),
+        )
+
+    async def _web(self, result: PortResult, address: str, scheme: str, tls_report: TlsReport | None = None) -> None:
+        async with self._global:
+            web = await probe_web(address, result.port, scheme, timeout=self.options.timeout,
+                                  intrusive=self.options.intrusive)
+        result.service = ServiceKind.HTTPS if scheme == "https" else ServiceKind.HTTP
+        result.web = web
+        if web.error is not None:
+            result.errors.append(_error(result.target, "web", "http-error", web.error))
+        result.findings.extend(evaluate.web_findings(result.target, web))
+        if tls_report is not None and web.is_pacs:
+            result.findings.extend(evaluate.tls_findings(result.target, tls_report))
+        if web.product and web.version:
+            result.fingerprint = Fingerprint(product=web.product, version=web.version, source=f"{scheme}-rest-api")
+        result.asset = Asset(
+            kind=result.service.value, target=result.target, product=web.product, version=web.version,
+            attributes=evaluate.asset_attributes(
+                result.service, server=web.server, pacs=web.is_pacs, auth_required=web.auth_required,
+                status=web.status or None, open_paths=web.open_paths or None,
+                dicom_aet=web.dicom_aet, dicom_port=web.dicom_port,
+                tls=tls_report.evidence() if tls_report else None),
+        )
+
+
+def _spoke_dicom(access: AccessReport) -> bool:
+    return any(a.outcome in ("accepted", "rejected", "aborted") for a in access.attempts)
+
+
+def _merge_host(ports: list[PortResult]) -> None:
+    """Host-level behaviour merge, then version findings.
+
+    A web API that names its DICOM port (Orthanc ``/system`` → ``DicomPort``) tells which
+    product answers on that DICOM port: the DICOM asset takes the product name and the
+    toolkit fingerprint stays in its attributes. Version findings are emitted once per
+    (product, version) on the port where the version was learned.
+    """
+    products: dict[int, WebReport] = {}
+    for p in ports:
+        if p.web is not None and p.web.product and p.web.dicom_port:
+            products[p.web.dicom_port] = p.web
+    seen: set[tuple[str, str]] = set()
+    for p in sorted(ports, key=lambda r: (r.fingerprint is None or r.fingerprint.source.startswith("dicom"),
+                                          r.port)):
+        web = products.get(p.port)
+        if web is not None and p.asset is not None and p.service in (ServiceKind.DICOM, ServiceKind.DICOM_TLS):
+            attrs = dict(p.asset.attributes)
+            attrs["toolkit"] = p.fingerprint.to_dict() if p.fingerprint else None
+            attrs["identified_by"] = "web API on the same host names this DICOM port"
+            p.asset = Asset(kind=p.asset.kind, target=p.asset.target, product=web.product, version=web.version,
+                            attributes=attrs)
+            continue  # the product's version finding is reported on the web port
+        fp = p.fingerprint
+        if fp is None or not fp.version or (fp.product, fp.version) in seen:
+            continue
+        seen.add((fp.product, fp.version))
+        p.findings.extend(evaluate.version_findings(p.target, fp, toolkit_only=fp.source.startswith("dicom")))

@@ -1,0 +1,82 @@
+"""``radguard scan TARGET...``: find the imaging attack surface the way an attacker would.
+
+Imports only typer and the standard library at top level (start-up time); the engine is
+imported inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "scan",
+        help="Inventory DICOM/DICOMweb endpoints, prove what an unknown peer may do, rate TLS, "
+        "fingerprint products; findings mapped to HIPAA/CSF controls.",
+    )(scan_cmd)
+
+
+def scan_cmd(
+    targets: list[str] = typer.Argument(..., help="IPs, host names, CIDRs (10.0.0.0/27), ranges (10.0.0.1-20), @file."),
+    ports: str = typer.Option(
+        None, "--ports", "-p",
+        help="nmap-style port list (104,4242,8000-8100). Default: 104,11112,4242,2762,2761,8042,8080,80,443.",
+    ),
+    concurrency: int = typer.Option(64, "--concurrency", min=1, max=4096, help="Connections in flight overall."),
+    per_host: int = typer.Option(4, "--per-host", min=1, max=64, help="Connections in flight per host."),
+    timeout: float = typer.Option(3.0, "--timeout", min=0.1, max=120.0,
+                                  help="Seconds for each connect and each request/response exchange."),
+    intrusive: bool = typer.Option(
+        False, "--intrusive",
+        help="Also C-STORE a labelled synthetic test object, count query matches (capped, cancelled, values "
+        "dropped) and try vendor default web credentials.",
+    ),
+    calling_ae: str = typer.Option(None, "--calling-ae",
+                                   help="A calling AE title the SCP knows, to probe services when unknown peers "
+                                   "are refused (findings then say 'configured calling AE')."),
+    called_ae: list[str] = typer.Option(None, "--called-ae", help="Called AE title(s) to try (repeatable)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
+    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this severity."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not record the run in the store."),
+) -> None:
+    """Scan TARGETs (see ``docs/rules.md`` for the rules)."""
+    import asyncio
+
+    from radguard.assess.run import run_scan
+    from radguard.assess.targets import expand_targets, parse_ports
+    from radguard.cli.output import emit_json, exit_code_for, parse_fail_on, print_findings_table, write_sarif
+    from radguard.errors import UsageError
+
+    threshold = parse_fail_on(fail_on)
+    port_list = parse_ports(ports)
+    hosts = expand_targets(targets)
+    for title in [calling_ae, *(called_ae or [])]:
+        if title is not None and not (0 < len(title.strip()) <= 16 and title.isascii() and "\\" not in title):
+            raise UsageError(f"AE title must be 1-16 ASCII characters without backslash: {title!r}")
+    outcome = asyncio.run(run_scan(
+        hosts, port_list, concurrency=concurrency, per_host=per_host, timeout=timeout, intrusive=intrusive,
+        calling_ae=calling_ae, called_aes=tuple(called_ae or ()), store=not no_store, progress=not json_out,
+    ))
+    if sarif:
+        write_sarif(sarif, outcome.findings)
+    if json_out:
+        emit_json("scan", outcome.to_json())
+    else:
+        from radguard.cli.output import stdout_console
+
+        console = stdout_console()
+        open_ports = [p for p in outcome.ports if p["state"] == "open"]
+        console.print(f"scanned {len(hosts)} host(s) x {len(port_list)} port(s): {len(open_ports)} open, "
+                      f"{len(outcome.assets)} service(s), {len(outcome.errors)} error(s)"
+                      + (f", run {outcome.run_id}" if outcome.run_id else ""))
+        for p in open_ports:
+            product = " ".join(x for x in (p.get("product"), p.get("version")) if x)
+            console.print(f"  {p['target']:<24} {p['service'] or '?':<10} {product}")
+        for e in outcome.errors:
+            console.print(f"  [yellow]error[/] {e['target']} {e['stage']}: {e['kind']} ({e['message']})")
+        print_findings_table(outcome.findings, title="Scan findings")
+    raise typer.Exit(int(exit_code_for(outcome.findings, threshold)))
