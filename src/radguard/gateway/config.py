@@ -190,7 +190,7 @@ class _Section:
         if v is None:
             return None
         host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ConfigError(f"[{self.name}] {key} must look like HOST:PORT, got {v!r}")
         return host.strip("[]"), int(port)
 

@@ -1,0 +1,89 @@
+"""``radguard gateway`` (run the DICOM security gateway) and ``radguard contain`` (incident containment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gateway", help="Run the DICOM security gateway in front of a PACS (see docs/gateway.md).")(
+        gateway_cmd)
+    app.command("contain", help="Contain a running gateway: shut a peer out, read-only, downtime, release.")(
+        contain_cmd)
+
+
+def gateway_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="gateway.toml (docs/gateway.md)."),
+    check: bool = typer.Option(False, "--check", help="Validate the configuration and exit."),
+    json_out: bool = typer.Option(False, "--json", help="With --check: print the configuration as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every association on stderr."),
+) -> None:
+    """Listen for DICOM (and DICOM TLS) associations and relay them to the upstream PACS under policy."""
+    import asyncio
+    import logging
+
+    from radguard.gateway.config import load_config
+
+    cfg = load_config(config)
+    if check:
+        if json_out:
+            from radguard.cli.output import emit_json
+
+            emit_json("gateway-config", {
+                "listen": cfg.listen, "listen_tls": cfg.listen_tls, "upstream": cfg.upstream,
+                "upstream_ae": cfg.upstream_ae, "ae_title": cfg.ae_title, "peers": sorted(cfg.peers),
+                "control": str(cfg.control), "warnings": list(cfg.warnings)})
+        else:
+            for w in cfg.warnings:
+                typer.echo(f"warning: {w}", err=True)
+            typer.echo(f"{config}: OK ({len(cfg.peers)} peers)", err=True)
+        raise typer.Exit(0)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("radguard.gateway").setLevel(logging.INFO)
+    from radguard.gateway.server import run_gateway
+
+    try:
+        asyncio.run(run_gateway(cfg))
+    except OSError as exc:
+        from radguard.errors import UsageError
+
+        raise UsageError(f"cannot start the gateway: {exc.strerror or exc}") from None
+
+
+def contain_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="The running gateway's gateway.toml."),
+    peer: str = typer.Option(None, "--peer", help="AE title: shut it out (alone), or scope --read-only/--release."),
+    read_only: bool = typer.Option(False, "--read-only", help="Refuse C-STORE (gateway-wide or for --peer)."),
+    downtime: bool = typer.Option(False, "--downtime", help="Reject every new association, abort open ones."),
+    release: bool = typer.Option(False, "--release", help="Lift containment (all, or for --peer)."),
+    status: bool = typer.Option(False, "--status", help="Show the containment state."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Talk to the running gateway over its control socket; takes effect at once and is audited."""
+    from radguard.cli.output import emit_json
+    from radguard.errors import UsageError
+    from radguard.gateway.config import load_config
+    from radguard.gateway.control import send_control
+
+    modes = [m for m, on in (("read-only", read_only), ("downtime", downtime), ("release", release),
+                             ("status", status)) if on]
+    if len(modes) > 1:
+        raise UsageError("choose one of --read-only, --downtime, --release, --status")
+    if not modes and not peer:
+        raise UsageError("nothing to do: give --peer AE, --read-only, --downtime, --release or --status")
+    action = modes[0] if modes else "peer"
+    if action in ("downtime", "status") and peer:
+        raise UsageError(f"--{action} applies to the whole gateway; drop --peer")
+    cfg = load_config(config)
+    reply = send_control(cfg, action, peer)
+    if json_out:
+        emit_json("contain", {k: v for k, v in reply.items() if k != "ok"})
+        return
+    if action == "status":
+        typer.echo(f"containment: {reply['state']}; open associations: {reply['open_associations']}")
+    else:
+        typer.echo(f"contain {action}{' ' + peer if peer else ''}: applied, {reply['aborted']} association(s) "
+                   f"aborted; state {reply['state']}")

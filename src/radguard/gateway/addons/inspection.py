@@ -1,0 +1,124 @@
+"""Inspection of C-STORE data sets with the archive checks (45 CFR 164.308(a)(5)(ii)(B), 164.312(c)(1)).
+
+The checks are the archive helper's (:mod:`radguard.archive.inspect`); this addon only maps their
+findings to the configured action per kind (``[inspection]``): executables and active content are
+rejected, malformed data sets pass with an alert, by default. A data set the policy rejects or
+quarantines never reaches the upstream; quarantined ones are kept in the quarantine folder with a
+JSON sidecar (findings, calling AE, no PHI values).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from radguard.gateway.config import InspectAction, InspectionConfig
+from radguard.models import Finding
+
+log = logging.getLogger("radguard.gateway")
+
+#: strength of an action: the strongest one among the findings wins
+_RANK = {InspectAction.PASS: 0, InspectAction.ALERT: 1, InspectAction.QUARANTINE: 2, InspectAction.REJECT: 3}
+_SAFE = re.compile(r"[^0-9A-Za-z._-]")
+
+Checker = Callable[[bytes, str, str], list[Finding]]
+
+
+def archive_checker() -> Checker | None:
+    """The archive helper's data set inspection, if it is installed (``radguard.archive.inspect``)."""
+    try:
+        archive_inspect = importlib.import_module("radguard.archive.inspect")
+    except ImportError:
+        return None
+    dataset_fn = getattr(archive_inspect, "inspect_dataset", None)
+    if dataset_fn is not None:
+        def _dataset(data: bytes, ts: str, target: str) -> list[Finding]:
+            return list(dataset_fn(data, ts, target))
+        return _dataset
+    bytes_fn = getattr(archive_inspect, "inspect_bytes", None)
+    if bytes_fn is not None:
+        def _bytes(data: bytes, ts: str, target: str) -> list[Finding]:
+            return list(bytes_fn(data, target))
+        return _bytes
+    return None
+
+
+def kind_of(rule: str) -> str:
+    """Which ``[inspection]`` key governs a finding's rule id."""
+    if "executable" in rule:
+        return "executable"
+    if "active-content" in rule or "active_content" in rule:
+        return "active_content"
+    if rule in ("malformed", "not-dicom", "trailing-data") or "malformed" in rule:
+        return "malformed"
+    return "other"
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionResult:
+    """The findings on one data set and what to do with it."""
+
+    action: InspectAction
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+
+    @property
+    def forward(self) -> bool:
+        return self.action in (InspectAction.PASS, InspectAction.ALERT)
+
+
+class Inspection:
+    """Run the archive checks on a data set and pick the action (fails closed: a crash rejects)."""
+
+    name = "inspection"
+
+    def __init__(self, config: Callable[[], InspectionConfig], checker: Checker | None = None) -> None:
+        self._config = config
+        self._checker = checker if checker is not None else archive_checker()
+        if self._checker is None:
+            log.warning("inspection: radguard.archive.inspect is not available; data sets pass uninspected")
+
+    @property
+    def available(self) -> bool:
+        return self._checker is not None
+
+    def action_for(self, findings: Sequence[Finding]) -> InspectAction:
+        cfg = self._config()
+        action = InspectAction.PASS
+        for f in findings:
+            candidate: InspectAction = getattr(cfg, kind_of(f.rule))
+            if _RANK[candidate] > _RANK[action]:
+                action = candidate
+        return action
+
+    def inspect(self, data: bytes, transfer_syntax: str, target: str) -> InspectionResult:
+        """Inspect one data set (bare, as carried by C-STORE) in the configured way."""
+        cfg = self._config()
+        if not cfg.enabled or self._checker is None:
+            return InspectionResult(InspectAction.PASS)
+        try:
+            findings = tuple(self._checker(data, transfer_syntax, target))
+        except Exception as exc:  # a decision: fail closed
+            log.error("inspection error on %s: %s: %s (rejected)", target, type(exc).__name__, exc)
+            return InspectionResult(InspectAction.REJECT, error=f"{type(exc).__name__}")
+        return InspectionResult(self.action_for(findings), findings)
+
+    def quarantine(self, data: bytes, sop_instance: str, meta: dict[str, Any]) -> Path:
+        """Keep a refused data set (and a JSON sidecar) in the quarantine folder; returns the data path."""
+        folder = self._config().quarantine
+        folder.mkdir(parents=True, exist_ok=True)
+        name = _SAFE.sub("_", sop_instance or "unknown")[:128]
+        path = folder / f"{name}.dcmds"
+        n = 1
+        while path.exists():
+            path = folder / f"{name}.{n}.dcmds"
+            n += 1
+        path.write_bytes(data)
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+        return path

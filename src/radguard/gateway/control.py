@@ -1,0 +1,138 @@
+"""The local control channel of a running gateway (``radguard contain``).
+
+A Unix domain socket (``[gateway] control``, mode 0600 in a 0700 directory) plus a token file
+(mode 0600, new random token at each start): a client must be able to read the token, i.e. be the
+gateway's user or root. One JSON object per line each way:
+``{"token": ..., "action": "peer"|"read-only"|"downtime"|"release"|"status", "peer": AE|null}``
+→ ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``. Actions apply at once (the same event
+loop that relays associations), abort the affected associations and are audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from radguard.errors import RadguardError, UsageError
+
+if TYPE_CHECKING:
+    from radguard.gateway.config import GatewayConfig
+    from radguard.gateway.server import Gateway
+
+log = logging.getLogger("radguard.gateway")
+
+ACTIONS = ("peer", "read-only", "downtime", "release", "status")
+MAX_REQUEST = 4096
+
+
+class ControlServer:
+    """Serve containment requests for one gateway."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.path = gw.config.control
+        self.token_path = gw.config.control_token
+        self.token = secrets.token_urlsafe(32)
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.path.exists() or self.path.is_symlink():
+            if _alive(self.path):
+                raise UsageError(f"another gateway is running on control socket {self.path}")
+            self.path.unlink()
+        old = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._handle, path=str(self.path))
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        fd = os.open(self.token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.token + "\n")
+        os.chmod(self.token_path, 0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for p in (self.path, self.token_path):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 5.0)
+            reply = self._answer(line[:MAX_REQUEST])
+        except (TimeoutError, ConnectionError, OSError):
+            reply = {"ok": False, "error": "timeout"}
+        writer.write((json.dumps(reply) + "\n").encode())
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.drain()
+        writer.close()
+
+    def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            req = json.loads(line)
+        except ValueError:
+            return {"ok": False, "error": "not JSON"}
+        if not isinstance(req, dict) or not hmac.compare_digest(str(req.get("token", "")), self.token):
+            log.warning("control: request with a bad token refused")
+            if self.gw.audit is not None:
+                self.gw.audit.alert(None, "control socket: bad token")
+            return {"ok": False, "error": "bad token"}
+        action, peer = req.get("action"), req.get("peer")
+        if action not in ACTIONS or (peer is not None and not isinstance(peer, str)):
+            return {"ok": False, "error": f"unknown action {action!r}"}
+        try:
+            result = self.gw.contain(str(action), peer)
+        except ValueError as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, "action": action, **result}
+
+
+def _alive(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def send_control(config: GatewayConfig, action: str, peer: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    """Client side of the control channel (used by ``radguard contain``)."""
+    try:
+        token = config.control_token.read_text().strip()
+    except OSError as exc:
+        raise RadguardError(f"cannot read the gateway token {config.control_token}: {exc.strerror} "
+                            "(is the gateway running, and are you its user?)") from None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(config.control))
+            s.sendall((json.dumps({"token": token, "action": action, "peer": peer}) + "\n").encode())
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError as exc:
+            raise RadguardError(f"cannot reach the gateway on {config.control}: {exc.strerror or exc}") from None
+    try:
+        reply: dict[str, Any] = json.loads(buf)
+    except ValueError:
+        raise RadguardError("the gateway sent an unreadable answer") from None
+    if not reply.get("ok"):
+        raise RadguardError(f"the gateway refused: {reply.get('error')}")
+    return reply

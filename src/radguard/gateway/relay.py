@@ -1,0 +1,484 @@
+"""One association through the gateway: two sans-io upper layers and the sockets that feed them.
+
+The client talks to an ACCEPTOR :class:`~radguard.dicom.ul.UpperLayer`, the upstream (PACS, or a
+peer's storage SCP for C-MOVE sub-operations) to a REQUESTOR one (PS3.8 §9.2). The A-ASSOCIATE-RQ
+is relayed with the client's calling AE, so the upstream's own per-AE permissions still apply;
+maximum PDU lengths are clamped to ``[limits] max_pdu_length`` both ways (PS3.8 Annex D.1).
+DIMSE requests go through the policy engine (fail closed) before they are relayed; C-STORE data
+sets are spooled (memory up to 4 MiB, then disk), inspected, then streamed upstream; the client
+gets the upstream's C-STORE response (end-to-end acknowledgement), or a refusal status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
+
+from radguard.dicom.dimse import Command, fragment, fragment_stream, response
+from radguard.dicom.enums import AbortReason, AbortSource, CommandField, Status, StatusCategory
+from radguard.dicom.events import (
+    Aborted,
+    AssociateAccepted,
+    AssociateRejected,
+    AssociateRequested,
+    CommandReceived,
+    DataChunk,
+    Event,
+    ProtocolViolation,
+    ReleaseConfirmed,
+    ReleaseRequested,
+)
+from radguard.dicom.pdu import PDV, Abort, AssociateRequest, PDataTF, ReleaseRequest, ReleaseResponse
+from radguard.dicom.ul import Role, UpperLayer
+from radguard.gateway.addons.inspection import InspectionResult
+from radguard.gateway.config import InspectAction
+from radguard.gateway.dataset import identifiers, query_keys
+from radguard.gateway.policy import REJECT_CONGESTION, AssociationInfo
+
+if TYPE_CHECKING:
+    from radguard.gateway.server import Gateway
+
+log = logging.getLogger("radguard.gateway")
+
+READ_SIZE = 256 * 1024
+#: A-ASSOCIATE-RQ must arrive within this many seconds of the connection (ARTIM, PS3.8 §9.1.5)
+ARTIM_SECONDS = 30.0
+#: C-STORE data sets up to this size stay in memory, larger ones go to the spool directory
+SPOOL_IN_MEMORY = 4 * 1024 * 1024
+#: bytes of a C-FIND/C-MOVE/C-GET identifier or C-GET data set kept for the audit trail
+CAPTURE_LIMIT = 64 * 1024
+STREAM_CHUNK = 1024 * 1024
+
+
+class DataMode(enum.Enum):
+    """What to do with data-set fragments arriving from one side."""
+
+    NONE = "none"
+    SPOOL = "spool"
+    FORWARD = "forward"
+    DISCARD = "discard"
+
+
+@dataclass
+class Pending:
+    """A request relayed and awaiting its final response (for the audit trail)."""
+
+    command: Command
+    context_id: int
+    captured: bytearray = field(default_factory=bytearray)
+    patient_id: str = ""
+    study_uid: str = ""
+
+
+class Relay:
+    """Relay one association between a client connection and its target, under the gateway's policy."""
+
+    def __init__(self, gw: Gateway, info: AssociationInfo, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.gw, self.info = gw, info
+        self.c_reader, self.c_writer = reader, writer
+        self.u_reader: asyncio.StreamReader | None = None
+        self.u_writer: asyncio.StreamWriter | None = None
+        limits = gw.config.limits
+        guard = limits.max_pdu_length + 1024
+        self.client = UpperLayer(Role.ACCEPTOR, max_pdu_receive=limits.max_pdu_length, pdu_length_guard=guard)
+        self.up = UpperLayer(Role.REQUESTOR, max_pdu_receive=limits.max_pdu_length, pdu_length_guard=guard)
+        self.established = False
+        self.closing = False
+        self.how = "closed"
+        self.c_mode = DataMode.NONE
+        self.u_mode = DataMode.NONE
+        self.store: Pending | None = None
+        self.spool: IO[bytes] | None = None
+        self.c_forward: Pending | None = None  # request whose identifier is being forwarded
+        self.u_forward: Pending | None = None  # C-GET sub-operation C-STORE coming from the upstream
+        self.pending: dict[int, Pending] = {}  # by message id, client requests relayed upstream
+        self.get_stores: dict[int, Pending] = {}  # by message id, upstream C-STOREs relayed to the client
+
+    # ------------------------------------------------------------------ helpers
+
+    def _clamp(self, length: int | None) -> int:
+        limit: int = self.gw.config.limits.max_pdu_length
+        return limit if not length else min(length, limit)
+
+    async def _read(self, reader: asyncio.StreamReader, timeout: float) -> bytes:
+        try:
+            return await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+        except (TimeoutError, ConnectionError, OSError):
+            return b""
+
+    @staticmethod
+    async def _write(writer: asyncio.StreamWriter | None, *chunks: bytes) -> None:
+        if writer is None or writer.is_closing():
+            return
+        for chunk in chunks:
+            writer.write(chunk)
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.drain()
+
+    def _ts(self, context_id: int) -> str:
+        return (self.client.contexts.get(context_id, (None, None))[1]) or "1.2.840.10008.1.2"
+
+    def abort(self, reason: str, *, provider: bool = False) -> None:
+        """A-ABORT both sides now and close (containment, violations, shutdown)."""
+        if self.closing:
+            return
+        self.closing = True
+        self.how = reason
+        pdu = Abort(AbortSource.SERVICE_PROVIDER, AbortReason.NOT_SPECIFIED) if provider else Abort()
+        for ul, writer in ((self.client, self.c_writer), (self.up, self.u_writer)):
+            if writer is None or writer.is_closing():
+                continue
+            try:
+                writer.write(ul.send(pdu))
+            except Exception:
+                log.debug("abort: could not send A-ABORT", exc_info=True)
+            writer.close()
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> None:
+        """Serve the association to its end; never raises."""
+        try:
+            if await self._associate():
+                self.established = True
+                await asyncio.gather(self._client_pump(), self._upstream_pump())
+        except Exception as exc:
+            log.error("association %s: internal error %s: %s", self.info.label, type(exc).__name__, exc)
+            self.abort("internal error", provider=True)
+        finally:
+            for p in list(self.pending.values()):
+                if p.command.command_field is CommandField.C_STORE_RQ and self.gw.audit is not None:
+                    self.gw.audit.stored(self.info, patient_id=p.patient_id, study_uid=p.study_uid,
+                                         sop_class=p.command.sop_class_uid or "", status=None,
+                                         description=f"no upstream response ({self.how})")
+                    self.gw.stats["stores_unacknowledged"] += 1
+            if self.spool is not None:
+                self.spool.close()
+            for w in (self.c_writer, self.u_writer):
+                if w is not None and not w.is_closing():
+                    w.close()
+            if self.established and self.gw.audit is not None:
+                self.gw.audit.closed(self.info, how=self.how)
+
+    async def _associate(self) -> bool:
+        gw, info = self.gw, self.info
+        rq: AssociateRequest | None = None
+        while rq is None:
+            data = await self._read(self.c_reader, ARTIM_SECONDS)
+            if not data:
+                return False
+            for ev in self.client.receive(data):
+                if isinstance(ev, AssociateRequested):
+                    rq = ev.pdu
+                elif isinstance(ev, ProtocolViolation):
+                    gw.stats["violations"] += 1
+                    log.warning("connection from %s: %s", info.client_host, ev.message)
+                    self.abort("protocol violation", provider=True)
+                    return False
+        info.calling_ae, info.called_ae = rq.calling_ae.strip(), rq.called_ae.strip()
+        decision = gw.engine.on_associate(info)
+        if not decision.allowed:
+            assert decision.reject is not None
+            await self._write(self.c_writer, self.client.send(decision.reject))
+            gw.stats["associations_rejected"] += 1
+            log.info("association %s rejected: %s", info.label, decision.reason)
+            if gw.audit is not None:
+                gw.audit.association(info, accepted=False, reason=decision.reason)
+            return False
+        assert info.target is not None
+        try:
+            u_reader, u_writer = await asyncio.wait_for(
+                asyncio.open_connection(*info.target), gw.config.limits.connect_timeout)
+            gw.tune_socket(u_writer)
+            self.u_reader, self.u_writer = u_reader, u_writer
+        except (OSError, TimeoutError) as exc:
+            await self._write(self.c_writer, self.client.send(REJECT_CONGESTION))
+            gw.stats["upstream_unavailable"] += 1
+            log.warning("association %s: upstream %s:%d unavailable (%s)", info.label, *info.target,
+                        type(exc).__name__)
+            if gw.audit is not None:
+                gw.audit.association(info, accepted=False, reason=f"upstream {info.target_ae} unavailable")
+            return False
+        up_rq = dataclasses.replace(rq, called_ae=info.target_ae, max_pdu_length=self._clamp(rq.max_pdu_length))
+        await self._write(self.u_writer, self.up.send(up_rq))
+        while self.u_reader is not None:
+            data = await self._read(self.u_reader, gw.config.limits.connect_timeout)
+            events = self.up.receive(data) if data else []
+            for ev in events:
+                if isinstance(ev, AssociateAccepted):
+                    ac = dataclasses.replace(ev.pdu, called_ae=rq.called_ae, calling_ae=rq.calling_ae,
+                                             max_pdu_length=self._clamp(ev.pdu.max_pdu_length))
+                    self.client.max_pdu_receive = ac.max_pdu_length or 0
+                    await self._write(self.c_writer, self.client.send(ac))
+                    gw.stats["associations_accepted"] += 1
+                    if gw.audit is not None:
+                        gw.audit.association(info, accepted=True)
+                    return True
+                if isinstance(ev, AssociateRejected):
+                    await self._write(self.c_writer, self.client.send(ev.pdu))
+                    gw.stats["associations_rejected"] += 1
+                    if gw.audit is not None:
+                        gw.audit.association(info, accepted=False, reason=f"rejected by {info.target_ae}")
+                    return False
+            if not data or any(isinstance(ev, (Aborted, ProtocolViolation)) for ev in events):
+                await self._write(self.c_writer, self.client.send(REJECT_CONGESTION))
+                gw.stats["upstream_unavailable"] += 1
+                if gw.audit is not None:
+                    gw.audit.association(info, accepted=False, reason=f"{info.target_ae} did not answer")
+                return False
+        return False
+
+    # ------------------------------------------------------------------ client -> upstream
+
+    async def _client_pump(self) -> None:
+        idle = self.gw.config.limits.idle_timeout
+        while not self.closing:
+            data = await self._read(self.c_reader, idle)
+            if not data:
+                if not self.closing:
+                    self.abort("client closed the connection" if not self.client.closed else self.how)
+                return
+            for ev in self.client.receive(data):
+                await self._on_client(ev)
+                if self.closing:
+                    return
+
+    async def _on_client(self, ev: Event) -> None:
+        if isinstance(ev, CommandReceived):
+            await self._client_command(ev)
+        elif isinstance(ev, DataChunk):
+            await self._client_data(ev)
+        elif isinstance(ev, ReleaseRequested):
+            await self._write(self.u_writer, self.up.send(ReleaseRequest()))
+        elif isinstance(ev, ReleaseConfirmed):
+            await self._write(self.u_writer, self.up.send(ReleaseResponse()))
+            self.how = "released"
+            self._finish()
+        elif isinstance(ev, Aborted):
+            self.abort("aborted by the client")
+        elif isinstance(ev, ProtocolViolation):
+            self.gw.stats["violations"] += 1
+            log.warning("association %s: client protocol violation: %s", self.info.label, ev.message)
+            if self.gw.audit is not None:
+                self.gw.audit.alert(self.info, f"protocol violation: {ev.message}")
+            self.abort("protocol violation by the client", provider=True)
+
+    async def _client_command(self, ev: CommandReceived) -> None:
+        cmd, ctx = ev.command, ev.context_id
+        cf = cmd.command_field
+        if cf is not None and not cf.is_request:  # a response: C-GET sub-operation C-STORE-RSP
+            sub = self.get_stores.pop(cmd.message_id_being_responded_to or -1, None)
+            if sub is not None and self.gw.audit is not None:
+                self.gw.audit.retrieved(self.info, patient_id=sub.patient_id, study_uid=sub.study_uid,
+                                        sop_class=sub.command.sop_class_uid or "", status=cmd.status)
+            await self._write(self.u_writer, *fragment(ctx, ev.raw, None, self.up.peer_max_pdu or 0))
+            self.c_mode = DataMode.FORWARD if cmd.has_dataset else DataMode.NONE
+            return
+        decision = self.gw.engine.on_request(self.info, cmd)
+        if not decision.allowed:
+            self.gw.stats["requests_refused"] += 1
+            self.c_mode = DataMode.DISCARD if cmd.has_dataset else DataMode.NONE
+            service = cf.service if cf is not None else "DIMSE"
+            log.info("association %s: %s refused: %s", self.info.label, service, decision.reason)
+            if self.gw.audit is not None:
+                self.gw.audit.refused(self.info, service, decision.reason)
+            if cf is not None and cf is not CommandField.C_CANCEL_RQ:
+                assert decision.status is not None
+                rsp = response(cmd, decision.status, error_comment=decision.reason[:64])
+                await self._to_client(ctx, rsp.encode())
+            return
+        pending = Pending(cmd, ctx)
+        if cf is CommandField.C_STORE_RQ:
+            self.store = pending
+            self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=str(self.gw.spool_dir))  # noqa: SIM115
+            self.c_mode = DataMode.SPOOL
+            return
+        if cf is not CommandField.C_CANCEL_RQ and cmd.message_id is not None:
+            self.pending[cmd.message_id] = pending
+        await self._write(self.u_writer, *fragment(ctx, ev.raw, None, self.up.peer_max_pdu or 0))
+        self.c_forward = pending
+        self.c_mode = DataMode.FORWARD if cmd.has_dataset else DataMode.NONE
+
+    async def _client_data(self, ev: DataChunk) -> None:
+        if self.c_mode is DataMode.SPOOL and self.spool is not None:
+            self.spool.write(ev.data)
+            if ev.last:
+                await self._finish_store(ev.context_id)
+        elif self.c_mode is DataMode.FORWARD:
+            if self.c_forward is not None and len(self.c_forward.captured) < CAPTURE_LIMIT:
+                self.c_forward.captured += ev.data[: CAPTURE_LIMIT - len(self.c_forward.captured)]
+            await self._write(self.u_writer, _pdv(ev.context_id, ev.data, ev.last))
+            if ev.last:
+                self._request_identified(self.c_forward)
+        if ev.last:
+            self.c_mode = DataMode.NONE
+
+    def _request_identified(self, p: Pending | None) -> None:
+        """A C-MOVE/C-GET identifier is complete: audit the start of the transfer."""
+        if p is None or self.gw.audit is None:
+            return
+        cf = p.command.command_field
+        if cf in (CommandField.C_MOVE_RQ, CommandField.C_GET_RQ):
+            pid, study = identifiers(bytes(p.captured), self._ts(p.context_id))
+            dest = p.command.move_destination or self.info.calling_ae
+            assert cf is not None
+            self.gw.audit.retrieve_started(self.info, service=cf.service, destination=dest.strip(),
+                                           study_uid=study, patient_id=pid)
+
+    async def _finish_store(self, ctx: int) -> None:
+        store, spool = self.store, self.spool
+        assert store is not None and spool is not None
+        self.store, self.spool = None, None
+        try:
+            size = spool.tell()
+            spool.seek(0)
+            data = spool.read()
+            ts = self._ts(ctx)
+            target = f"{self.info.calling_ae}@{self.info.client_host}:{store.command.affected_sop_instance_uid}"
+            loop = asyncio.get_running_loop()
+            result, (pid, study) = await loop.run_in_executor(self.gw.executor, self._inspect, data, ts, target)
+            store.patient_id, store.study_uid = pid, study
+            if not result.forward:
+                await self._refuse_store(store, data, ts, result)
+                return
+            if result.action is InspectAction.ALERT and self.gw.audit is not None:
+                self.gw.stats["stores_alerted"] += 1
+                self.gw.audit.alert(self.info, "inspection: " + ", ".join(sorted({f.rule for f in result.findings})))
+            del data
+            spool.seek(0)
+            if store.command.message_id is not None:
+                self.pending[store.command.message_id] = store
+            max_pdu = self.up.peer_max_pdu or 0
+            await self._write(self.u_writer, *fragment(ctx, store.command.encode(), None, max_pdu))
+            for pdu in fragment_stream(ctx, _chunks(spool, size), max_pdu):
+                await self._write(self.u_writer, pdu)
+            self.gw.stats["stores_forwarded"] += 1
+        finally:
+            spool.close()
+
+    def _inspect(self, data: bytes, ts: str, target: str) -> tuple[InspectionResult, tuple[str, str]]:
+        return self.gw.inspection.inspect(data, ts, target), identifiers(data, ts)
+
+    async def _refuse_store(self, store: Pending, data: bytes, ts: str, result: InspectionResult) -> None:
+        rules = sorted({f.rule for f in result.findings}) or [result.error or "inspection error"]
+        detail = f"{result.action.value} by inspection: {', '.join(rules)}"
+        if result.action is InspectAction.QUARANTINE:
+            meta = {"calling_ae": self.info.calling_ae, "client": self.info.client_host, "transfer_syntax": ts,
+                    "sop_class": store.command.sop_class_uid, "findings": [f.to_dict() for f in result.findings]}
+            path = await asyncio.get_running_loop().run_in_executor(
+                self.gw.executor, self.gw.inspection.quarantine, data,
+                store.command.affected_sop_instance_uid or "", meta)
+            self.gw.stats["stores_quarantined"] += 1
+            log.warning("association %s: data set quarantined to %s (%s)", self.info.label, path, detail)
+        else:
+            self.gw.stats["stores_rejected"] += 1
+            log.warning("association %s: data set %s", self.info.label, detail)
+        status = Status.NOT_AUTHORIZED  # Refused: not authorized (PS3.7 Annex C)
+        if self.gw.audit is not None:
+            self.gw.audit.alert(self.info, detail)
+            self.gw.audit.stored(self.info, patient_id=store.patient_id, study_uid=store.study_uid,
+                                 sop_class=store.command.sop_class_uid or "", status=status, description=detail)
+        await self._to_client(store.context_id, response(store.command, status, error_comment=detail[:64]).encode())
+
+    async def _to_client(self, ctx: int, command: bytes) -> None:
+        await self._write(self.c_writer, *fragment(ctx, command, None, self.client.peer_max_pdu or 0))
+
+    # ------------------------------------------------------------------ upstream -> client
+
+    async def _upstream_pump(self) -> None:
+        assert self.u_reader is not None
+        idle = self.gw.config.limits.idle_timeout
+        while not self.closing:
+            data = await self._read(self.u_reader, idle)
+            if not data:
+                if not self.closing:
+                    log.warning("association %s: %s closed the connection", self.info.label, self.info.target_ae)
+                    self.abort(f"{self.info.target_ae} closed the connection")
+                return
+            for ev in self.up.receive(data):
+                await self._on_upstream(ev)
+                if self.closing:
+                    return
+
+    async def _on_upstream(self, ev: Event) -> None:
+        if isinstance(ev, CommandReceived):
+            await self._upstream_command(ev)
+        elif isinstance(ev, DataChunk):
+            sub = self.u_forward
+            if sub is not None and len(sub.captured) < CAPTURE_LIMIT:
+                sub.captured += ev.data[: CAPTURE_LIMIT - len(sub.captured)]
+            await self._write(self.c_writer, _pdv(ev.context_id, ev.data, ev.last))
+            if ev.last and sub is not None:
+                sub.patient_id, sub.study_uid = identifiers(bytes(sub.captured), self._ts(sub.context_id))
+                sub.captured = bytearray()
+                self.u_forward = None
+        elif isinstance(ev, ReleaseConfirmed):
+            await self._write(self.c_writer, self.client.send(ReleaseResponse()))
+            self.how = "released"
+            self._finish()
+        elif isinstance(ev, ReleaseRequested):
+            await self._write(self.c_writer, self.client.send(ReleaseRequest()))
+        elif isinstance(ev, Aborted):
+            self.abort(f"aborted by {self.info.target_ae}")
+        elif isinstance(ev, ProtocolViolation):
+            self.gw.stats["violations"] += 1
+            log.warning("association %s: upstream protocol violation: %s", self.info.label, ev.message)
+            self.abort(f"protocol violation by {self.info.target_ae}", provider=True)
+
+    async def _upstream_command(self, ev: CommandReceived) -> None:
+        cmd, ctx = ev.command, ev.context_id
+        cf = cmd.command_field
+        if cf is CommandField.C_STORE_RQ:  # C-GET sub-operation toward the client
+            sub = Pending(cmd, ctx)
+            if cmd.message_id is not None:
+                self.get_stores[cmd.message_id] = sub
+            self.u_forward = sub
+        elif cf is not None and not cf.is_request:
+            final = cmd.status_category is not StatusCategory.PENDING
+            msg_id = cmd.message_id_being_responded_to
+            p = self.pending.get(msg_id) if msg_id is not None else None
+            if p is not None and final:
+                del self.pending[msg_id]  # type: ignore[arg-type]
+                self._audit_response(p, cmd)
+        await self._write(self.c_writer, *fragment(ctx, ev.raw, None, self.client.peer_max_pdu or 0))
+
+    def _audit_response(self, p: Pending, rsp: Command) -> None:
+        audit = self.gw.audit
+        cf = p.command.command_field
+        if cf is CommandField.C_STORE_RQ:
+            self.gw.stats["stores_acknowledged"] += 1
+            if audit is not None:
+                audit.stored(self.info, patient_id=p.patient_id, study_uid=p.study_uid,
+                             sop_class=p.command.sop_class_uid or "", status=rsp.status)
+        elif cf is CommandField.C_FIND_RQ and audit is not None:
+            ts = self._ts(p.context_id)
+            audit.query(self.info, sop_class=p.command.sop_class_uid or "", keys=query_keys(bytes(p.captured), ts),
+                        identifier=bytes(p.captured), transfer_syntax=ts, status=rsp.status)
+
+    def _finish(self) -> None:
+        self.closing = True
+        for w in (self.c_writer, self.u_writer):
+            if w is not None and not w.is_closing():
+                w.close()
+
+
+def _pdv(context_id: int, data: bytes, last: bool) -> bytes:
+    return PDataTF([PDV(context_id, False, last, data)]).encode()
+
+
+def _chunks(fh: IO[bytes], size: int) -> Iterator[bytes]:
+    remaining = size
+    while remaining > 0:
+        chunk = fh.read(min(STREAM_CHUNK, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        yield chunk

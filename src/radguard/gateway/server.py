@@ -1,0 +1,261 @@
+"""The gateway's one asyncio server: it owns every socket (DICOM, DICOM TLS, control).
+
+Associations are relayed by :class:`radguard.gateway.relay.Relay`; policy lives in the addons;
+containment arrives over the control socket (:mod:`radguard.gateway.control`); SIGHUP reloads
+the configuration for new decisions without dropping open associations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+import os
+import signal
+import socket
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from radguard.audittrail.trail import AuditTrail
+from radguard.errors import ConfigError
+from radguard.gateway.addons.allowlist import Allowlist
+from radguard.gateway.addons.audit import GatewayAudit
+from radguard.gateway.addons.inspection import Checker, Inspection
+from radguard.gateway.addons.move_destinations import MoveDestinations
+from radguard.gateway.addons.operations import Operations
+from radguard.gateway.addons.rate_limit import RateLimit
+from radguard.gateway.config import GatewayConfig, load_config, site_secret
+from radguard.gateway.control import ControlServer
+from radguard.gateway.policy import AssociationInfo, Containment, PolicyEngine
+from radguard.gateway.relay import Relay
+
+log = logging.getLogger("radguard.gateway")
+
+
+def build_trail(config: GatewayConfig) -> AuditTrail | None:
+    """The audit trail of ``[audit]`` (None when neither a file nor a collector is configured)."""
+    audit = config.audit
+    if audit.file is None and audit.syslog is None:
+        return None
+    sender = None
+    if audit.syslog is not None:
+        from radguard.audittrail.syslog import SyslogTarget, make_sender
+
+        sender = make_sender(SyslogTarget.parse(audit.syslog), ca=audit.tls_ca, cert=audit.tls_cert, key=audit.tls_key)
+    return AuditTrail(jsonl=audit.file, sender=sender, spool_dir=audit.spool,
+                      include_patient_id=audit.include_patient_id, secret=site_secret(audit))
+
+
+def server_tls_context(config: GatewayConfig) -> ssl.SSLContext:
+    """DICOM TLS (PS3.15 B.1, BCP 195): TLS 1.2+, mutual authentication when a client CA is set."""
+    assert config.tls_cert is not None and config.tls_key is not None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(str(config.tls_cert), str(config.tls_key))
+        if config.tls_client_ca is not None:
+            ctx.load_verify_locations(str(config.tls_client_ca))
+            ctx.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[gateway] TLS certificate/key: {exc}") from None
+    return ctx
+
+
+class Gateway:
+    """The running gateway: listeners, policy, audit, containment, open associations.
+
+    Parameters
+    ----------
+    config : GatewayConfig
+        The loaded configuration.
+    trail : AuditTrail, optional
+        Audit trail to use (default: built from ``[audit]``).
+    checker : callable, optional
+        Data set inspection function (default: :mod:`radguard.archive.inspect`).
+    """
+
+    def __init__(self, config: GatewayConfig, *, trail: AuditTrail | None = None,
+                 checker: Checker | None = None) -> None:
+        self.config = config
+        self.containment = Containment()
+        self.relays: set[Relay] = set()
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.trail = trail if trail is not None else build_trail(config)
+        self.audit = (GatewayAudit(self.trail, lambda: self.config.ae_title,
+                                   lambda: (self.config.upstream_ae, self.config.upstream[0]))
+                      if self.trail is not None else None)
+        self.inspection = Inspection(lambda: self.config.inspection, checker)
+        self.engine = PolicyEngine([
+            Allowlist(self),
+            RateLimit(self, lambda: len(self.relays)),
+            Operations(self),
+            MoveDestinations(self),
+        ])
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radguard-inspect")
+        self.spool_dir: Path = config.spool
+        self._servers: list[asyncio.base_events.Server] = []
+        self._control: ControlServer | None = None
+        self._ids = itertools.count(1)
+        self._stopped = asyncio.Event()
+        self.addresses: dict[str, tuple[str, int]] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open the listeners and the control socket."""
+        cfg = self.config
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.listen is not None:
+            srv = await asyncio.start_server(lambda r, w: self._on_client(r, w, False), *cfg.listen,
+                                             reuse_address=True)
+            self._servers.append(srv)
+            self.addresses["listen"] = srv.sockets[0].getsockname()[:2]
+        if cfg.listen_tls is not None:
+            srv = await asyncio.start_server(lambda r, w: self._on_client(r, w, True), *cfg.listen_tls,
+                                             ssl=server_tls_context(cfg), reuse_address=True)
+            self._servers.append(srv)
+            self.addresses["listen_tls"] = srv.sockets[0].getsockname()[:2]
+        self._control = ControlServer(self)
+        await self._control.start()
+        for w in cfg.warnings:
+            log.warning("%s", w)
+        log.info("gateway %s listening on %s, upstream %s %s:%d", cfg.ae_title,
+                 ", ".join(f"{k}={h}:{p}" for k, (h, p) in self.addresses.items()), cfg.upstream_ae, *cfg.upstream)
+        if self.audit is not None:
+            self.audit.started(True)
+
+    async def serve_forever(self) -> None:
+        """Run until :meth:`request_stop` (SIGTERM/SIGINT); SIGHUP reloads the configuration."""
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+            loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+            loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        await self._stopped.wait()
+        await self.stop()
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop listening, let open associations finish for ``grace`` seconds, abort the rest."""
+        for srv in self._servers:
+            srv.close()
+        if self._control is not None:
+            await self._control.stop()
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.relays and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for relay in list(self.relays):
+            relay.abort("gateway shutting down")
+        await asyncio.sleep(0)
+        if self.audit is not None:
+            self.audit.started(False)
+        self.executor.shutdown(wait=False)
+        if self.trail is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.trail.close)
+
+    def reload(self) -> None:
+        """Reload the configuration file (SIGHUP): new decisions use it; open associations go on."""
+        if self.config.source is None:
+            return
+        try:
+            new = load_config(self.config.source)
+        except ConfigError as exc:
+            log.error("reload failed, keeping the running configuration: %s", exc)
+            if self.audit is not None:
+                self.audit.alert(None, f"configuration reload failed: {exc}")
+            return
+        fixed = ("listen", "listen_tls", "control", "audit")
+        changed = [k for k in fixed if getattr(new, k) != getattr(self.config, k)]
+        self.config = new
+        self.stats["reloads"] += 1
+        log.info("configuration reloaded (%d peers)%s", len(new.peers),
+                 f"; restart to apply {', '.join(changed)}" if changed else "")
+        if self.audit is not None:
+            self.audit.alert(None, f"configuration reloaded ({len(new.peers)} peers)")
+
+    # ------------------------------------------------------------------ connections
+
+    @staticmethod
+    def tune_socket(writer: asyncio.StreamWriter) -> None:
+        """TCP_NODELAY on every gateway socket (DIMSE is request/response: Nagle adds ~40 ms stalls)."""
+        sock = writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool) -> None:
+        self.tune_socket(writer)
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        info = AssociationInfo(id=next(self._ids), calling_ae="", called_ae="", client_host=str(peer[0]),
+                               client_port=int(peer[1]), tls=tls)
+        relay = Relay(self, info, reader, writer)
+        self.relays.add(relay)
+        self.stats["connections"] += 1
+        try:
+            await relay.run()
+        finally:
+            self.relays.discard(relay)
+
+    # ------------------------------------------------------------------ containment
+
+    def contain(self, action: str, peer: str | None = None) -> dict[str, Any]:
+        """Apply a containment action now; abort the affected open associations (issue 5 ``contain``)."""
+        cont = self.containment
+        if action == "peer":
+            if not peer:
+                raise ValueError("--peer needs an AE title")
+            cont.peers.add(peer)
+            affected = [r for r in self.relays if peer in (r.info.calling_ae, r.info.target_ae)]
+        elif action == "read-only":
+            if peer:
+                cont.read_only_peers.add(peer)
+                affected = [r for r in self.relays if r.info.calling_ae == peer]
+            else:
+                cont.read_only = True
+                affected = list(self.relays)
+        elif action == "downtime":
+            cont.downtime = True
+            affected = list(self.relays)
+        elif action == "release":
+            if peer:
+                cont.peers.discard(peer)
+                cont.read_only_peers.discard(peer)
+            else:
+                self.containment = Containment()
+            affected = []
+        elif action == "status":
+            return {"state": self.containment.to_dict(), "open_associations": len(self.relays),
+                    "stats": dict(self.stats)}
+        else:
+            raise ValueError(f"unknown containment action {action!r}")
+        for relay in affected:
+            relay.abort(f"containment: {action}")
+        self.stats[f"contain_{action}"] += 1
+        detail = {"peer": peer, "aborted": len(affected), "state": self.containment.to_dict()}
+        log.warning("containment %s%s: %d association(s) aborted", action, f" {peer}" if peer else "", len(affected))
+        if self.audit is not None:
+            self.audit.containment(action, detail, peer)
+        return detail
+
+
+async def run_gateway(config: GatewayConfig) -> None:
+    """Start a gateway and serve until SIGTERM/SIGINT."""
+    gw = Gateway(config)
+    await gw.start()
+    await gw.serve_forever()
+
+
+def pid_file_for(config: GatewayConfig) -> Path:
+    return config.control.with_suffix(".pid")
+
+
+def write_pid(config: GatewayConfig) -> None:
+    path = pid_file_for(config)
+    with contextlib.suppress(OSError):
+        path.write_text(str(os.getpid()))
