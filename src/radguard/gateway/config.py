@@ -233,6 +233,8 @@ def _peer(i: int, data: Any, base: Path) -> PeerConfig:
     port = s.integer("port", 0, minimum=1) or None
     if port is not None and port > 65535:
         raise ConfigError(f"[peer {ae}] port must be 1-65535")
+    if port is not None and "/" in hosts[0]:
+        raise ConfigError(f"[peer {ae}] with a port, hosts[0] must be an address (C-MOVE sub-operations go there)")
     moves = s.strings("move_destinations")
     s.done()
     return PeerConfig(ae=ae, hosts=hosts, allow=frozenset(a.upper() for a in allow), port=port,
