@@ -242,6 +242,11 @@ class DicomClient:
             self._write(Abort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED))
 
     async def close(self) -> None:
+        """Close the connection; TLS connections are closed hard (no close_notify wait, which some SCPs never
+        answer and which would hold the socket for asyncio's 30 s shutdown timeout)."""
+        if self.writer.get_extra_info("ssl_object") is not None:
+            self.writer.transport.abort()
+            return
         self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 1.0)

@@ -42,8 +42,8 @@ def dicom_findings(
             "association": "accepted with a random calling AE title",
             "called_ae_known": not access.any_called, "attempts": attempts,
             "services_offered": sorted(access.services)}))
-    if services is not None and (access.any_calling or access.accepted_calling_ae):
-        peer = "unknown peer (random calling AE)" if access.any_calling else "configured calling AE"
+    if services is not None and access.any_calling:  # what an UNKNOWN peer may do; other probes are facts only
+        peer = "unknown peer (random calling AE)"
         if services.query is not None and services.query.verdict is Verdict.OPEN:
             evidence: dict[str, Any] = {"peer": peer, **services.query.to_dict()}
             if services.query_counts:

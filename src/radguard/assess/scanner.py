@@ -14,7 +14,6 @@ lengths, silence) ends as a per-target error entry, never as an exception.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import ssl
 from collections.abc import AsyncIterator, Sequence
@@ -246,9 +245,7 @@ class Scanner:
             return False, "timeout"
         except (OSError, ssl.SSLError) as exc:
             return False, exc.__class__.__name__
-        writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
+        writer.transport.abort()
         return True, None
 
     async def _inside_tls(self, result: PortResult, address: str) -> None:
@@ -373,16 +370,14 @@ def _merge_host(ports: list[PortResult]) -> None:
 
     A web API that names its DICOM port (Orthanc ``/system`` → ``DicomPort``) tells which
     product answers on that DICOM port: the DICOM asset takes the product name and the
-    toolkit fingerprint stays in its attributes. Version findings are emitted once per
-    (product, version) on the port where the version was learned.
+    toolkit fingerprint stays in its attributes, and the product's version finding is
+    reported once, on the web port where the version was learned.
     """
     products: dict[int, WebReport] = {}
     for p in ports:
         if p.web is not None and p.web.product and p.web.dicom_port:
             products[p.web.dicom_port] = p.web
-    seen: set[tuple[str, str]] = set()
-    for p in sorted(ports, key=lambda r: (r.fingerprint is None or r.fingerprint.source.startswith("dicom"),
-                                          r.port)):
+    for p in ports:
         web = products.get(p.port)
         if web is not None and p.asset is not None and p.service in (ServiceKind.DICOM, ServiceKind.DICOM_TLS):
             attrs = dict(p.asset.attributes)
@@ -392,7 +387,5 @@ def _merge_host(ports: list[PortResult]) -> None:
                             attributes=attrs)
             continue  # the product's version finding is reported on the web port
         fp = p.fingerprint
-        if fp is None or not fp.version or (fp.product, fp.version) in seen:
-            continue
-        seen.add((fp.product, fp.version))
-        p.findings.extend(evaluate.version_findings(p.target, fp, toolkit_only=fp.source.startswith("dicom")))
+        if fp is not None and fp.version:
+            p.findings.extend(evaluate.version_findings(p.target, fp, toolkit_only=fp.source.startswith("dicom")))

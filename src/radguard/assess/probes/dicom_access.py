@@ -3,7 +3,7 @@
 Attempts, each a fresh association (PS3.8 §7.1, §9.3.2), stopping at the first acceptance:
 
 1. random called AE + random calling AE: accepted ⇒ both titles unchecked;
-2. if rejected: the user's ``--called-ae`` titles, then a short list of common titles
+2. if rejected: the user's ``--called-ae`` titles, or else a short list of common titles
    (``fingerprints.json``), each with a random calling AE: accepted ⇒ any calling AE;
    a reject with reason 7 (called AE not recognised) moves on to the next title, any
    other reject ends the guessing;
@@ -204,7 +204,7 @@ async def probe_access(
     called_reject = _is_called_reject(reply)
     best_called: str | None = None
     if called_reject:
-        guesses = list(dict.fromkeys([*called_aes, *called_ae_guesses()]))[: len(called_aes) + MAX_CALLED_AE_GUESSES]
+        guesses = list(called_aes) if called_aes else list(called_ae_guesses())[:MAX_CALLED_AE_GUESSES]
         for called in guesses:
             reply = await _try(report, connect, None, (called, False), (random_ae(), True))
             if reply is None or isinstance(reply, AssociateAccept):

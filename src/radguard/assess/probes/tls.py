@@ -13,10 +13,10 @@ Checks, each one TLS handshake (nothing is sent inside the tunnel):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import ipaddress
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,8 +76,10 @@ def client_context(
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_ciphers(ciphers or "ALL:@SECLEVEL=0")
     if version is not None:
-        ctx.minimum_version = version
-        ctx.maximum_version = version
+        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: probing for them is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = version
+            ctx.maximum_version = version
     else:
         ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         if max_version is not None:
@@ -99,9 +101,7 @@ async def _handshake(
         cipher = obj.cipher()
         return obj.version(), cipher[0] if cipher else None, obj.getpeercert(binary_form=True)
     finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
+        writer.transport.abort()  # no TLS close_notify dance: some SCPs never answer it
 
 
 async def _accepts(host: str, port: int, ctx: ssl.SSLContext, timeout: float, sni: str | None) -> bool:

@@ -92,7 +92,10 @@ async def _get(host: str, port: int, scheme: str, path: str, timeout: float, aut
             body = await asyncio.wait_for(reader.read(MAX_BODY), timeout)
         return _Resp(status=int(parts[1]), headers=headers, body=body)
     finally:
-        writer.close()
+        if ssl_ctx is not None:
+            writer.transport.abort()
+        else:
+            writer.close()
 
 
 async def _read_chunked(reader: Any) -> bytes:
