@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from radguard.range.samples import disable_downloads
 from tests.peers import OrthancPeer, Peer, PostgresServer, start_dcmqrscp, start_orthanc, start_postgres, start_storescp
 
 os.environ.setdefault("TCP_NODELAY", "1")
+# pydicom would download non-bundled test files from the internet: never at run time.
+disable_downloads()
 
 
 @pytest.fixture(autouse=True)

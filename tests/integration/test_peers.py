@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from pydicom.data import get_testdata_file
 
+from radguard.range.samples import bundled
 from radguard.store import open_store
 from tests.peers import OrthancPeer, Peer, storescu
 
@@ -14,14 +12,14 @@ pytestmark = pytest.mark.integration
 
 
 def test_storescp_receives(storescp: Peer) -> None:
-    ct = Path(str(get_testdata_file("CT_small.dcm")))
+    ct = bundled("CT_small.dcm")
     r = storescu(storescp.host, storescp.port, [ct], called_ae="ANYTHING", calling_ae="WHOEVER")
     assert r.returncode == 0, r.stderr
     assert len(list(storescp.extra["store"].iterdir())) == 1
 
 
 def test_dcmqrscp_rejects_unknown_calling_ae(dcmqrscp: Peer) -> None:
-    ct = Path(str(get_testdata_file("CT_small.dcm")))
+    ct = bundled("CT_small.dcm")
     bad = storescu(dcmqrscp.host, dcmqrscp.port, [ct], called_ae="QRSCP", calling_ae="INTRUDER")
     assert bad.returncode != 0
     good = storescu(dcmqrscp.host, dcmqrscp.port, [ct], called_ae="QRSCP", calling_ae="KNOWNSCU")
@@ -29,14 +27,14 @@ def test_dcmqrscp_rejects_unknown_calling_ae(dcmqrscp: Peer) -> None:
 
 
 def test_orthanc_default_accepts_store(orthanc: OrthancPeer) -> None:
-    ct = Path(str(get_testdata_file("CT_small.dcm")))
+    ct = bundled("CT_small.dcm")
     r = storescu(orthanc.host, orthanc.dicom_port, [ct], called_ae="RANDOM", calling_ae="WHOEVER")
     assert r.returncode == 0, r.stderr
     assert orthanc.rest("GET", "/statistics")["CountInstances"] >= 1
 
 
 def test_orthanc_hardened_refuses_unknown(orthanc_hardened: OrthancPeer) -> None:
-    ct = Path(str(get_testdata_file("CT_small.dcm")))
+    ct = bundled("CT_small.dcm")
     r = storescu(orthanc_hardened.host, orthanc_hardened.dicom_port, [ct], called_ae="ORTHANC", calling_ae="EVIL")
     assert r.returncode != 0
     assert orthanc_hardened.rest("GET", "/statistics")["CountInstances"] == 0
