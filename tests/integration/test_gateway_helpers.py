@@ -97,3 +97,18 @@ class UdpCollector:
         self._stop = True
         self._t.join(2)
         self.sock.close()
+
+
+def start_qrscp(tmp: Path, *, ae: str, peers: dict[str, tuple[str, int]]) -> Any:
+    """dcmqrscp in its forking mode: DCMTK 3.6.7's ``--single-process -dhl`` (tests.peers.start_dcmqrscp)
+    segfaults when the first association is released, so reuse its configuration and run it without
+    ``--single-process``."""
+    from tests.peers import start_dcmqrscp, wait_port
+
+    peer = start_dcmqrscp(tmp, ae=ae, peers=peers)
+    peer.stop()
+    log = (peer.workdir / "dcmqrscp-forking.log").open("wb")
+    peer.proc = subprocess.Popen(["dcmqrscp", "-c", str(peer.extra["cfg"]), "-dhl"], cwd=peer.workdir,
+                                 stdout=log, stderr=subprocess.STDOUT, env=dcmtk_env())
+    wait_port(LOOPBACK, peer.port, proc=peer.proc)
+    return peer
