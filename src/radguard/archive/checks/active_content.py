@@ -1,0 +1,107 @@
+"""``active-content``: content that can act when opened.
+
+Encapsulated PDF (PS3.3 C.24.2, EncapsulatedDocument) with JavaScript, OpenAction, Launch or
+embedded files (PDF 2.0 §12.6, §7.11.4); encapsulated CDA/HTML (PS3.3 A.85) with script or event
+handlers; executables or archives inside OB/UN/private element values (PS3.5 §6.2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+
+from radguard.archive.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify
+from radguard.archive.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
+from radguard.archive.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId, keyword, tag_str
+from radguard.dicom.part10 import PIXEL_TAGS
+from radguard.models import Finding, Severity
+
+RULE = Rule(
+    id=RuleId.ACTIVE_CONTENT,
+    severity=Severity.HIGH,
+    title="Active content inside the object",
+    controls=(MALWARE, INTEGRITY, CSF_DATA_AT_REST),
+    remediation=(
+        "Quarantine the object; do not open the encapsulated document in a viewer; remove the element or "
+        "restore the sealed copy; find the modality or interface that produced it."
+    ),
+)
+
+#: PDF name tokens that act on open (PDF 2.0 §12.6 actions, §7.11.4 embedded files); critical ones first
+PDF_TOKENS: tuple[tuple[bytes, Severity], ...] = (
+    (b"/Launch", Severity.CRITICAL),
+    (b"/JavaScript", Severity.HIGH),
+    (b"/JS", Severity.HIGH),
+    (b"/EmbeddedFile", Severity.HIGH),
+    (b"/RichMedia", Severity.HIGH),
+    (b"/OpenAction", Severity.MEDIUM),
+    (b"/AA", Severity.MEDIUM),
+    (b"/SubmitForm", Severity.MEDIUM),
+)
+_PDF_HEX = re.compile(rb"#([0-9A-Fa-f]{2})")
+_MARKUP = re.compile(rb"<script\b|javascript:|vbscript:|\son[a-z]+\s*=|<iframe\b|<object\b|<embed\b", re.IGNORECASE)
+_BINARY_VRS = frozenset({"OB", "UN", "OW", ""})
+
+
+def _pdf_tokens(doc: bytes) -> tuple[list[str], Severity]:
+    norm = _PDF_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), doc)
+    found: list[str] = []
+    sev = Severity.INFO
+    for token, token_sev in PDF_TOKENS:
+        if re.search(re.escape(token) + rb"(?![A-Za-z])", norm):
+            found.append(token.decode())
+            sev = max(sev, token_sev)
+    return found, sev
+
+
+def check(obj: ArchiveObject) -> Iterator[Finding]:
+    p = obj.part10
+    if not p.elements:
+        return
+    buf = p.dataset
+    for el in p.elements:
+        if el.tag in PIXEL_TAGS:
+            continue
+        if el.tag == TAG_ENCAPSULATED_DOCUMENT:
+            yield from _document(obj, bytes(buf[el.value_offset : el.end]), el.offset)
+            continue
+        private = bool((el.tag >> 16) & 1)
+        if el.vr not in _BINARY_VRS and not private:
+            continue
+        if el.vr == "" and not private:
+            continue  # implicit VR: only private elements are opaque here
+        if el.length < 4:
+            continue
+        kind = classify(bytes(buf[el.value_offset : el.value_offset + 132]))
+        if kind in DANGEROUS:
+            value = buf[el.value_offset : el.end]
+            yield RULE.finding(
+                obj.target,
+                {"tag": tag_str(el.tag), "keyword": keyword(el.tag), "vr": el.vr or "implicit", "kind": kind.value,
+                 "offset": el.offset, "size": el.length, "value_sha256": hashlib.sha256(value).hexdigest()},
+                severity=KIND_SEVERITY[kind],
+                title=f"{kind.value} content inside element {tag_str(el.tag)}",
+            )
+
+
+def _document(obj: ArchiveObject, doc: bytes, offset: int) -> Iterator[Finding]:
+    mime = (obj.part10.text(TAG_MIME_TYPE) or "").lower()
+    kind = classify(doc[:132])
+    base = {"tag": tag_str(TAG_ENCAPSULATED_DOCUMENT), "keyword": "EncapsulatedDocument", "mime_type": mime,
+            "offset": offset, "size": len(doc), "value_sha256": hashlib.sha256(doc).hexdigest()}
+    if kind in DANGEROUS - {ContentKind.HTML}:
+        yield RULE.finding(obj.target, {**base, "kind": kind.value}, severity=KIND_SEVERITY[kind],
+                           title=f"Encapsulated document is {kind.value} content")
+        return
+    if kind == ContentKind.PDF or "pdf" in mime:
+        tokens, sev = _pdf_tokens(doc)
+        if tokens:
+            yield RULE.finding(obj.target, {**base, "kind": "pdf", "pdf_tokens": tokens}, severity=sev,
+                               title="Encapsulated PDF with active content")
+        return
+    if kind == ContentKind.HTML or "xml" in mime or "html" in mime or doc.lstrip()[:1] == b"<":
+        hits = sorted({m.group(0).strip().lower().decode("latin-1") for m in _MARKUP.finditer(doc)})
+        if hits:
+            yield RULE.finding(obj.target, {**base, "kind": "markup", "markup_tokens": hits[:10]},
+                               severity=Severity.HIGH, title="Encapsulated CDA/HTML with script")

@@ -1,0 +1,95 @@
+"""The archive object: one file read once, parsed once, handed to every check.
+
+:func:`read_object` reads the bytes (memory-mapped above :data:`MMAP_THRESHOLD`), walks the
+Part 10 layout (:mod:`radguard.dicom.part10`, values never decoded) and returns an
+:class:`ArchiveObject`. Checks are pure functions of it; they never reopen the file.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass, field
+
+from radguard.dicom.part10 import Part10, parse
+
+#: files at least this large are memory-mapped instead of read
+MMAP_THRESHOLD = 32 * 1024 * 1024
+
+TAG_SOP_CLASS = 0x00080016
+TAG_SOP_INSTANCE = 0x00080018
+TAG_STUDY = 0x0020000D
+TAG_SERIES = 0x0020000E
+TAG_ROWS = 0x00280010
+TAG_COLUMNS = 0x00280011
+TAG_FRAMES = 0x00280008
+TAG_SAMPLES = 0x00280002
+TAG_PLANAR = 0x00280006
+TAG_BITS_ALLOCATED = 0x00280100
+TAG_PIXEL_REPRESENTATION = 0x00280103
+TAG_ENCAPSULATED_DOCUMENT = 0x00420011
+TAG_MIME_TYPE = 0x00420012
+
+
+@dataclass(slots=True, eq=False)
+class ArchiveObject:
+    """One file (or bare data set) as the checks see it.
+
+    ``target`` is the path (or the name the caller gave); ``data`` the whole content;
+    ``part10`` its layout. ``expect_part10`` is False for data sets received over the network.
+    """
+
+    target: str
+    data: bytes | memoryview
+    part10: Part10
+    size: int
+    mtime_ns: int | None = None
+    expect_part10: bool = True
+    _mm: mmap.mmap | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.target)
+
+    def uid(self, tag: int) -> str | None:
+        return self.part10.text(tag)
+
+    @property
+    def is_dicom(self) -> bool:
+        """True when the bytes are a Part 10 file or a recognisable data set."""
+        p = self.part10
+        return p.has_magic or bool(p.elements)
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self.data = b""
+            self._mm.close()
+            self._mm = None
+
+
+def from_bytes(data: bytes | memoryview, target: str, *, transfer_syntax: str | None = None,
+               mtime_ns: int | None = None) -> ArchiveObject:
+    """An object over bytes already in memory (``transfer_syntax`` for a bare C-STORE data set)."""
+    p = parse(data, transfer_syntax=transfer_syntax)
+    return ArchiveObject(target=target, data=data, part10=p, size=len(data), mtime_ns=mtime_ns,
+                         expect_part10=transfer_syntax is None)
+
+
+def read_object(path: str) -> ArchiveObject:
+    """Read and parse one file once.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened or read (the caller turns it into an ``unreadable`` result).
+    """
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if st.st_size >= MMAP_THRESHOLD:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            view = memoryview(mm)
+            obj = ArchiveObject(target=path, data=view, part10=parse(view), size=st.st_size,
+                                mtime_ns=st.st_mtime_ns, _mm=mm)
+            return obj
+        data = fh.read()
+    return ArchiveObject(target=path, data=data, part10=parse(data), size=len(data), mtime_ns=st.st_mtime_ns)
