@@ -122,3 +122,18 @@ def test_judge_certificate() -> None:
     _, issues = judge_certificate(_cert(self_signed=False, san_ip=None), "pacs")
     assert issues == []  # no SAN: falls back to the CN
     assert judge_certificate(b"not a certificate", "x") == ({"parse_error": True}, [])
+
+
+@pytest.mark.parametrize("ts", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+def test_identifier_encoding_matches_pydicom(ts: str) -> None:
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filereader import read_dataset
+
+    from radguard.assess.probes.dicom_services import encode_dataset, encode_identifier, fresh_uid
+
+    ident = {"StudyInstanceUID": fresh_uid(), "QueryRetrieveLevel": "STUDY", "PatientID": "RADGUARD-X"}
+    raw = encode_identifier(ident, ts)
+    assert raw == encode_dataset(ident, ts)
+    ds = read_dataset(DicomBytesIO(raw), is_implicit_VR=ts == "1.2.840.10008.1.2", is_little_endian=True)
+    assert ds.StudyInstanceUID == ident["StudyInstanceUID"] and ds.QueryRetrieveLevel == "STUDY"
+    assert len(raw) % 2 == 0

@@ -182,6 +182,11 @@ class Scanner:
         return DicomClient(reader, writer, timeout=self.options.timeout, max_read=self.options.max_read)
 
     async def scan_port(self, host: str, address: str, port: int) -> PortResult:
+        """Probe one port, holding one global permit from connect to the end.
+
+        (Holding the permit for the whole probe matters: a connection opened and then left idle
+        while waiting for a permit blocks single-threaded SCPs such as DCMTK storescp for everyone.)
+        """
         result = PortResult(host=host, port=port, state=PortState.OPEN)
         async with self._global:
             try:
@@ -192,17 +197,16 @@ class Scanner:
             except (TimeoutError, OSError):
                 result.state = PortState.FILTERED
                 return result
-        try:
-            await self._probe_open(result, address, DicomClient(
-                reader, writer, timeout=self.options.timeout, max_read=self.options.max_read))
-        except Exception as exc:  # a bug must not take the whole scan down: record it for this target
-            result.errors.append(_error(result.target, "probe", "internal-error",
-                                        f"{exc.__class__.__name__}: {exc}"))
+            try:
+                await self._probe_open(result, address, DicomClient(
+                    reader, writer, timeout=self.options.timeout, max_read=self.options.max_read))
+            except Exception as exc:  # a bug must not take the whole scan down: record it for this target
+                result.errors.append(_error(result.target, "probe", "internal-error",
+                                            f"{exc.__class__.__name__}: {exc}"))
         return result
 
     async def _probe_open(self, result: PortResult, address: str, first: DicomClient) -> None:
-        async with self._global:
-            access = await self._dicom_access(address, result.port, first, tls=False)
+        access = await self._dicom_access(address, result.port, first, tls=False)
         reply = classify_first_bytes(first.first_bytes)
         if _spoke_dicom(access):
             await self._finish_dicom(result, address, access, tls=False)
@@ -214,14 +218,12 @@ class Scanner:
             self._dicom_error(result, access, tls=False)
             return
         silent = access.error is not None and access.error.kind == "timeout" and reply is FirstReply.NONE
-        async with self._global:
-            tls_ok, tls_error = await self._tls_possible(address, result.port)
+        tls_ok, tls_error = await self._tls_possible(address, result.port)
         if tls_ok:
             await self._inside_tls(result, address)
             return
         if not (silent and tls_error == "timeout"):
-            async with self._global:
-                web = await probe_web(address, result.port, "http", timeout=self.options.timeout, intrusive=False)
+            web = await probe_web(address, result.port, "http", timeout=self.options.timeout, intrusive=False)
             if web.error is None and web.status:
                 await self._web(result, address, "http")
                 return
@@ -249,19 +251,17 @@ class Scanner:
         return True, None
 
     async def _inside_tls(self, result: PortResult, address: str) -> None:
-        async with self._global:
-            tls_report = await assess_tls(address, result.port, timeout=self.options.timeout)
+        tls_report = await assess_tls(address, result.port, timeout=self.options.timeout)
         inner: AccessReport | None = None
         reply = FirstReply.NONE
         if tls_report.handshake_ok:
-            async with self._global:
-                try:
-                    client = await self._connect(address, result.port, tls=True)
-                except PeerError:
-                    client = None
-                if client is not None:
-                    inner = await self._dicom_access(address, result.port, client, tls=True)
-                    reply = classify_first_bytes(client.first_bytes)
+            try:
+                client = await self._connect(address, result.port, tls=True)
+            except PeerError:
+                client = None
+            if client is not None:
+                inner = await self._dicom_access(address, result.port, client, tls=True)
+                reply = classify_first_bytes(client.first_bytes)
         if inner is not None and _spoke_dicom(inner):
             await self._finish_dicom(result, address, inner, tls=True, tls_report=tls_report)
             return
@@ -270,9 +270,8 @@ class Scanner:
             return
         if tls_report.handshake_ok:
             if reply is not FirstReply.HTTP:
-                async with self._global:
-                    web = await probe_web(address, result.port, "https", timeout=self.options.timeout,
-                                          intrusive=False)
+                web = await probe_web(address, result.port, "https", timeout=self.options.timeout,
+                                      intrusive=False)
             if reply is FirstReply.HTTP or (web.error is None and web.status):
                 await self._web(result, address, "https", tls_report)
                 return
@@ -309,9 +308,8 @@ class Scanner:
                 await fresh.close()
                 return None
 
-            async with self._global:
-                services = await probe_services(client, access, intrusive=self.options.intrusive,
-                                                reconnect=reconnect)
+            services = await probe_services(client, access, intrusive=self.options.intrusive,
+                                            reconnect=reconnect)
             if services.error is not None:
                 result.errors.append(_error(result.target, "dicom-services", services.error.kind,
                                             str(services.error)))
@@ -339,9 +337,8 @@ class Scanner:
         )
 
     async def _web(self, result: PortResult, address: str, scheme: str, tls_report: TlsReport | None = None) -> None:
-        async with self._global:
-            web = await probe_web(address, result.port, scheme, timeout=self.options.timeout,
-                                  intrusive=self.options.intrusive)
+        web = await probe_web(address, result.port, scheme, timeout=self.options.timeout,
+                              intrusive=self.options.intrusive)
         result.service = ServiceKind.HTTPS if scheme == "https" else ServiceKind.HTTP
         result.web = web
         if web.error is not None:

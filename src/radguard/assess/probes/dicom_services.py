@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import enum
+import struct
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -94,8 +95,35 @@ def fresh_uid() -> str:
     return f"2.25.{uuid.uuid4().int}"
 
 
+#: identifier attributes the probes send: keyword -> (tag, VR) (PS3.4 C.6 Q/R information models)
+IDENTIFIER_ELEMENTS: dict[str, tuple[tuple[int, int], str]] = {
+    "QueryRetrieveLevel": ((0x0008, 0x0052), "CS"),
+    "PatientID": ((0x0010, 0x0020), "LO"),
+    "StudyInstanceUID": ((0x0020, 0x000D), "UI"),
+}
+
+
+def encode_identifier(elements: dict[str, str], transfer_syntax: str | None) -> bytes:
+    """Encode a Q/R identifier (a few short string attributes) in implicit or explicit VR little endian.
+
+    Hand-written (PS3.5 §7.1.2-7.1.3) so that the default scan path needs no pydicom import:
+    values are padded to even length (UI with NUL, others with a space, PS3.5 §6.2).
+    """
+    explicit = transfer_syntax == uids.EXPLICIT_VR_LITTLE_ENDIAN
+    out = bytearray()
+    for keyword in sorted(elements, key=lambda k: IDENTIFIER_ELEMENTS[k][0]):
+        (group, element), vr = IDENTIFIER_ELEMENTS[keyword]
+        value = elements[keyword].encode("ascii")
+        if len(value) % 2:
+            value += b"\0" if vr == "UI" else b" "
+        out += struct.pack("<HH", group, element)
+        out += vr.encode() + struct.pack("<H", len(value)) if explicit else struct.pack("<L", len(value))
+        out += value
+    return bytes(out)
+
+
 def encode_dataset(elements: dict[str, Any], transfer_syntax: str | None) -> bytes:
-    """Encode a small data set (keyword → value) in the negotiated transfer syntax (implicit/explicit VR LE)."""
+    """Encode a data set (keyword → value) with pydicom in implicit/explicit VR LE (the synthetic store object)."""
     from pydicom import Dataset
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
@@ -142,10 +170,10 @@ async def _query(client: DicomClient, access: AccessReport) -> ServiceResult:
     if ctx is None:
         return ServiceResult(verdict=Verdict.NOT_OFFERED)
     uid, ctx_id, ts = ctx
-    ident: dict[str, Any] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
+    ident: dict[str, str] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
     if uid == uids.PATIENT_ROOT_QR_FIND:
         ident["PatientID"] = "RADGUARD-" + uuid.uuid4().hex[:16].upper()
-    rsp = await client.request(ctx_id, c_find_rq(client.next_message_id(), uid), encode_dataset(ident, ts))
+    rsp = await client.request(ctx_id, c_find_rq(client.next_message_id(), uid), encode_identifier(ident, ts))
     return ServiceResult(
         verdict=_classify(rsp.status, QUERY_REFUSALS), sop_class=uid, status=rsp.status,
         detail={"query": "non-existent StudyInstanceUID", "matches": rsp.pending},
@@ -166,7 +194,7 @@ async def _count(client: DicomClient, access: AccessReport) -> dict[str, Any]:
         uid, ctx_id, ts = ctx
         ident = {"QueryRetrieveLevel": level, "StudyInstanceUID": ""} if level == "STUDY" else {
             "QueryRetrieveLevel": level, "PatientID": ""}
-        rsp = await client.request(ctx_id, c_find_rq(client.next_message_id(), uid), encode_dataset(ident, ts),
+        rsp = await client.request(ctx_id, c_find_rq(client.next_message_id(), uid), encode_identifier(ident, ts),
                                    cancel_after=MATCH_COUNT_CAP)
         counts[name] = min(rsp.pending, MATCH_COUNT_CAP)
         counts[f"{name}_capped"] = rsp.pending >= MATCH_COUNT_CAP
@@ -178,12 +206,12 @@ async def _move(client: DicomClient, access: AccessReport) -> ServiceResult:
     if ctx is None:
         return ServiceResult(verdict=Verdict.NOT_OFFERED)
     uid, ctx_id, ts = ctx
-    ident: dict[str, Any] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
+    ident: dict[str, str] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
     if uid == uids.PATIENT_ROOT_QR_MOVE:
         ident["PatientID"] = "RADGUARD-" + uuid.uuid4().hex[:16].upper()
     destination = random_ae("RGDST")
     rsp = await client.request(ctx_id, c_move_rq(client.next_message_id(), uid, destination),
-                               encode_dataset(ident, ts))
+                               encode_identifier(ident, ts))
     return ServiceResult(
         verdict=_classify(rsp.status, RETRIEVE_REFUSALS), sop_class=uid, status=rsp.status,
         detail={"request": "C-MOVE of a non-existent study to a random destination AE"},
@@ -195,10 +223,10 @@ async def _get(client: DicomClient, access: AccessReport) -> ServiceResult:
     if ctx is None:
         return ServiceResult(verdict=Verdict.NOT_OFFERED)
     uid, ctx_id, ts = ctx
-    ident: dict[str, Any] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
+    ident: dict[str, str] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
     if uid == uids.PATIENT_ROOT_QR_GET:
         ident["PatientID"] = "RADGUARD-" + uuid.uuid4().hex[:16].upper()
-    rsp = await client.request(ctx_id, c_get_rq(client.next_message_id(), uid), encode_dataset(ident, ts))
+    rsp = await client.request(ctx_id, c_get_rq(client.next_message_id(), uid), encode_identifier(ident, ts))
     return ServiceResult(
         verdict=_classify(rsp.status, RETRIEVE_REFUSALS), sop_class=uid, status=rsp.status,
         detail={"request": "C-GET of a non-existent study"},
