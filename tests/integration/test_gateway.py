@@ -164,3 +164,28 @@ def test_upstream_restarted_mid_way_loses_nothing_accepted(tmp_path: Path) -> No
     # every object acknowledged to the client is upstream; the rest failed visibly
     assert len(acked) == stats["stores_acknowledged"] and len(acked) <= len(on_disk) < len(files)
     assert stats["stores_acknowledged"] < len(files)
+
+
+def test_archive_inspection_rejects_executable_in_element(tmp_path: Path, storescp: Peer) -> None:
+    """The real archive checks (radguard.archive.inspect) on C-STORE data sets: an ELF in a private OB
+    element is active content, rejected by default; the clean object goes through."""
+    pytest.importorskip("radguard.archive.inspect")
+    from pydicom import dcmread
+
+    clean, evil = make_files(tmp_path / "in", 2)
+    ds = dcmread(evil)
+    block = ds.private_block(0x0009, "RADGUARD TEST", create=True)
+    block.add_new(0x10, "OB", b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\x3e\x00" + bytes(4000))
+    ds.save_as(evil)
+    cfg = gateway_config(tmp_path, upstream=(storescp.host, storescp.port), upstream_ae=storescp.ae, peers=[CT01])
+    with GatewayThread(cfg) as gw:
+        assert gw.gateway is not None and gw.gateway.inspection.available
+        out = dcmtk(["storescu", "-nh", "-aet", "CT01", "-aec", "RADGUARD", LOOPBACK, str(gw.port), str(clean),
+                     str(evil)])
+        stats = gw.stats()
+        assert gw.gateway.trail is not None and gw.gateway.trail.flush()
+    assert (out.stdout + out.stderr).count("Status: 0x124") == 1, out.stderr
+    assert stats["stores_rejected"] == 1 and stats["stores_acknowledged"] == 1
+    assert len(_stored(storescp)) == 1
+    alerts = [e for e in _events(tmp_path / "gw" / "audit.jsonl") if e["event"] == "110113"]
+    assert any("active-content" in str(e["description"]) for e in alerts)
