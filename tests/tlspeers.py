@@ -215,3 +215,56 @@ class HostilePeer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class DicomWebStub:
+    """A minimal DICOMweb QIDO-RS endpoint over HTTPS: ``GET /dicom-web/studies`` answers ``[]``
+    (application/dicom+json) without credentials; everything else is 404.
+
+    ``weak=True``: TLS 1.0+ at SECLEVEL 0 with the weak certificate; otherwise TLS 1.2+ AEAD/ECDHE suites
+    with the good certificate.
+    """
+
+    def __init__(self, certs: Certs, *, weak: bool) -> None:
+        import ssl
+        import warnings
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] == "/dicom-web/studies":
+                    body, status, ctype = b"[]", 200, "application/dicom+json"
+                else:
+                    body, status, ctype = b"not found", 404, "text/plain"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if weak:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.set_ciphers("ALL:@SECLEVEL=0")
+            ctx.load_cert_chain(certs.weak_cert, certs.weak_key)
+        else:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")
+            ctx.load_cert_chain(certs.good_cert, certs.good_key)
+        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.server.daemon_threads = True
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+        self.host, self.port = LOOPBACK, int(self.server.server_address[1])
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=2)

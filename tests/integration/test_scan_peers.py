@@ -224,3 +224,20 @@ def test_cli_json_store_and_diff(storescp: Peer, capsys: pytest.CaptureFixture[s
     assert len(diff["fixed"]) == 4 and diff["new"] == []
     assert main(["scan", "10.0.0.0/8"]) == 2
     assert main(["scan", "127.0.0.1", "--ports", "0"]) == 2
+
+
+def test_dicomweb_over_https(certs: Certs) -> None:
+    from tests.tlspeers import DicomWebStub
+
+    weak, good = DicomWebStub(certs, weak=True), DicomWebStub(certs, weak=False)
+    try:
+        res = scan([weak.port, good.port])
+    finally:
+        weak.stop()
+        good.stop()
+    for peer in (weak, good):
+        assert res[peer.port].service is not None and res[peer.port].service.value == "https"  # type: ignore[union-attr]
+    assert rules(res[good.port]) == {"web-no-auth"}
+    assert rules(res[weak.port]) == {"web-no-auth", "tls-weak"}
+    [noauth] = [f for f in res[good.port].findings if f.rule == "web-no-auth"]
+    assert noauth.evidence["readable_without_credentials"] == {"/dicom-web/studies": {"status": 200, "studies": 0}}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from radguard.assess.knowledge import Fingerprint
 from radguard.assess.probes.dicom_access import AccessReport, build_request, probe_access
 from radguard.assess.probes.dicom_services import ServicesReport, probe_services
 from radguard.assess.probes.tls import TlsReport, assess_tls, client_context
-from radguard.assess.probes.web import WebReport, probe_web
+from radguard.assess.probes.web import WebReport, http_answers, probe_web
 from radguard.assess.targets import format_target
 from radguard.dicom.pdu import AssociateAccept
 from radguard.models import Asset, Finding
@@ -35,6 +35,9 @@ from radguard.models import Asset, Finding
 DEFAULT_CONCURRENCY = 64
 DEFAULT_PER_HOST = 4
 DEFAULT_TIMEOUT = 3.0
+#: if a port has not answered the A-ASSOCIATE-RQ within this many seconds, a TLS handshake / HTTP GET on a
+#: second connection runs alongside (HTTP servers that wait for a line end never answer binary input)
+IDENTIFY_WINDOW = 0.5
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -205,8 +208,37 @@ class Scanner:
                                             f"{exc.__class__.__name__}: {exc}"))
         return result
 
+    async def _race(self, access_task: asyncio.Task[AccessReport], client: DicomClient,
+                    other: Callable[[], Awaitable[ServiceKind | None]]) -> tuple[ServiceKind | None, bool]:
+        """Wait for the DICOM probe; if the peer stays silent past :data:`IDENTIFY_WINDOW`, try ``other``
+        identification alongside. Returns (kind, tried): a positive ``kind`` cancelled the DICOM probe;
+        ``tried`` tells whether ``other`` ran (so the caller does not repeat it)."""
+        done, _ = await asyncio.wait({access_task}, timeout=min(IDENTIFY_WINDOW, self.options.timeout))
+        if done or client.first_bytes:
+            return None, False
+        kind = await other()
+        if kind is None or access_task.done() or client.first_bytes:
+            return None, True
+        access_task.cancel()
+        await asyncio.gather(access_task, return_exceptions=True)
+        client.writer.transport.abort()
+        return kind, True
+
+    async def _identify_plain(self, address: str, port: int) -> ServiceKind | None:
+        if (await self._tls_possible(address, port))[0]:
+            return ServiceKind.TLS
+        return ServiceKind.HTTP if await http_answers(address, port, "http", self.options.timeout) else None
+
     async def _probe_open(self, result: PortResult, address: str, first: DicomClient) -> None:
-        access = await self._dicom_access(address, result.port, first, tls=False)
+        task = asyncio.create_task(self._dicom_access(address, result.port, first, tls=False))
+        early, tried = await self._race(task, first, lambda: self._identify_plain(address, result.port))
+        if early is ServiceKind.TLS:
+            await self._inside_tls(result, address)
+            return
+        if early is ServiceKind.HTTP:
+            await self._web(result, address, "http")
+            return
+        access = await task
         reply = classify_first_bytes(first.first_bytes)
         if _spoke_dicom(access):
             await self._finish_dicom(result, address, access, tls=False)
@@ -218,11 +250,11 @@ class Scanner:
             self._dicom_error(result, access, tls=False)
             return
         silent = access.error is not None and access.error.kind == "timeout" and reply is FirstReply.NONE
-        tls_ok, tls_error = await self._tls_possible(address, result.port)
+        tls_ok, tls_error = (False, "tried") if tried else await self._tls_possible(address, result.port)
         if tls_ok:
             await self._inside_tls(result, address)
             return
-        if not (silent and tls_error == "timeout"):
+        if not tried and not (silent and tls_error == "timeout"):
             web = await probe_web(address, result.port, "http", timeout=self.options.timeout, intrusive=False)
             if web.error is None and web.status:
                 await self._web(result, address, "http")
@@ -260,7 +292,16 @@ class Scanner:
             except PeerError:
                 client = None
             if client is not None:
-                inner = await self._dicom_access(address, result.port, client, tls=True)
+                task = asyncio.create_task(self._dicom_access(address, result.port, client, tls=True))
+
+                async def https() -> ServiceKind | None:
+                    ok = await http_answers(address, result.port, "https", self.options.timeout)
+                    return ServiceKind.HTTPS if ok else None
+
+                if (await self._race(task, client, https))[0] is ServiceKind.HTTPS:
+                    await self._web(result, address, "https", tls_report)
+                    return
+                inner = await task
                 reply = classify_first_bytes(client.first_bytes)
         if inner is not None and _spoke_dicom(inner):
             await self._finish_dicom(result, address, inner, tls=True, tls_report=tls_report)

@@ -71,7 +71,10 @@ async def _get(host: str, port: int, scheme: str, path: str, timeout: float, aut
             lines.append(f"Authorization: Basic {token}")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        except asyncio.LimitOverrunError:
+            raise ValueError("HTTP response headers too large") from None
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         parts = status_line.split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
@@ -110,6 +113,15 @@ async def _read_chunked(reader: Any) -> bytes:
             break
         await reader.readline()
     return bytes(out)
+
+
+async def http_answers(host: str, port: int, scheme: str, timeout: float) -> bool:
+    """Whether ``GET /`` gets an HTTP response (service identification)."""
+    try:
+        await _get(host, port, scheme, "/", timeout)
+    except (OSError, TimeoutError, ValueError, EOFError):
+        return False
+    return True
 
 
 def _json(body: bytes) -> Any:
