@@ -14,11 +14,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydicom.data import get_testdata_file
 
+from radguard.assess.probes import dicom_services
 from radguard.assess.scanner import HostResult, PortResult, Scanner, ScanOptions
 from radguard.cli.main import main
 from radguard.store import open_store
-from tests.peers import OrthancPeer, Peer, free_port, start_dcmqrscp, start_orthanc
+from tests.peers import (
+    OrthancPeer,
+    Peer,
+    dcmtk_env,
+    free_port,
+    start_dcmqrscp,
+    start_orthanc,
+    storescu,
+    wait_port,
+)
 from tests.tlspeers import Certs, HostilePeer, Misbehaviour, make_certs, start_tls_storescp
 
 pytestmark = pytest.mark.integration
@@ -79,18 +90,44 @@ def test_storescp_orthanc_dcmqrscp_closed(storescp: Peer, orthanc: OrthancPeer, 
         assert f.remediation and f.controls and f.target.startswith("127.0.0.1:")
 
 
-def test_dcmqrscp_known_called_ae(dcmqrscp: Peer, tmp_path: Path) -> None:
+def _multi_process(peer: Peer) -> Peer:
+    """Restart a dcmqrscp peer without ``--single-process``: Debian's dcmqrscp 3.6.7 segfaults after each
+    association in single-process mode (DCMTK's own echoscu triggers it too), so a peer that must serve
+    several associations runs in its default forking mode."""
+    peer.stop()
+    log = peer.workdir / "dcmqrscp-multi.log"
+    with log.open("wb") as fh:
+        peer.proc = subprocess.Popen(["dcmqrscp", "-c", str(peer.extra["cfg"])], cwd=peer.workdir, stdout=fh,
+                                     stderr=subprocess.STDOUT, env=dcmtk_env())
+    wait_port(peer.host, peer.port, proc=peer.proc)
+    return peer
+
+
+def test_dcmqrscp_known_called_ae(dcmqrscp: Peer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the AE table's own title, unknown calling AEs are still refused; a peer that accepts any
     calling AE shows what an outsider may do (query, and C-MOVE/C-GET not refused)."""
     res = scan([dcmqrscp.port], called_aes=("QRSCP",), calling_ae="KNOWNSCU")
     r = res[dcmqrscp.port]
     assert rules(r) == {"dicom-cleartext", "known-vulnerable-version"}  # no open-*: only the configured AE got in
     assert r.asset is not None and r.asset.attributes["probes"]["query"]["verdict"] == "open"
-    open_peer = start_dcmqrscp(tmp_path, ae="OPENQR", peers={"KNOWNSCU": ("127.0.0.1", 1)}, any_peer=True)
+    open_peer = _multi_process(start_dcmqrscp(tmp_path, ae="OPENQR", peers={"KNOWNSCU": ("127.0.0.1", 1)},
+                                              any_peer=True))
     try:
         r = scan([open_peer.port], called_aes=("OPENQR",))[open_peer.port]
+        files = [get_testdata_file(n) for n in ("CT_small.dcm", "MR_small.dcm")]
+        sent = storescu(open_peer.host, open_peer.port, [str(f) for f in files], called_ae="OPENQR")
+        assert sent.returncode == 0, sent.stderr
+        intrusive = scan([open_peer.port], called_aes=("OPENQR",), intrusive=True)[open_peer.port]
+        monkeypatch.setattr(dicom_services, "MATCH_COUNT_CAP", 1)
+        capped = scan([open_peer.port], called_aes=("OPENQR",), intrusive=True)[open_peer.port]
     finally:
         open_peer.stop()
+    [q] = [f for f in intrusive.findings if f.rule == "dicom-open-query"]
+    assert q.evidence["match_counts"] == {"cap": 100, "studies": 2, "studies_capped": False, "patients": 2,
+                                          "patients_capped": False}
+    assert "dicom-open-store" in rules(intrusive)
+    [q] = [f for f in capped.findings if f.rule == "dicom-open-query"]  # C-CANCEL after the first match
+    assert q.evidence["match_counts"]["studies"] == 1 and q.evidence["match_counts"]["studies_capped"] is True
     assert rules(r) == {"dicom-any-calling-ae", "dicom-open-query", "dicom-open-retrieve", "dicom-cleartext",
                         "known-vulnerable-version"}
     [q] = [f for f in r.findings if f.rule == "dicom-open-query"]

@@ -302,14 +302,14 @@ async def probe_services(
                 break
             try:
                 setattr(report, name, await step(current, access))
+                if name == "query" and intrusive and report.query is not None and report.query.verdict is Verdict.OPEN:
+                    report.query_counts = await _count(current, access)  # before our own test object is stored
             except PeerError as exc:
                 if exc.kind not in _TEARDOWN_KINDS:
                     raise
                 setattr(report, name, ServiceResult(verdict=Verdict.REFUSED, detail={"refused_by": exc.kind}))
                 await current.close()
                 current = await reconnect() if reconnect is not None else None
-        if intrusive and current is not None and report.query is not None and report.query.verdict is Verdict.OPEN:
-            report.query_counts = await _count(current, access)
         if current is not None:
             await current.release()
     except PeerError as exc:
