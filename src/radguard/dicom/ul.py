@@ -148,6 +148,21 @@ class UpperLayer:
         """Bytes an OBSERVER in mid-stream mode dropped before the first command of that direction."""
         return self._streams[from_requestor].skipped
 
+    def discard_partial(self, from_requestor: bool, *, framer_bytes: bool = True) -> None:
+        """The owner lost bytes of one direction (a capture gap): forget its partial PDU and message.
+
+        The owner resumes feeding at the next PDU boundary it finds (see
+        :func:`~radguard.dicom.pdu.plausible_pdu_start`); until the next complete command set, data
+        fragments of that direction are skipped (counted in :meth:`skipped_bytes`), not violations.
+        """
+        stream = self._streams[from_requestor]
+        if framer_bytes:
+            stream.framer = PDUFramer(stream.framer.max_pdu_length)
+        stream.cmd_buf.clear()
+        stream.cmd_ctx = stream.data_ctx = None
+        stream.synced = False
+        self.mid_stream = True
+
     # ------------------------------------------------------------------ receive
     def receive(self, data: bytes, *, from_requestor: bool | None = None) -> list[Event]:
         """Feed bytes from the peer (or, for an OBSERVER, from the side named by ``from_requestor``)."""

@@ -1,0 +1,62 @@
+"""``malicious-object``: a C-STORE carried active content, an executable or a malformed data set.
+
+Every C-STORE data set seen whole is handed to the archive checks
+(:func:`radguard.archive.inspect.inspect_dataset`: executable preamble, active content,
+malformed, trailing data), the same checks the archive audit and the gateway run; this
+detection turns their verdicts into network findings. 45 CFR 164.308(a)(5)(ii)(B).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from radguard.models import Finding, Severity
+from radguard.monitor.detections import Record, Rule, by_kind, endpoint
+
+RULE = Rule(
+    id="malicious-object",
+    severity=Severity.CRITICAL,
+    title="A stored DICOM object carries active content or is malformed",
+    remediation="Quarantine the objects received from this peer (see the SOP instance hashes), scan the sending "
+                "host, and inspect C-STOREs at the DICOM gateway before they reach the archive.",
+    controls=("hipaa:164.308(a)(5)(ii)(B)", "hipaa:164.312(c)(1)", "csf:DE.CM-09", "csf:DE.AE-02"),
+    mitre=("T1204.002", "T1027.009"),
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Archive-check verdicts at or above ``min_severity`` count; ``min_objects`` per target raise a finding."""
+
+    min_severity: str = "medium"
+    min_objects: int = 1
+
+
+def inspector(data: bytes, transfer_syntax: str | None) -> list[dict[str, Any]]:
+    """Run the archive's stateless checks on one C-STORE data set (the conversation's Inspector)."""
+    from radguard.archive.inspect import inspect_dataset
+
+    found = inspect_dataset(data, transfer_syntax or "1.2.840.10008.1.2", "c-store")
+    return [{"rule": f.rule, "severity": f.severity.value, "title": f.title} for f in found]
+
+
+def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:
+    floor = Severity.parse(thresholds.min_severity)
+    hits: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for r in by_kind(records, "dimse"):
+        bad = [i for i in r.get("inspection") or [] if Severity.parse(i["severity"]) >= floor]
+        if bad:
+            hits[(endpoint(r), str(r["client"]))].append({**r, "inspection": bad})
+    for (target, client), objects in sorted(hits.items()):
+        if len(objects) < thresholds.min_objects:
+            continue
+        rules = Counter(i["rule"] for o in objects for i in o["inspection"])
+        worst = max((Severity.parse(i["severity"]) for o in objects for i in o["inspection"]), key=lambda s: s.rank)
+        yield RULE.finding(target, {"source": client, "calling_ae": objects[0].get("calling_ae"),
+                                    "objects": len(objects), "checks": dict(sorted(rules.items())),
+                                    "sop_instances": [o.get("sop_instance") for o in objects][:20]},
+                           severity=max(worst, RULE.severity if worst >= Severity.HIGH else worst,
+                                        key=lambda s: s.rank))

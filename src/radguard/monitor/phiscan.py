@@ -1,0 +1,85 @@
+"""What a DICOM data set crossing the wire reveals, without keeping any value: PHI attributes
+present (by keyword, counted) and, for query identifiers, which keys restrict the query
+(PS3.4 §C.2.2.2 matching: universal, wildcard, single value, range)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+from radguard.dicom import scan
+from radguard.phi import PHI_KEYWORDS
+
+QUERY_RETRIEVE_LEVEL = 0x00080052
+SPECIFIC_CHARACTER_SET = 0x00080005
+#: only the head of a data set is examined: PHI and query keys live in groups 0008-0020
+HEAD_GROUP_LIMIT = 0x0020
+#: how many bytes of each data set the monitor keeps to examine
+HEAD_BYTES = 64 * 1024
+
+
+@cache
+def _phi_tags() -> dict[int, str]:
+    from pydicom.datadict import tag_for_keyword
+
+    out: dict[int, str] = {}
+    for kw in PHI_KEYWORDS:
+        tag = tag_for_keyword(kw)
+        if tag is not None:
+            out[int(tag)] = kw
+    return out
+
+
+@cache
+def keyword(tag: int) -> str:
+    """The attribute keyword for a tag, or ``(gggg,eeee)`` for private/unknown tags."""
+    from pydicom.datadict import keyword_for_tag
+
+    return keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+@dataclass
+class DatasetFacts:
+    """Facts about one data set head: PHI keywords with a non-empty value, query keys, damage."""
+
+    phi: list[str] = field(default_factory=list)
+    level: str | None = None
+    restrictive_keys: list[str] = field(default_factory=list)
+    wildcard_keys: list[str] = field(default_factory=list)
+    return_keys: int = 0
+    malformed: bool = False
+
+    @property
+    def broad_query(self) -> bool:
+        """No key narrows the match (only universal or pure-wildcard keys): matches everything at its level."""
+        return not self.restrictive_keys
+
+
+def _looks_explicit(data: bytes) -> bool:
+    return len(data) >= 6 and 65 <= data[4] <= 90 and 65 <= data[5] <= 90
+
+
+def examine(head: bytes, implicit: bool | None, complete: bool) -> DatasetFacts:
+    """Examine the head of a data set (``complete``: the whole data set is in ``head``)."""
+    if implicit is None:
+        implicit = not _looks_explicit(head)
+    elements, ok = scan.walk(head, implicit=implicit, stop_after_group=HEAD_GROUP_LIMIT)
+    facts = DatasetFacts(malformed=not ok and complete)
+    phi_tags = _phi_tags()
+    for el in elements:
+        if el.length == scan.UNDEFINED or el.vr == "SQ":
+            continue  # sequence matching: neither a PHI value nor a simple key
+        raw = scan.value(head, el).strip(b" \x00")
+        if el.tag in phi_tags and raw.strip(b"*?"):  # a pure wildcard reveals nothing
+            facts.phi.append(phi_tags[el.tag])
+        if el.tag == QUERY_RETRIEVE_LEVEL:
+            facts.level = raw.decode("latin-1").strip() or None
+        elif el.tag == SPECIFIC_CHARACTER_SET or el.tag & 0xFFFF == 0:
+            continue
+        elif not raw:
+            facts.return_keys += 1
+        elif not raw.strip(b"*?"):
+            facts.wildcard_keys.append(keyword(el.tag))
+        else:
+            facts.restrictive_keys.append(keyword(el.tag))
+    return facts

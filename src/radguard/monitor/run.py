@@ -1,0 +1,220 @@
+"""``radguard pcap`` and ``radguard monitor`` as library calls: read, analyse, detect, record.
+
+The CLI modules only parse arguments and print; everything here is testable without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from radguard.errors import UsageError
+from radguard.models import Event, Finding
+from radguard.monitor import detections
+from radguard.monitor.analyzer import DEFAULT_DICOM_PORTS, Analysis, Analyzer, analyze
+from radguard.monitor.baseline import load as load_baseline
+from radguard.monitor.capture import CaptureError, read_frames
+from radguard.monitor.conversation import Inspector, Record
+from radguard.monitor.output import JsonLinesSink, ZeekSink
+
+
+@dataclass
+class Options:
+    """What to run and where to write (see ``radguard pcap --help``)."""
+
+    profile: str | Sequence[str] = "default"
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    baseline: Path | None = None
+    dicom_ports: Iterable[int] = DEFAULT_DICOM_PORTS
+    records_path: Path | None = None
+    zeek_dir: Path | None = None
+    rotate_bytes: int = 0
+    keep_records: bool = True
+
+
+@dataclass
+class Outcome:
+    """Result of one run: records (unless streamed only), findings, per-file errors, counters."""
+
+    records: list[Record]
+    findings: list[Finding]
+    errors: list[dict[str, Any]]
+    stats: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return self.stats
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``rule.field=value`` strings (``--threshold``) into {rule: {field: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        rule, dot, name = key.partition(".")
+        if not sep or not dot or not rule or not name:
+            raise UsageError(f"--threshold expects RULE.FIELD=VALUE, got {item!r}")
+        out.setdefault(rule, {})[name] = value
+    for rule, values in out.items():
+        detections.thresholds_for(rule, values)  # validate early: a typo is exit 2, not a silent default
+    return out
+
+
+def _rules(profile: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(profile, str):
+        if profile not in detections.PROFILES:
+            raise UsageError(f"unknown profile {profile!r} (known: {', '.join(detections.PROFILES)})")
+        return detections.PROFILES[profile]
+    for rule in profile:
+        detections.load(rule)
+    return tuple(profile)
+
+
+def _inspector(rules: Sequence[str]) -> Inspector | None:
+    if "malicious-object" not in rules:
+        return None
+    from radguard.monitor.detections.malicious_object import inspector
+
+    return inspector
+
+
+def _sinks(opts: Options) -> list[Any]:
+    sinks: list[Any] = []
+    if opts.records_path is not None:
+        sinks.append(JsonLinesSink(opts.records_path, opts.rotate_bytes))
+    if opts.zeek_dir is not None:
+        sinks.append(ZeekSink(opts.zeek_dir, opts.rotate_bytes))
+    return sinks
+
+
+def _stats(records: Sequence[Record], analysis_stats: Any, elapsed: float) -> dict[str, Any]:
+    kinds = Counter(str(r.get("kind")) for r in records)
+    commands = Counter(str(r.get("command")) for r in records if r.get("kind") == "dimse")
+    return {"frames": analysis_stats.frames, "tcp_segments": analysis_stats.tcp_segments,
+            "flows": analysis_stats.flows, "records": dict(sorted(kinds.items())),
+            "commands": dict(sorted(commands.items())), "seconds": round(elapsed, 3)}
+
+
+def run_pcap(paths: Sequence[Path], opts: Options) -> Outcome:
+    """Analyse capture files as one capture; records stream to the sinks as they complete."""
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such capture file: {path}")
+    rules = _rules(opts.profile)
+    context = {"baseline": load_baseline(opts.baseline)} if opts.baseline else {}
+    started = time.monotonic()
+    sinks = _sinks(opts)
+    detect_records: list[Record] = []
+
+    def on_record(record: Record) -> None:
+        detect_records.append(record)
+        for sink in sinks:
+            sink(record)
+
+    try:
+        analysis: Analysis = analyze(paths, on_record=on_record, keep_records=False, dicom_ports=opts.dicom_ports,
+                                     inspect=_inspector(rules))
+    finally:
+        for sink in sinks:
+            sink.close()
+    findings = detections.run(detect_records, list(rules), opts.overrides, context)
+    stats = _stats(detect_records, analysis.stats, time.monotonic() - started)
+    return Outcome(detect_records if opts.keep_records else [], findings, analysis.errors, stats)
+
+
+def alert_events(findings: Sequence[Finding], source: str = "monitor") -> list[Event]:
+    """Alerts for the store's event timeline (one per finding; evidence without PHI)."""
+    return [Event(kind="alert", source=source, summary=f"{f.rule}: {f.title} ({f.target})", severity=f.severity,
+                  attributes={"rule": f.rule, "target": f.target, "evidence": dict(f.evidence)}) for f in findings]
+
+
+def store_run(kind: str, params: Mapping[str, Any], outcome: Outcome) -> int:
+    """Record the run, its findings and alert events in the store; returns the run id."""
+    from radguard.store import open_store
+
+    store = open_store()
+    try:
+        run = store.start_run(kind, dict(params))
+        run.add_findings(outcome.findings)
+        run.add_events(alert_events(outcome.findings))
+        run.finish({**outcome.stats, "findings": len(outcome.findings), "errors": len(outcome.errors)},
+                   status="done" if not outcome.errors else "partial")
+        return run.id
+    finally:
+        store.close()
+
+
+def run_live(interface: str, opts: Options, *, duration: float | None = None, bpf: str | None = None,
+             interval: float = 30.0, window_records: int = 200_000,
+             on_alert: Callable[[Finding], None] | None = None) -> Outcome:
+    """Capture on ``interface`` through ``tcpdump -w -`` and analyse as packets arrive.
+
+    Memory stays bounded: per-connection buffers are capped by the analyzer, and detections run
+    every ``interval`` seconds over the last ``window_records`` records; each new finding (by rule and
+    target) is passed to ``on_alert`` once.
+    """
+    tcpdump = shutil.which("tcpdump")
+    if tcpdump is None:
+        raise UsageError("tcpdump is not installed (apt-get install tcpdump)")
+    rules = _rules(opts.profile)
+    context = {"baseline": load_baseline(opts.baseline)} if opts.baseline else {}
+    cmd = [tcpdump, "-i", interface, "--immediate-mode", "-U", "-s", "0", "-w", "-"]
+    if bpf:
+        cmd.append(bpf)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    sinks = _sinks(opts)
+    window: deque[Record] = deque(maxlen=window_records)
+    seen: set[tuple[str, str]] = set()
+    findings: list[Finding] = []
+    errors: list[dict[str, Any]] = []
+
+    def on_record(record: Record) -> None:
+        window.append(record)
+        for sink in sinks:
+            sink(record)
+
+    def detect_now() -> None:
+        for finding in detections.run(list(window), list(rules), opts.overrides, context):
+            if finding.key not in seen:
+                seen.add(finding.key)
+                findings.append(finding)
+                if on_alert is not None:
+                    on_alert(finding)
+
+    analyzer = Analyzer(on_record, dicom_ports=opts.dicom_ports, inspect=_inspector(rules))
+    started = last = time.monotonic()
+    try:
+        for frame in read_frames(proc.stdout):
+            analyzer.feed_frame(frame)
+            now = time.monotonic()
+            if now - last >= interval:
+                last = now
+                detect_now()
+            if duration is not None and now - started >= duration:
+                break
+    except CaptureError as exc:
+        if proc.poll() is None or proc.returncode == 0:
+            errors.append({"interface": interface, "error": str(exc)})
+        else:
+            raise UsageError(f"tcpdump could not capture on {interface!r} (exit {proc.returncode})") from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        analyzer.finish()
+        for sink in sinks:
+            sink.close()
+    detect_now()
+    records = list(window)
+    return Outcome(records if opts.keep_records else [], findings, errors,
+                   _stats(records, analyzer.stats, time.monotonic() - started))
