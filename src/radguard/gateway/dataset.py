@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
 
 log = logging.getLogger("radguard.gateway")
 
@@ -17,10 +18,58 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 _STUDY_UID_TAG = 0x0020000D
 
 
+_PATIENT_ID_TAG = 0x00100020
+#: explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 §7.1.2, Table 7.1-1)
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+
+
+def _walk(data: bytes, implicit: bool) -> tuple[str, str] | None:
+    """Fast path: walk top-level little-endian elements up to (0020,000D); None when it cannot."""
+    pos, n = 0, len(data)
+    pid = study = ""
+    while pos + 8 <= n:
+        group, elem = struct.unpack_from("<HH", data, pos)
+        tag = group << 16 | elem
+        if tag > _STUDY_UID_TAG:
+            break
+        if implicit:
+            length = struct.unpack_from("<L", data, pos + 4)[0]
+            pos += 8
+        else:
+            vr = data[pos + 4:pos + 6]
+            if vr in _LONG_VRS:
+                if pos + 12 > n:
+                    return None
+                length = struct.unpack_from("<L", data, pos + 8)[0]
+                pos += 12
+            else:
+                length = struct.unpack_from("<H", data, pos + 6)[0]
+                pos += 8
+        if length == 0xFFFFFFFF:
+            return None  # undefined length (sequence): let pydicom walk it
+        if tag in (_PATIENT_ID_TAG, _STUDY_UID_TAG):
+            if pos + length > n:
+                return None
+            value = data[pos:pos + length].decode("ascii", "replace").strip(" \x00")
+            if tag == _PATIENT_ID_TAG:
+                pid = value
+            else:
+                study = value
+        pos += length
+    return pid, study
+
+
 def identifiers(data: bytes, transfer_syntax: str) -> tuple[str, str]:
     """(Patient ID, Study Instance UID) of a bare data set; empty strings when unreadable."""
     if transfer_syntax == DEFLATED:
         return "", ""
+    if transfer_syntax != EXPLICIT_VR_BIG_ENDIAN:
+        try:
+            fast = _walk(data, transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN)
+        except struct.error:
+            fast = None
+        if fast is not None:
+            return fast
     try:
         from pydicom.filereader import read_dataset
 

@@ -2,8 +2,10 @@
 
 The client talks to an ACCEPTOR :class:`~radguard.dicom.ul.UpperLayer`, the upstream (PACS, or a
 peer's storage SCP for C-MOVE sub-operations) to a REQUESTOR one (PS3.8 §9.2). The A-ASSOCIATE-RQ
-is relayed with the client's calling AE, so the upstream's own per-AE permissions still apply;
-maximum PDU lengths are clamped to ``[limits] max_pdu_length`` both ways (PS3.8 Annex D.1).
+is relayed with the client's calling AE, so the upstream's own per-AE permissions still apply.
+Each side is told the gateway's own Maximum Length Received (``[limits] max_pdu_length``) and
+P-DATA fragments are re-cut to the receiving side's maximum (PS3.8 Annex D.1), so a PDU larger
+than what the gateway announced is a violation whatever the other side accepts.
 DIMSE requests go through the policy engine (fail closed) before they are relayed; C-STORE data
 sets are spooled (memory up to 4 MiB, then disk), inspected, then streamed upstream; the client
 gets the upstream's C-STORE response (end-to-end acknowledgement), or a refusal status.
@@ -101,12 +103,16 @@ class Relay:
         self.u_forward: Pending | None = None  # C-GET sub-operation C-STORE coming from the upstream
         self.pending: dict[int, Pending] = {}  # by message id, client requests relayed upstream
         self.get_stores: dict[int, Pending] = {}  # by message id, upstream C-STOREs relayed to the client
+        # data-set fragments relayed as they come are queued and sent once per read (one syscall, not one per PDU)
+        self._u_buf: list[bytes] = []
+        self._c_buf: list[bytes] = []
 
     # ------------------------------------------------------------------ helpers
 
-    def _clamp(self, length: int | None) -> int:
+    def _own_max(self) -> int:
+        """The Maximum Length Received the gateway announces to both sides (``[limits] max_pdu_length``)."""
         limit: int = self.gw.config.limits.max_pdu_length
-        return limit if not length else min(length, limit)
+        return limit
 
     async def _read(self, reader: asyncio.StreamReader, timeout: float) -> bytes:
         try:
@@ -114,12 +120,16 @@ class Relay:
         except (TimeoutError, ConnectionError, OSError):
             return b""
 
-    @staticmethod
-    async def _write(writer: asyncio.StreamWriter | None, *chunks: bytes) -> None:
+    async def _write(self, writer: asyncio.StreamWriter | None, *chunks: bytes) -> None:
+        """Send ``chunks`` after any data-set fragments queued for the same side, then drain."""
         if writer is None or writer.is_closing():
             return
-        for chunk in chunks:
-            writer.write(chunk)
+        queued = self._u_buf if writer is self.u_writer else self._c_buf if writer is self.c_writer else None
+        if queued:
+            chunks = (*queued, *chunks)
+            queued.clear()
+        if chunks:
+            writer.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
         with contextlib.suppress(ConnectionError, OSError):
             await writer.drain()
 
@@ -207,7 +217,8 @@ class Relay:
             if gw.audit is not None:
                 gw.audit.association(info, accepted=False, reason=f"upstream {info.target_ae} unavailable")
             return False
-        up_rq = dataclasses.replace(rq, called_ae=info.target_ae, max_pdu_length=self._clamp(rq.max_pdu_length))
+        # each side gets the gateway's own receive maximum; fragments are re-cut to the other side's maximum
+        up_rq = dataclasses.replace(rq, called_ae=info.target_ae, max_pdu_length=self._own_max())
         await self._write(self.u_writer, self.up.send(up_rq))
         while self.u_reader is not None:
             data = await self._read(self.u_reader, gw.config.limits.connect_timeout)
@@ -215,7 +226,7 @@ class Relay:
             for ev in events:
                 if isinstance(ev, AssociateAccepted):
                     ac = dataclasses.replace(ev.pdu, called_ae=rq.called_ae, calling_ae=rq.calling_ae,
-                                             max_pdu_length=self._clamp(ev.pdu.max_pdu_length))
+                                             max_pdu_length=self._own_max())
                     self.client.max_pdu_receive = ac.max_pdu_length or 0
                     await self._write(self.c_writer, self.client.send(ac))
                     gw.stats["associations_accepted"] += 1
@@ -250,6 +261,8 @@ class Relay:
                 await self._on_client(ev)
                 if self.closing:
                     return
+            if self._u_buf:
+                await self._write(self.u_writer)
 
     async def _on_client(self, ev: Event) -> None:
         if isinstance(ev, CommandReceived):
@@ -296,7 +309,7 @@ class Relay:
                 await self._to_client(ctx, rsp.encode())
             return
         pending = Pending(cmd, ctx)
-        if cf is CommandField.C_STORE_RQ:
+        if cf is CommandField.C_STORE_RQ and self.gw.inspection.active:
             self.store = pending
             self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=str(self.gw.spool_dir))  # noqa: SIM115
             self.c_mode = DataMode.SPOOL
@@ -304,6 +317,8 @@ class Relay:
         if cf is not CommandField.C_CANCEL_RQ and cmd.message_id is not None:
             self.pending[cmd.message_id] = pending
         await self._write(self.u_writer, *fragment(ctx, ev.raw, None, self.up.peer_max_pdu or 0))
+        if cf is CommandField.C_STORE_RQ:  # no inspection: cut-through, the data set streams upstream
+            self.gw.stats["stores_forwarded"] += 1
         self.c_forward = pending
         self.c_mode = DataMode.FORWARD if cmd.has_dataset else DataMode.NONE
 
@@ -315,18 +330,22 @@ class Relay:
         elif self.c_mode is DataMode.FORWARD:
             if self.c_forward is not None and len(self.c_forward.captured) < CAPTURE_LIMIT:
                 self.c_forward.captured += ev.data[: CAPTURE_LIMIT - len(self.c_forward.captured)]
-            await self._write(self.u_writer, _pdv(ev.context_id, ev.data, ev.last))
+            self._u_buf.extend(_pdvs(ev.context_id, ev.data, ev.last, self.up.peer_max_pdu or 0))
             if ev.last:
                 self._request_identified(self.c_forward)
         if ev.last:
             self.c_mode = DataMode.NONE
 
     def _request_identified(self, p: Pending | None) -> None:
-        """A C-MOVE/C-GET identifier is complete: audit the start of the transfer."""
-        if p is None or self.gw.audit is None:
+        """A data set relayed as it came is complete: note a C-STORE's identifiers for its audit record,
+        audit the start of a C-MOVE/C-GET transfer."""
+        if p is None:
             return
         cf = p.command.command_field
-        if cf in (CommandField.C_MOVE_RQ, CommandField.C_GET_RQ):
+        if cf is CommandField.C_STORE_RQ:
+            p.patient_id, p.study_uid = identifiers(bytes(p.captured), self._ts(p.context_id))
+            p.captured = bytearray()
+        elif cf in (CommandField.C_MOVE_RQ, CommandField.C_GET_RQ) and self.gw.audit is not None:
             pid, study = identifiers(bytes(p.captured), self._ts(p.context_id))
             dest = p.command.move_destination or self.info.calling_ae
             assert cf is not None
@@ -407,6 +426,8 @@ class Relay:
                 await self._on_upstream(ev)
                 if self.closing:
                     return
+            if self._c_buf:
+                await self._write(self.c_writer)
 
     async def _on_upstream(self, ev: Event) -> None:
         if isinstance(ev, CommandReceived):
@@ -415,7 +436,7 @@ class Relay:
             sub = self.u_forward
             if sub is not None and len(sub.captured) < CAPTURE_LIMIT:
                 sub.captured += ev.data[: CAPTURE_LIMIT - len(sub.captured)]
-            await self._write(self.c_writer, _pdv(ev.context_id, ev.data, ev.last))
+            self._c_buf.extend(_pdvs(ev.context_id, ev.data, ev.last, self.client.peer_max_pdu or 0))
             if ev.last and sub is not None:
                 sub.patient_id, sub.study_uid = identifiers(bytes(sub.captured), self._ts(sub.context_id))
                 sub.captured = bytearray()
@@ -470,8 +491,17 @@ class Relay:
                 w.close()
 
 
-def _pdv(context_id: int, data: bytes, last: bool) -> bytes:
-    return PDataTF([PDV(context_id, False, last, data)]).encode()
+def _pdvs(context_id: int, data: bytes, last: bool, max_pdu_length: int) -> list[bytes]:
+    """One data-set fragment as P-DATA-TF PDUs that fit the receiver's maximum (PS3.8 Annex D.1)."""
+    size = (max_pdu_length - 6) if max_pdu_length > 6 else len(data) or 1
+    if len(data) <= size:
+        return [PDataTF([PDV(context_id, False, last, data)]).encode()]
+    view = memoryview(data)
+    out = []
+    for pos in range(0, len(data), size):
+        end = pos + size
+        out.append(PDataTF([PDV(context_id, False, last and end >= len(data), bytes(view[pos:end]))]).encode())
+    return out
 
 
 def _chunks(fh: IO[bytes], size: int) -> Iterator[bytes]:

@@ -88,6 +88,11 @@ class Inspection:
     def available(self) -> bool:
         return self._checker is not None
 
+    @property
+    def active(self) -> bool:
+        """Whether data sets must be held and inspected before they go upstream."""
+        return self._checker is not None and self._config().enabled
+
     def action_for(self, findings: Sequence[Finding]) -> InspectAction:
         cfg = self._config()
         action = InspectAction.PASS
