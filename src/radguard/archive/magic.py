@@ -76,6 +76,15 @@ DANGEROUS = frozenset(
 )
 
 
+_PREFIX2 = frozenset(m[:2] for m, _k in _MAGICS)
+_TEXT_START = frozenset(b"<@pP \t\r\n")
+
+
+def maybe_dangerous(head: bytes) -> bool:
+    """Cheap pre-filter: False when ``head`` cannot start any kind in :data:`DANGEROUS`."""
+    return head[:2] in _PREFIX2 or (len(head) > 0 and head[0] in _TEXT_START)
+
+
 def classify(head: bytes) -> ContentKind:
     """Kind of content that starts with ``head`` (give at least 16 bytes)."""
     if not head.strip(b"\x00"):

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 
-from radguard.archive.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify
+from radguard.archive.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify, maybe_dangerous
 from radguard.archive.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
 from radguard.archive.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId, keyword, tag_str
 from radguard.dicom.part10 import PIXEL_TAGS
@@ -72,6 +72,9 @@ def check(obj: ArchiveObject) -> Iterator[Finding]:
         if el.vr == "" and not private:
             continue  # implicit VR: only private elements are opaque here
         if el.length < 4:
+            continue
+        head = bytes(buf[el.value_offset : el.value_offset + 16])
+        if not maybe_dangerous(head):
             continue
         kind = classify(bytes(buf[el.value_offset : el.value_offset + 132]))
         if kind in DANGEROUS:

@@ -1,0 +1,206 @@
+"""``radguard audit``: every stateless check on every file, plus ledger verification.
+
+Streams each tree in batches to the workers; findings are written to the store per batch.
+Where the tree was sealed it also reports ``missing`` and ``unexpected`` objects, verifies the
+signed Merkle roots (``ledger-invalid``) and looks for a ``ransomware-burst`` (thresholds in
+:class:`BurstThresholds`, docs/archive.md). 45 CFR 164.308(a)(1)(ii)(D), 164.312(b)/(c)(1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from radguard.archive import keys
+from radguard.archive.ledger import Ledger, leaf_of, signed_message
+from radguard.archive.rules import (
+    AUTHENTICATE,
+    BACKUP,
+    CSF_ADVERSE,
+    CSF_DATA_AT_REST,
+    INCIDENT,
+    INTEGRITY,
+    Rule,
+    RuleId,
+)
+from radguard.archive.runner import run_ordered
+from radguard.archive.verify import CANARY, Status
+from radguard.archive.walk import batched, iter_files, normalize
+from radguard.archive.work import AuditJob, audit_batch, path_exists
+from radguard.models import Finding, Severity
+from radguard.store.api import RunHandle, Store
+
+BATCH = 128
+
+MISSING = Rule(
+    id=RuleId.MISSING, severity=Severity.HIGH, title="Sealed object is missing",
+    controls=(INTEGRITY, BACKUP, CSF_DATA_AT_REST),
+    remediation="Restore it from backup (radguard recover --from BACKUP PATH) and find out who deleted or moved it.",
+)
+UNEXPECTED = Rule(
+    id=RuleId.UNEXPECTED, severity=Severity.MEDIUM, title="File under a sealed root was never sealed",
+    controls=(INTEGRITY, CSF_DATA_AT_REST),
+    remediation="Check where it came from; seal it (radguard seal) if legitimate, move it out otherwise.",
+)
+BURST = Rule(
+    id=RuleId.RANSOMWARE_BURST, severity=Severity.CRITICAL, title="Many sealed objects changed at once",
+    controls=(INCIDENT, INTEGRITY, "hipaa:164.308(a)(5)(ii)(B)", CSF_ADVERSE),
+    remediation="Likely ransomware: isolate hosts with write access to the archive, preserve evidence, start "
+    "incident response, then restore verified copies (radguard recover --from BACKUP PATH --apply).",
+)
+LEDGER_INVALID = Rule(
+    id=RuleId.LEDGER_INVALID, severity=Severity.CRITICAL, title="Ledger does not match its signature",
+    controls=(AUTHENTICATE, INTEGRITY, CSF_DATA_AT_REST),
+    remediation="The ledger itself was changed outside radguard, or signed by another key: do not trust it; "
+    "restore the store from backup and investigate database access.",
+)
+
+
+@dataclass(frozen=True)
+class BurstThresholds:
+    """``ransomware-burst`` fires when at least ``min_count`` sealed objects under a root, and at least
+    ``min_share`` of them, were changed/encrypted/removed, with their modification times within
+    ``window_s`` seconds of each other (missing objects count without a time)."""
+
+    min_count: int = 20
+    min_share: float = 0.10
+    window_s: float = 3600.0
+
+
+@dataclass
+class AuditSummary:
+    files: int = 0
+    verified: int = 0
+    status: dict[str, int] = field(default_factory=dict)
+    missing: int = 0
+    unexpected: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    sealed_roots: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "verified": self.verified, "status": self.status, "missing": self.missing,
+                "unexpected": self.unexpected, "by_rule": self.by_rule, "sealed_roots": self.sealed_roots}
+
+
+def verify_signatures(ledger: Ledger, roots: list[str], trusted: str | None) -> list[Finding]:
+    """Recompute every leaf and the Merkle root of each sealed root; check the latest signature."""
+    out: list[Finding] = []
+    for root in roots:
+        sig = ledger.latest_signature("root", root)
+        bad_leaves = 0
+        for e in ledger.iter_under(root):
+            if e["root"] == root and leaf_of(e) != e["leaf"]:
+                bad_leaves += 1
+        merkle, count = ledger.merkle_root(root)
+        problems: list[str] = []
+        if bad_leaves:
+            problems.append("entries-modified")
+        if sig is None:
+            problems.append("no-signature")
+        else:
+            if sig.root_hash != merkle or sig.leaves != count:
+                problems.append("merkle-root-mismatch")
+            if not keys.verify(sig.public_key, signed_message("root", root, sig.root_hash, sig.leaves),
+                               sig.signature):
+                problems.append("bad-signature")
+            if trusted and sig.public_key != trusted:
+                problems.append("untrusted-key")
+        if problems:
+            out.append(LEDGER_INVALID.finding(root, {"problems": problems, "entries_modified": bad_leaves,
+                                                     "objects": count, "merkle_root": merkle,
+                                                     "signed_root": sig.root_hash if sig else None}))
+    return out
+
+
+def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, dask: str | None = None,
+          burst: BurstThresholds | None = None, trusted_key: str | None = None,
+          progress: Callable[[int], None] | None = None, keep_findings: int = 10000) -> AuditSummary:
+    """Audit ``paths``; findings go to ``run`` as they come (and the first ``keep_findings`` to the summary)."""
+    ledger = Ledger(store)
+    burst = burst or BurstThresholds()
+    summary = AuditSummary()
+
+    def emit(found: list[Finding]) -> None:
+        if not found:
+            return
+        run.add_findings(found)
+        for f in found:
+            summary.by_rule[f.rule] = summary.by_rule.get(f.rule, 0) + 1
+        if len(summary.findings) < keep_findings:
+            summary.findings.extend(found[: keep_findings - len(summary.findings)])
+
+    for given in paths:
+        path = normalize(given)
+        roots = ledger.roots_within(path)
+        summary.sealed_roots.extend(r for r in roots if r not in summary.sealed_roots)
+        emit(verify_signatures(ledger, roots, trusted_key))
+        changed_mtimes: list[int] = []
+        changed = 0
+
+        def jobs(path: str = path) -> Iterator[AuditJob]:
+            for chunk in batched(iter_files(path), BATCH):
+                summary.files += len(chunk)
+                entries = ledger.lookup([i.path for i in chunk if i.error is None])
+                errs = [i for i in chunk if i.error is not None]
+                if errs:
+                    from radguard.archive.inspect import unreadable
+
+                    emit([unreadable(i.path, i.error) for i in errs if i.error is not None])
+                yield [(i.path, entries.get(i.path)) for i in chunk if i.error is None]
+
+        for results in run_ordered(audit_batch, jobs(), workers=workers, dask=dask):
+            found: list[Finding] = []
+            for r in results:
+                status = Status(r["status"])
+                summary.status[status.value] = summary.status.get(status.value, 0) + 1
+                found.extend(Finding.from_dict(d) for d in r["findings"])
+                if status in (Status.TAMPERED, Status.REPLACED, Status.TRANSCODED, Status.OK):
+                    summary.verified += 1
+                if status in (Status.TAMPERED, Status.REPLACED):
+                    changed += 1
+                    changed_mtimes.append(r["mtime_ns"])
+                if status == Status.NEW and _covered(r["path"], roots):
+                    summary.unexpected += 1
+                    if any(f["rule"] == RuleId.NOT_DICOM and f["severity"] == "critical" for f in r["findings"]):
+                        changed_mtimes.append(r["mtime_ns"])
+                    found.append(UNEXPECTED.finding(r["path"], {"dicom": r["dicom"], "sop_instance_uid": r["sop"]}))
+            emit(found)
+            if progress:
+                progress(len(results))
+        sealed_count = 0
+        missing_found: list[Finding] = []
+        for e in ledger.iter_under(path):
+            sealed_count += 1
+            if not path_exists(e["path"]):
+                summary.missing += 1
+                changed += 1
+                missing_found.append(MISSING.finding(e["path"], {"sop_instance_uid": e["sop_instance_uid"],
+                                                                  "sealed_sha256": e["file_sha256"],
+                                                                  "size": e["size"]}))
+                if e["canary"]:
+                    missing_found.append(CANARY.finding(e["path"], {"status": "missing"}))
+            if len(missing_found) >= BATCH:
+                emit(missing_found)
+                missing_found = []
+        emit(missing_found)
+        if sealed_count:
+            emit(_burst(path, changed, sealed_count, changed_mtimes, burst))
+    return summary
+
+
+def _covered(path: str, roots: list[str]) -> bool:
+    return any(path.startswith(r.rstrip("/") + "/") or path == r for r in roots)
+
+
+def _burst(path: str, changed: int, sealed: int, mtimes: list[int], t: BurstThresholds) -> list[Finding]:
+    share = changed / sealed if sealed else 0.0
+    if changed < t.min_count or share < t.min_share:
+        return []
+    span = (max(mtimes) - min(mtimes)) / 1e9 if mtimes else 0.0
+    if span > t.window_s:
+        return []
+    return [BURST.finding(path, {"changed": changed, "sealed": sealed, "share": round(share, 4),
+                                 "window_seconds": round(span, 3), "min_count": t.min_count,
+                                 "min_share": t.min_share, "max_window_seconds": t.window_s})]

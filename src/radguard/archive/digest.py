@@ -1,0 +1,288 @@
+"""Fingerprints of one object for the ledger: canonical forms documented in docs/archive.md.
+
+- ``file_sha256``: SHA-256 of every byte of the file.
+- ``meta_sha256``: SHA-256 of the raw file meta group (PS3.10 §7.1), preamble excluded.
+- element digests: BLAKE2b-64 of ``tag (4 bytes, big endian) || canonical value`` per top-level
+  element outside group 0002 and pixel data. The canonical value is the value bytes in little
+  endian (PS3.5 §7.3: big-endian numeric values are byte-swapped), independent of explicit or
+  implicit VR encoding (the VR and length fields are not hashed); a sequence (PS3.5 §7.5) is hashed
+  over its items' element digests, so defined or undefined lengths do not matter.
+- ``header_sha256``: SHA-256 over the element digests in tag order: the data set without group
+  0002 and pixel data, invariant under file meta rewrites and VR/length re-encoding.
+- ``pixel_sha256``: SHA-256 of the raw pixel data value (fragments included when encapsulated).
+- ``pixel_canonical_sha256``: SHA-256 of the decoded pixel values, little endian, interleaved
+  (PS3.3 C.7.6.3.1.3 planar configuration 0), per frame in order; equal to ``pixel_sha256`` for native
+  little-endian planar-0 data without padding; for encapsulated data only when asked (decoding cost).
+- layout: per frame a CRC-32, and per frame up to :data:`BANDS` row-band and column-band checksums,
+  used only to locate a change (frame, bounding box), never to prove integrity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from radguard.archive.obj import (
+    TAG_BITS_ALLOCATED,
+    TAG_COLUMNS,
+    TAG_FRAMES,
+    TAG_PIXEL_REPRESENTATION,
+    TAG_PLANAR,
+    TAG_ROWS,
+    TAG_SAMPLES,
+    TAG_SERIES,
+    TAG_SOP_CLASS,
+    TAG_SOP_INSTANCE,
+    TAG_STUDY,
+    ArchiveObject,
+)
+from radguard.dicom.part10 import ITEM, ITEM_DELIM, PIXEL_TAGS, SEQ_DELIM, UNDEFINED, Element, Walker, _Stop
+
+#: number of row bands and column bands per frame for change localisation
+BANDS = 16
+#: frames beyond which only per-frame checksums are kept (bounded ledger size)
+MAX_BANDED_FRAMES = 64
+_SWAP = {"US": 2, "SS": 2, "OW": 2, "AT": 2, "UL": 4, "SL": 4, "FL": 4, "OL": 4, "OF": 4, "FD": 8, "OD": 8,
+         "SV": 8, "UV": 8, "OV": 8}
+#: DataSetTrailingPadding (PS3.10 §7.2): no meaning, excluded from the header
+PADDING_TAG = 0xFFFCFFFC
+NATIVE_DTYPES = {(8, 0): "u1", (8, 1): "i1", (16, 0): "<u2", (16, 1): "<i2", (32, 0): "<u4", (32, 1): "<i4"}
+
+
+@dataclass(slots=True)
+class Fingerprint:
+    """What the ledger keeps about one object (no PHI values: hashes, UIDs, geometry)."""
+
+    file_sha256: str
+    size: int
+    dicom: bool
+    meta_sha256: str | None = None
+    header_sha256: str | None = None
+    pixel_sha256: str | None = None
+    pixel_canonical_sha256: str | None = None
+    transfer_syntax: str | None = None
+    sop_class_uid: str | None = None
+    sop_instance_uid: str | None = None
+    series_uid: str | None = None
+    study_uid: str | None = None
+    elements: dict[str, str] = field(default_factory=dict)
+    layout: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+def _is_sq(el_vr: str, tag: int, undefined: bool) -> bool:
+    if el_vr == "SQ":
+        return True
+    if el_vr:
+        return False
+    if undefined:
+        return True
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return bool(dictionary_VR(tag) == "SQ")
+    except KeyError:
+        return False
+
+
+def _value_bytes(buf: bytes | memoryview, vr: str, start: int, end: int, little: bool) -> bytes:
+    raw = bytes(buf[start:end])
+    if little or vr not in _SWAP:
+        return raw
+    import numpy as np
+
+    width = _SWAP[vr]
+    usable = len(raw) - len(raw) % width
+    arr = np.frombuffer(raw[:usable], dtype=f">u{width}").astype(f"<u{width}")
+    return arr.tobytes() + raw[usable:]
+
+
+def _items_digest(w: Walker, tag: int, start: int, end: int, undefined: bool, depth: int) -> bytes:
+    """Digest of a sequence: its items, each hashed over its elements' digests."""
+    h = hashlib.blake2b(tag.to_bytes(4, "big") + b"SQ", digest_size=8)
+    pos = start
+    limit = len(w.buf)
+    while pos < end:
+        itag, _vr, length, vpos = w.header(pos, limit)
+        if itag == SEQ_DELIM:
+            break
+        if itag != ITEM:
+            raise _Stop(_issue_at(pos))
+        item_end = limit if length == UNDEFINED else vpos + length
+        h.update(b"I")
+        pos = vpos
+        while pos < item_end:
+            etag, vr, elen, epos = w.header(pos, limit)
+            if etag == ITEM_DELIM:
+                pos = epos
+                break
+            nxt = w.skip_value(etag, vr, elen, epos, limit, depth + 1)
+            h.update(_element_digest(w, etag, vr, epos, nxt, elen == UNDEFINED, depth + 1))
+            pos = nxt
+        else:
+            pos = item_end
+    return h.digest()
+
+
+def _issue_at(pos: int) -> Any:
+    from radguard.dicom.part10 import Issue, IssueKind
+
+    return Issue(IssueKind.BAD_SEQUENCE, pos, None, "bad item")
+
+
+def _element_digest(w: Walker, tag: int, vr: str, vpos: int, end: int, undefined: bool, depth: int) -> bytes:
+    if depth < 16 and _is_sq(vr, tag, undefined):
+        try:
+            return _items_digest(w, tag, vpos, end, undefined, depth)
+        except _Stop:
+            pass  # not a well-formed sequence after all: hash the bytes
+    h = hashlib.blake2b(tag.to_bytes(4, "big"), digest_size=8)
+    h.update(_value_bytes(w.buf, vr, vpos, end, w.little))
+    return h.digest()
+
+
+def element_digests(obj: ArchiveObject) -> dict[str, str]:
+    """``{"ggggeeee": 16 hex}`` for every top-level element outside group 0002 and pixel data."""
+    p = obj.part10
+    w = Walker(p.dataset, p.explicit, p.little)
+    out: dict[str, str] = {}
+    for el in p.elements:
+        if el.tag >> 16 == 0x0002 or el.tag in PIXEL_TAGS or el.tag == PADDING_TAG:
+            continue
+        out[f"{el.tag:08X}"] = _element_digest(w, el.tag, el.vr, el.value_offset, el.end, el.undefined, 0).hex()
+    return out
+
+
+def header_sha256(elements: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(elements):
+        h.update(bytes.fromhex(key) + bytes.fromhex(elements[key]))
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    rows: int
+    cols: int
+    frames: int
+    samples: int
+    bits: int
+    planar: int
+    signed: int
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.rows * self.cols * self.samples * self.bits // 8
+
+
+def geometry(obj: ArchiveObject) -> Geometry | None:
+    """Pixel geometry from the header (PS3.3 C.7.6.3), or None when incomplete."""
+    p = obj.part10
+    rows, cols = p.ushort(TAG_ROWS), p.ushort(TAG_COLUMNS)
+    bits = p.ushort(TAG_BITS_ALLOCATED)
+    if not rows or not cols or not bits:
+        return None
+    frames_txt = p.text(TAG_FRAMES)
+    try:
+        frames = int(frames_txt) if frames_txt else 1
+    except ValueError:
+        frames = 1
+    return Geometry(rows, cols, max(frames, 1), p.ushort(TAG_SAMPLES) or 1, bits, p.ushort(TAG_PLANAR) or 0,
+                    p.ushort(TAG_PIXEL_REPRESENTATION) or 0)
+
+
+def _bands(n: int) -> list[tuple[int, int]]:
+    step = max(1, -(-n // BANDS))
+    return [(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def native_layout(obj: ArchiveObject, pixel: Element, geo: Geometry) -> dict[str, Any] | None:
+    """Per-frame CRC-32 and band checksums of native (uncompressed, little endian) pixel data."""
+    dtype = NATIVE_DTYPES.get((geo.bits, geo.signed))
+    fb = geo.frame_bytes
+    if dtype is None or fb == 0 or pixel.length < fb * geo.frames or not obj.part10.little:
+        return None
+    import numpy as np
+
+    buf = obj.part10.dataset
+    base = pixel.value_offset
+    frames: list[int] = []
+    row_bands: list[list[int]] = []
+    col_bands: list[list[int]] = []
+    banded = geo.frames <= MAX_BANDED_FRAMES and (geo.samples == 1 or geo.planar == 0)
+    rb = _bands(geo.rows)
+    cb = _bands(geo.cols)
+    row_bytes = geo.cols * geo.samples * geo.bits // 8
+    weights = np.arange(1, geo.rows + 1, dtype=np.int64)[:, None]
+    for f in range(geo.frames):
+        view = buf[base + f * fb : base + (f + 1) * fb]
+        frames.append(zlib.crc32(view))
+        if not banded:
+            continue
+        row_bands.append([zlib.crc32(view[a * row_bytes : b * row_bytes]) for a, b in rb])
+        arr = np.frombuffer(view, dtype=dtype).reshape(geo.rows, geo.cols * geo.samples).astype(np.int64)
+        s1 = arr.sum(axis=0)
+        s2 = (arr * weights).sum(axis=0)
+        sums = np.stack([s1, s2], axis=1).reshape(geo.cols, geo.samples * 2)
+        col_bands.append([zlib.crc32(sums[a:b].tobytes()) for a, b in cb])
+    return {
+        "rows": geo.rows, "cols": geo.cols, "frames": geo.frames, "samples": geo.samples, "bits": geo.bits,
+        "frame_crc": frames, "row_bands": rb if banded else [], "col_bands": cb if banded else [],
+        "row_band_crc": row_bands, "col_band_crc": col_bands,
+    }
+
+
+def canonical_pixels(obj: ArchiveObject) -> bytes | None:
+    """Decoded pixel values, little endian, interleaved (see module docstring); None if not decodable."""
+    import numpy as np
+
+    from radguard.errors import DicomFileError
+
+    try:
+        from io import BytesIO
+
+        from pydicom.pixels import pixel_array  # type: ignore[attr-defined]
+
+        arr = pixel_array(BytesIO(bytes(obj.data)), raw=True)
+    except (DicomFileError, Exception):  # any decoder failure: not verifiable
+        return None
+    arr = np.ascontiguousarray(arr)
+    return arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+
+
+def fingerprint(obj: ArchiveObject, *, decode_pixels: bool = False) -> Fingerprint:
+    """Everything the ledger keeps about ``obj`` (one pass of SHA-256 over the file, one over the pixels)."""
+    fp = Fingerprint(file_sha256=hashlib.sha256(obj.data).hexdigest(), size=obj.size, dicom=obj.is_dicom)
+    if not obj.is_dicom:
+        return fp
+    p = obj.part10
+    if p.meta:
+        fp.meta_sha256 = hashlib.sha256(obj.data[128 if p.has_magic else 0 : p.meta_end]).hexdigest()
+    fp.transfer_syntax = str(p.transfer_syntax)
+    fp.sop_class_uid = p.text(TAG_SOP_CLASS) or p.text(0x00020002)
+    fp.sop_instance_uid = p.text(TAG_SOP_INSTANCE) or p.text(0x00020003)
+    fp.series_uid = p.text(TAG_SERIES)
+    fp.study_uid = p.text(TAG_STUDY)
+    fp.elements = element_digests(obj)
+    fp.header_sha256 = header_sha256(fp.elements)
+    pixel = p.pixel
+    if pixel is None:
+        return fp
+    value = p.dataset[pixel.value_offset : pixel.end]
+    fp.pixel_sha256 = hashlib.sha256(value).hexdigest()
+    geo = geometry(obj)
+    if not pixel.undefined and geo is not None:
+        fp.layout = native_layout(obj, pixel, geo)
+        fb = geo.frame_bytes * geo.frames
+        if fp.layout is not None and (geo.samples == 1 or geo.planar == 0):
+            fp.pixel_canonical_sha256 = (
+                fp.pixel_sha256 if len(value) == fb else hashlib.sha256(value[:fb]).hexdigest()
+            )
+    if fp.pixel_canonical_sha256 is None and decode_pixels:
+        canon = canonical_pixels(obj)
+        fp.pixel_canonical_sha256 = hashlib.sha256(canon).hexdigest() if canon is not None else None
+    return fp

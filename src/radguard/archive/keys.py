@@ -1,0 +1,110 @@
+"""Ed25519 signing key of the ledger (RFC 8032), stored as PKCS#8 PEM with mode 0600.
+
+Default location: ``<user data dir>/radguard/ledger-ed25519.pem`` (``RADGUARD_KEY`` overrides).
+An optional passphrase comes from the environment variable named by ``--passphrase-env``
+(default ``RADGUARD_KEY_PASSPHRASE``); radguard never prompts without a TTY.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from radguard.errors import UsageError
+
+KEY_ENV = "RADGUARD_KEY"
+PASSPHRASE_ENV = "RADGUARD_KEY_PASSPHRASE"
+LEDGER_CONTEXT = b"radguard-ledger/1\n"
+
+
+def default_key_path() -> Path:
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("radguard", appauthor=False)) / "ledger-ed25519.pem"
+
+
+def _passphrase(env_name: str) -> bytes | None:
+    value = os.environ.get(env_name)
+    return value.encode() if value else None
+
+
+def generate(path: Path, *, passphrase_env: str = PASSPHRASE_ENV, force: bool = False) -> str:
+    """Write a new private key to ``path`` (0600) and its public key to ``path.pub``; return the public hex."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    if path.exists() and not force:
+        raise UsageError(f"key {path} already exists (use --force to replace it)")
+    key = Ed25519PrivateKey.generate()
+    secret = _passphrase(passphrase_env)
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(secret) if secret else serialization.NoEncryption()
+    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    pub = public_hex(key)
+    path.with_name(path.name + ".pub").write_text(pub + "\n", encoding="ascii")
+    return pub
+
+
+def public_hex(key: object) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    assert isinstance(key, Ed25519PrivateKey)
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def load(path: Path, *, passphrase_env: str = PASSPHRASE_ENV) -> object:
+    """Load the private key; a missing key is a usage error naming ``radguard keygen``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    if not path.exists():
+        raise UsageError(f"no signing key at {path}: create one with `radguard keygen` (or set {KEY_ENV})")
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=_passphrase(passphrase_env))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"cannot load signing key {path}: {exc} (passphrase in ${passphrase_env}?)") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read signing key {path}: {exc.strerror}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise UsageError(f"{path} is not an Ed25519 key")
+    return key
+
+
+def sign(key: object, message: bytes) -> str:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    assert isinstance(key, Ed25519PrivateKey)
+    return key.sign(LEDGER_CONTEXT + message).hex()
+
+
+def verify(public: str, message: bytes, signature: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public)).verify(bytes.fromhex(signature),
+                                                                         LEDGER_CONTEXT + message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def trusted_public(path: Path) -> str | None:
+    """The public key next to the key file (``.pub``), if present: what audit trusts."""
+    pub = path.with_name(path.name + ".pub")
+    try:
+        return pub.read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None

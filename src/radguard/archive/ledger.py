@@ -1,0 +1,282 @@
+"""The ledger: sealed objects, sealed roots and signed Merkle roots (store migration ``0002_archive``).
+
+Each entry's ``leaf`` is the SHA-256 of :func:`leaf_bytes` (a canonical JSON of the fields that
+matter); per sealed root and per study, a Merkle root (RFC 6962, leaves in entry id order) is
+signed with Ed25519, message ``scope \\n key \\n root \\n count`` (docs/archive.md "Ledger format").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text, delete, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from radguard.archive.digest import Fingerprint
+from radguard.archive.merkle import MerkleBuilder
+from radguard.store.api import Store
+from radguard.store.schema import Base
+
+
+class RootRow(Base):
+    __tablename__ = "archive_roots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class EntryRow(Base):
+    __tablename__ = "archive_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root: Mapped[str] = mapped_column(Text, index=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    dicom: Mapped[bool] = mapped_column(Boolean)
+    sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    series_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    study_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sop_class_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    transfer_syntax: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    meta_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    header_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pixel_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pixel_canonical_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    elements: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    canary: Mapped[bool] = mapped_column(Boolean, default=False)
+    run_id: Mapped[int] = mapped_column(Integer)
+    seen_run: Mapped[int] = mapped_column(Integer)
+    sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    leaf: Mapped[str] = mapped_column(String(64))
+
+
+class SignatureRow(Base):
+    __tablename__ = "archive_signatures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer)
+    scope: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(Text)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    leaves: Mapped[int] = mapped_column(Integer)
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+#: entry fields covered by the leaf hash (and so by the signed roots)
+LEAF_FIELDS = ("path", "size", "mtime_ns", "dicom", "sop_instance_uid", "series_uid", "study_uid", "sop_class_uid",
+               "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256", "pixel_sha256",
+               "pixel_canonical_sha256", "elements", "layout", "canary")
+#: fields workers need to verify an object (sent with each path)
+VERIFY_FIELDS = (*LEAF_FIELDS, "id")
+
+
+def leaf_bytes(fields: dict[str, Any]) -> bytes:
+    """Canonical JSON (sorted keys, no spaces) of the :data:`LEAF_FIELDS` of an entry."""
+    return json.dumps({k: fields.get(k) for k in LEAF_FIELDS}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def leaf_of(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(leaf_bytes(fields)).hexdigest()
+
+
+def row_fields(row: EntryRow) -> dict[str, Any]:
+    return {k: getattr(row, k) for k in VERIFY_FIELDS}
+
+
+def signed_message(scope: str, key: str, root: str, count: int) -> bytes:
+    return f"{scope}\n{key}\n{root}\n{count}".encode()
+
+
+def _uid(value: str | None) -> str | None:
+    return value[:64] if value else None
+
+
+def under(path: str) -> str:
+    """SQL LIKE pattern of the paths strictly under directory ``path`` (``\\`` escapes)."""
+    esc = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return esc + "/%"
+
+
+class Ledger:
+    """Reads and writes of the ledger tables through one :class:`radguard.store.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------------ roots
+    def sealed_root_for(self, path: str) -> str | None:
+        """The sealed root that is ``path`` or contains it, if any."""
+        with self.store.session() as s:
+            for root in s.scalars(select(RootRow.path)):
+                if path == root or path.startswith(root.rstrip("/") + "/"):
+                    return root
+        return None
+
+    def roots_within(self, path: str) -> list[str]:
+        """Sealed roots equal to, above or below ``path``."""
+        with self.store.session() as s:
+            roots = list(s.scalars(select(RootRow.path).order_by(RootRow.path)))
+        p = path.rstrip("/") + "/"
+        return [r for r in roots if (r.rstrip("/") + "/").startswith(p) or p.startswith(r.rstrip("/") + "/")]
+
+    def ensure_root(self, path: str, run_id: int) -> None:
+        with self.store.session() as s:
+            row = s.scalars(select(RootRow).where(RootRow.path == path)).first()
+            if row is None:
+                s.add(RootRow(path=path, created=datetime.now(UTC), last_run=run_id))
+            else:
+                row.last_run = run_id
+            s.commit()
+
+    # ---------------------------------------------------------------- entries
+    def lookup(self, paths: list[str]) -> dict[str, dict[str, Any]]:
+        if not paths:
+            return {}
+        with self.store.session() as s:
+            rows = s.scalars(select(EntryRow).where(EntryRow.path.in_(paths)))
+            return {r.path: row_fields(r) for r in rows}
+
+    def stat_lookup(self, paths: list[str]) -> dict[str, tuple[int, int]]:
+        if not paths:
+            return {}
+        with self.store.session() as s:
+            q = select(EntryRow.path, EntryRow.size, EntryRow.mtime_ns).where(EntryRow.path.in_(paths))
+            return {p: (size, mt) for p, size, mt in s.execute(q)}
+
+    def write_batch(self, root: str, run_id: int, sealed: Iterable[tuple[str, int, Fingerprint, bool]],
+                    seen: list[str]) -> int:
+        """Upsert sealed objects and mark unchanged ones seen, in one transaction (no torn ledger)."""
+        items = list(sealed)
+        now = datetime.now(UTC)
+        with self.store.session() as s:
+            existing = {r.path: r for r in s.scalars(select(EntryRow).where(EntryRow.path.in_([i[0] for i in items])))}
+            for path, mtime_ns, fp, canary in items:
+                fields: dict[str, Any] = {
+                    "path": path, "size": fp.size, "mtime_ns": mtime_ns, "dicom": fp.dicom,
+                    "sop_instance_uid": _uid(fp.sop_instance_uid), "series_uid": _uid(fp.series_uid),
+                    "study_uid": _uid(fp.study_uid), "sop_class_uid": _uid(fp.sop_class_uid),
+                    "transfer_syntax": _uid(fp.transfer_syntax), "file_sha256": fp.file_sha256,
+                    "meta_sha256": fp.meta_sha256, "header_sha256": fp.header_sha256,
+                    "pixel_sha256": fp.pixel_sha256, "pixel_canonical_sha256": fp.pixel_canonical_sha256,
+                    "elements": fp.elements, "layout": fp.layout,
+                }
+                row = existing.get(path)
+                fields["canary"] = canary or bool(row is not None and row.canary)
+                fields["leaf"] = leaf_of(fields)
+                if row is None:
+                    s.add(EntryRow(root=root, run_id=run_id, seen_run=run_id, sealed_at=now, **fields))
+                else:
+                    for k, v in fields.items():
+                        setattr(row, k, v)
+                    row.root, row.run_id, row.seen_run, row.sealed_at = root, run_id, run_id, now
+            if seen:
+                s.execute(update(EntryRow).where(EntryRow.path.in_(seen)).values(seen_run=run_id))
+            s.commit()
+        return len(items)
+
+    def drop_unseen(self, path: str, run_id: int) -> int:
+        """Forget entries under ``path`` that this (completed) seal walk did not see."""
+        with self.store.session() as s:
+            cond = (EntryRow.path.like(under(path), escape="\\")) | (EntryRow.path == path)
+            result = s.execute(delete(EntryRow).where(cond, EntryRow.seen_run != run_id))
+            s.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def iter_under(self, path: str, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Entries strictly under (or equal to) ``path``, streamed in id order."""
+        last = 0
+        cond = (EntryRow.path.like(under(path), escape="\\")) | (EntryRow.path == path)
+        while True:
+            with self.store.session() as s:
+                rows = list(s.scalars(select(EntryRow).where(cond, EntryRow.id > last).order_by(EntryRow.id)
+                                      .limit(batch)))
+                chunk = [row_fields(r) | {"leaf": r.leaf, "root": r.root} for r in rows]
+            if not chunk:
+                return
+            yield from chunk
+            last = chunk[-1]["id"]
+
+    def count_under(self, path: str) -> int:
+        from sqlalchemy import func
+
+        cond = (EntryRow.path.like(under(path), escape="\\")) | (EntryRow.path == path)
+        with self.store.session() as s:
+            return int(s.scalar(select(func.count()).select_from(EntryRow).where(cond)) or 0)
+
+    def by_sop(self, uids: list[str]) -> dict[str, dict[str, Any]]:
+        with self.store.session() as s:
+            rows = s.scalars(select(EntryRow).where(EntryRow.sop_instance_uid.in_(uids)))
+            return {r.sop_instance_uid or "": row_fields(r) for r in rows}
+
+    # ------------------------------------------------------------ signatures
+    def _root_leaves(self, root: str) -> Iterator[tuple[str | None, str]]:
+        last = 0
+        while True:
+            with self.store.session() as s:
+                q = (select(EntryRow.id, EntryRow.study_uid, EntryRow.leaf).where(EntryRow.root == root,
+                     EntryRow.id > last).order_by(EntryRow.id).limit(5000))
+                chunk = list(s.execute(q))
+            if not chunk:
+                return
+            for _id, study, leaf in chunk:
+                yield study, leaf
+            last = chunk[-1][0]
+
+    def merkle_root(self, root: str) -> tuple[str, int]:
+        """Recompute (root hash, count) of the entries sealed under ``root``, from their leaves."""
+        m = MerkleBuilder()
+        for _study, leaf in self._root_leaves(root):
+            m.add(bytes.fromhex(leaf))
+        return m.root(), m.count
+
+    def sign_root(self, root: str, run_id: int, key: object) -> dict[str, Any]:
+        """Sign the Merkle root of ``root`` and of each study in it; returns the root record."""
+        from radguard.archive import keys
+
+        pub = keys.public_hex(key)
+        whole = MerkleBuilder()
+        studies: dict[str, MerkleBuilder] = {}
+        for study, leaf in self._root_leaves(root):
+            raw = bytes.fromhex(leaf)
+            whole.add(raw)
+            if study:
+                studies.setdefault(study, MerkleBuilder()).add(raw)
+        now = datetime.now(UTC)
+        records = [("root", root, whole)] + [("study", uid, b) for uid, b in sorted(studies.items())]
+        with self.store.session() as s:
+            for scope, key_name, builder in records:
+                rh = builder.root()
+                sig = keys.sign(key, signed_message(scope, key_name, rh, builder.count))
+                s.add(SignatureRow(run_id=run_id, scope=scope, key=key_name, root_hash=rh, leaves=builder.count,
+                                   public_key=pub, signature=sig, created=now))
+            s.commit()
+        return {"root": root, "merkle_root": whole.root(), "objects": whole.count, "studies": len(studies)}
+
+    def sign_run(self, run_id: int, root_hashes: list[str], key: object) -> str:
+        from radguard.archive import keys
+
+        m = MerkleBuilder()
+        for h in root_hashes:
+            m.add(bytes.fromhex(h))
+        rh = m.root()
+        with self.store.session() as s:
+            s.add(SignatureRow(run_id=run_id, scope="run", key=str(run_id), root_hash=rh, leaves=m.count,
+                               public_key=keys.public_hex(key),
+                               signature=keys.sign(key, signed_message("run", str(run_id), rh, m.count)),
+                               created=datetime.now(UTC)))
+            s.commit()
+        return rh
+
+    def latest_signature(self, scope: str, key: str) -> SignatureRow | None:
+        with self.store.session() as s:
+            q = (select(SignatureRow).where(SignatureRow.scope == scope, SignatureRow.key == key)
+                 .order_by(SignatureRow.id.desc()).limit(1))
+            return s.scalars(q).first()

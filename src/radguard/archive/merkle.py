@@ -1,0 +1,37 @@
+"""Streaming Merkle tree hash (RFC 6962 §2.1), memory O(log n).
+
+Leaf hash ``SHA-256(0x00 || leaf)``, node hash ``SHA-256(0x01 || left || right)``; the tree
+splits at the largest power of two below n, which the stack fold below reproduces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
+
+
+class MerkleBuilder:
+    """Add leaves in order, then :meth:`root`."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []  # (height, hash)
+        self.count = 0
+
+    def add(self, leaf: bytes) -> None:
+        node = hashlib.sha256(b"\x00" + leaf).digest()
+        height = 0
+        while self._stack and self._stack[-1][0] == height:
+            _h, left = self._stack.pop()
+            node = hashlib.sha256(b"\x01" + left + node).digest()
+            height += 1
+        self._stack.append((height, node))
+        self.count += 1
+
+    def root(self) -> str:
+        if not self._stack:
+            return EMPTY_ROOT
+        node = self._stack[-1][1]
+        for _h, left in reversed(self._stack[:-1]):
+            node = hashlib.sha256(b"\x01" + left + node).digest()
+        return node.hex()

@@ -1,0 +1,66 @@
+"""Spread batches over local processes or a Dask cluster, in order, with bounded work in flight.
+
+``workers <= 1`` runs in this process. ``dask`` is a scheduler address (``tcp://host:8786``):
+the same batch functions run on its workers through ``dask.distributed.Client.submit``.
+Memory stays bounded: at most ``2 * workers`` batches are queued at any time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from radguard.errors import UsageError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_ordered(fn: Callable[[T], R], batches: Iterable[T], *, workers: int = 1,
+                dask: str | None = None) -> Iterator[R]:
+    """Yield ``fn(batch)`` for each batch, in order."""
+    if dask:
+        yield from _dask(fn, batches, dask)
+        return
+    if workers <= 1:
+        for b in batches:
+            yield fn(b)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        yield from _pipeline(pool.submit, fn, batches, 2 * workers)
+
+
+def _pipeline(submit: Callable[..., Any], fn: Callable[[T], R], batches: Iterable[T], depth: int) -> Iterator[R]:
+    pending: deque[Any] = deque()
+    for b in batches:
+        pending.append(submit(fn, b))
+        if len(pending) >= depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _dask(fn: Callable[[T], R], batches: Iterable[T], address: str) -> Iterator[R]:
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - dask is a dependency
+        raise UsageError(f"--dask needs dask.distributed: {exc}") from None
+    try:
+        client = Client(address, timeout=10)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"cannot reach Dask scheduler {address}: {exc}") from None
+    try:
+        n = max(1, sum(client.nthreads().values()))  # type: ignore[no-untyped-call]
+        yield from _pipeline(lambda f, b: client.submit(f, b, pure=False), fn, batches, 2 * n)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,124 @@
+"""``radguard seal``: build the signed ledger (45 CFR 164.312(c)(2), 164.308(a)(7)(ii)(A)).
+
+Streams the tree in batches: unchanged files (same size and mtime as their entry) are only marked
+seen unless ``rehash``; changed and new ones are fingerprinted by the workers; each batch is one
+transaction (a kill -9 loses at most the batch in flight, never tears the ledger). When a walk
+completes, entries of files that are gone are dropped and the Merkle roots of the sealed root and
+its studies, and of the run, are signed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from radguard.archive.digest import Fingerprint
+from radguard.archive.ledger import Ledger
+from radguard.archive.runner import run_ordered
+from radguard.archive.walk import Item, batched, iter_files, normalize
+from radguard.archive.work import SealJob, seal_batch
+from radguard.models import Finding
+from radguard.store.api import RunHandle, Store
+
+BATCH = 128
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class SealSummary:
+    files: int = 0
+    hashed: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    dropped: int = 0
+    roots: list[dict[str, Any]] = field(default_factory=list)
+    run_root: str = ""
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "hashed": self.hashed, "unchanged": self.unchanged, "errors": self.errors,
+                "dropped": self.dropped, "roots": self.roots, "run_merkle_root": self.run_root}
+
+
+def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers: int = 1, dask: str | None = None,
+         rehash: bool = False, decode_pixels: bool = False, canaries: frozenset[str] = frozenset(),
+         progress: Progress | None = None, keep_findings: int = 10000) -> SealSummary:
+    """Seal ``paths`` into the ledger of ``store`` and sign their roots with ``key``."""
+    ledger = Ledger(store)
+    summary = SealSummary()
+    root_hashes: list[str] = []
+    for given in paths:
+        path = normalize(given)
+        root = ledger.sealed_root_for(path) or path
+        ledger.ensure_root(root, run.id)
+        seen_unchanged: list[str] = []
+
+        def jobs(path: str = path, seen_unchanged: list[str] = seen_unchanged) -> Iterator[SealJob]:
+            for chunk in batched(iter_files(path), BATCH):
+                todo, errors = _plan(ledger, chunk, rehash, seen_unchanged, summary)
+                summary.errors += len(errors)
+                if errors:
+                    _record_errors(run, errors, summary, keep_findings)
+                yield [(i.path, i.mtime_ns) for i in todo], decode_pixels, True
+
+        for results in run_ordered(seal_batch, jobs(), workers=workers, dask=dask):
+            sealed: list[tuple[str, int, Fingerprint, bool]] = []
+            found: list[Finding] = []
+            for r in results:
+                found.extend(Finding.from_dict(d) for d in r["findings"])
+                if r["error"]:
+                    summary.errors += 1
+                    continue
+                sealed.append((r["path"], r["mtime_ns"], Fingerprint(**r["fp"]), r["path"] in canaries))
+            summary.hashed += ledger.write_batch(root, run.id, sealed, list(seen_unchanged))
+            seen_unchanged.clear()
+            run.add_findings(found)
+            if len(summary.findings) < keep_findings:
+                summary.findings.extend(found[: keep_findings - len(summary.findings)])
+            if progress:
+                progress(len(results))
+        if seen_unchanged:
+            summary.hashed += ledger.write_batch(root, run.id, [], list(seen_unchanged))
+        summary.dropped += ledger.drop_unseen(path, run.id)
+        rec = ledger.sign_root(root, run.id, key)
+        summary.roots.append(rec)
+        root_hashes.append(rec["merkle_root"])
+    summary.run_root = ledger.sign_run(run.id, root_hashes, key)
+    return summary
+
+
+def _plan(ledger: Ledger, chunk: list[Item], rehash: bool, seen_unchanged: list[str],
+          summary: SealSummary) -> tuple[list[Item], list[Item]]:
+    errors = [i for i in chunk if i.error is not None]
+    ok = [i for i in chunk if i.error is None]
+    summary.files += len(chunk)
+    if rehash:
+        return ok, errors
+    known = ledger.stat_lookup([i.path for i in ok])
+    todo: list[Item] = []
+    for i in ok:
+        if known.get(i.path) == (i.size, i.mtime_ns):
+            seen_unchanged.append(i.path)
+            summary.unchanged += 1
+        else:
+            todo.append(i)
+    return todo, errors
+
+
+def _record_errors(run: RunHandle, errors: list[Item], summary: SealSummary, keep: int) -> None:
+    from radguard.archive.inspect import unreadable
+
+    found = [unreadable(i.path, i.error) for i in errors if i.error is not None]
+    run.add_findings(found)
+    if len(summary.findings) < keep:
+        summary.findings.extend(found)
+
+
+def plant_canaries(path: str, count: int) -> list[str]:
+    """Write ``count`` decoy DICOM objects under ``path`` (synthetic, no real patient) and return their paths."""
+    from radguard.archive.canary import write_decoys
+
+    return write_decoys(os.path.abspath(path), count)

@@ -1,0 +1,254 @@
+"""``radguard keygen | seal | audit | recover | canary plant``: archive integrity (docs/archive.md).
+
+Only typer and the standard library at import time; the work happens in :mod:`radguard.archive`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+canary_app = typer.Typer(help="Decoy DICOM objects whose change is always critical.", no_args_is_help=True)
+
+_WORKERS_HELP = "Worker processes (default: all cores)."
+_DASK_HELP = "Run the work on this Dask scheduler (tcp://host:8786) instead of local processes."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("keygen", help="Create the Ed25519 key that signs the ledger.")(keygen_cmd)
+    app.command("seal", help="Seal files into the signed ledger (incremental, resumable).")(seal_cmd)
+    app.command("audit", help="Check every file (weaponised, encrypted, malformed) and verify the ledger.")(
+        audit_cmd
+    )
+    app.command("recover", help="Restore missing/changed objects from a backup, verified against the ledger.")(
+        recover_cmd
+    )
+    app.add_typer(canary_app, name="canary")
+
+
+def _key_path(key: Path | None) -> Path:
+    from radguard.archive.keys import default_key_path
+
+    return key.expanduser() if key else default_key_path()
+
+
+def _workers(workers: int | None) -> int:
+    from radguard.archive.runner import default_workers
+    from radguard.errors import UsageError
+
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    return workers or default_workers()
+
+
+def _check_paths(paths: Sequence[Path]) -> list[str]:
+    from radguard.errors import UsageError
+
+    out = []
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"no such file or directory: {p}")
+        out.append(str(p))
+    return out
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A progress counter on stderr (rich), silent when stderr is not a terminal or ``quiet``."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from radguard.cli.output import stderr_console
+
+    with Progress(SpinnerColumn(), TextColumn(label), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=stderr_console(), transient=True) as prog:
+        task = prog.add_task(label, total=None)
+        yield lambda n: prog.advance(task, n)
+
+
+def _finish(kind: str, payload: dict[str, Any], findings: Sequence[Any], json_out: bool, sarif: Path | None,
+            fail_on: str, title: str) -> None:
+    from radguard.cli.output import emit_json, exit_code_for, parse_fail_on, print_findings_table, write_sarif
+
+    threshold = parse_fail_on(fail_on)
+    if sarif:
+        write_sarif(sarif, list(findings))
+    if json_out:
+        emit_json(kind, {**payload, "findings": [f.to_dict() for f in findings]})
+    else:
+        print_findings_table(list(findings), title=title)
+    raise typer.Exit(int(exit_code_for(findings, threshold)))
+
+
+def keygen_cmd(
+    key: Path = typer.Option(None, "--key", help="Where to write the key (default: user data dir, $RADGUARD_KEY)."),
+    passphrase_env: str = typer.Option("RADGUARD_KEY_PASSPHRASE", "--passphrase-env",
+                                       help="Encrypt the key with the passphrase in this environment variable."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing key."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Create an Ed25519 signing key (mode 0600); its public half goes next to it (``.pub``)."""
+    from radguard.archive.keys import generate
+    from radguard.cli.output import emit_json
+
+    path = _key_path(key)
+    pub = generate(path, passphrase_env=passphrase_env, force=force)
+    encrypted = bool(os.environ.get(passphrase_env))
+    if json_out:
+        emit_json("keygen", {"key": str(path), "public_key": pub, "encrypted": encrypted, "findings": []})
+    else:
+        typer.echo(f"key: {path} (mode 0600{', encrypted' if encrypted else ''})\npublic key: {pub}")
+
+
+def seal_cmd(
+    paths: list[Path] = typer.Argument(..., help="Files or folders to seal."),
+    key: Path = typer.Option(None, "--key", help="Signing key (default: as for keygen)."),
+    passphrase_env: str = typer.Option("RADGUARD_KEY_PASSPHRASE", "--passphrase-env"),
+    workers: int = typer.Option(None, "--workers", help=_WORKERS_HELP),
+    dask: str = typer.Option(None, "--dask", help=_DASK_HELP),
+    rehash: bool = typer.Option(False, "--rehash", help="Hash unchanged files (same size and mtime) again."),
+    decode_pixels: bool = typer.Option(False, "--decode-pixels",
+                                       help="Also hash decoded pixels of compressed objects (verifies transcodes)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
+    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this."),
+) -> None:
+    """Seal PATHS into the ledger; findings of the stateless checks are reported too."""
+    from radguard.archive import keys
+    from radguard.archive.seal import seal
+    from radguard.cli.output import parse_fail_on
+    from radguard.store import open_store
+
+    parse_fail_on(fail_on)
+    targets = _check_paths(paths)
+    signing = keys.load(_key_path(key), passphrase_env=passphrase_env)
+    n = _workers(workers)
+    store = open_store()
+    run = store.start_run("seal", {"paths": targets, "workers": n, "dask": dask, "rehash": rehash})
+    try:
+        with _progress("sealing", json_out) as prog:
+            summary = seal(store, targets, signing, run, workers=n, dask=dask, rehash=rehash,
+                           decode_pixels=decode_pixels, progress=prog)
+    except BaseException:
+        run.finish(status="failed")
+        raise
+    run.finish(summary.to_dict())
+    if not json_out:
+        typer.echo(f"sealed {summary.files} files ({summary.hashed} hashed, {summary.unchanged} unchanged, "
+                   f"{summary.errors} errors, {summary.dropped} dropped); run merkle root {summary.run_root}",
+                   err=True)
+    _finish("seal", {"run": run.id, "summary": summary.to_dict()}, summary.findings, json_out, sarif, fail_on,
+            "Seal")
+
+
+def audit_cmd(
+    paths: list[Path] = typer.Argument(..., help="Files or folders to audit."),
+    workers: int = typer.Option(None, "--workers", help=_WORKERS_HELP),
+    dask: str = typer.Option(None, "--dask", help=_DASK_HELP),
+    key: Path = typer.Option(None, "--key", help="Trust only ledger signatures by this key's .pub (default: "
+                                                "the keygen location, if present)."),
+    burst_min_count: int = typer.Option(20, "--burst-min-count", help="ransomware-burst: minimum changed objects."),
+    burst_min_share: float = typer.Option(0.10, "--burst-min-share",
+                                          help="ransomware-burst: minimum share of sealed objects changed."),
+    burst_window: float = typer.Option(3600.0, "--burst-window",
+                                       help="ransomware-burst: changes within this many seconds."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
+    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this."),
+) -> None:
+    """Audit PATHS: executable preambles, trailing data, encryption, malformed and active content,
+    and, where sealed, tampering, missing/unexpected objects and ransomware bursts."""
+    from radguard.archive import keys
+    from radguard.archive.audit import BurstThresholds, audit
+    from radguard.cli.output import parse_fail_on
+    from radguard.store import open_store
+
+    parse_fail_on(fail_on)
+    targets = _check_paths(paths)
+    n = _workers(workers)
+    trusted = keys.trusted_public(_key_path(key))
+    store = open_store()
+    run = store.start_run("audit", {"paths": targets, "workers": n, "dask": dask})
+    try:
+        with _progress("auditing", json_out) as prog:
+            summary = audit(store, targets, run, workers=n, dask=dask, trusted_key=trusted, progress=prog,
+                            burst=BurstThresholds(burst_min_count, burst_min_share, burst_window))
+    except BaseException:
+        run.finish(status="failed")
+        raise
+    run.finish(summary.to_dict())
+    _finish("audit", {"run": run.id, "summary": summary.to_dict()}, summary.findings, json_out, sarif, fail_on,
+            "Audit")
+
+
+def recover_cmd(
+    path: Path = typer.Argument(..., help="The sealed folder to repair."),
+    backup: Path = typer.Option(..., "--from", help="Backup tree to take verified copies from."),
+    apply: bool = typer.Option(False, "--apply", help="Restore (default: dry run, nothing is written)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
+    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this."),
+) -> None:
+    """Restore missing or changed objects of PATH from BACKUP, only copies matching the ledger."""
+    from radguard.archive.ledger import Ledger
+    from radguard.archive.recover import recover
+    from radguard.store import open_store
+
+    _check_paths([path, backup])
+    store = open_store()
+    run = store.start_run("recover", {"path": str(path), "backup": str(backup), "apply": apply})
+    try:
+        report = recover(Ledger(store), str(path), str(backup), apply=apply)
+    except BaseException:
+        run.finish(status="failed")
+        raise
+    run.add_findings(report.findings)
+    run.finish(report.to_dict() | {"actions": len(report.actions)})
+    if not json_out:
+        from rich.table import Table
+
+        from radguard.cli.output import stdout_console
+
+        t = Table(title=f"Recover ({'applied' if apply else 'dry run'})")
+        for col in ("action", "path", "reason", "source"):
+            t.add_column(col, overflow="fold")
+        for a in report.actions:
+            t.add_row(a.action, a.path, a.reason, a.source or "")
+        stdout_console().print(t)
+    typer.echo(f"time to recover: {report.seconds:.2f} s", err=True)
+    _finish("recover", {"run": run.id, "report": report.to_dict()}, report.findings, json_out, sarif, fail_on,
+            "Unrecoverable")
+
+
+@canary_app.command("plant")
+def canary_plant_cmd(
+    path: Path = typer.Argument(..., help="Folder to place decoy objects in (inside a sealed tree)."),
+    count: int = typer.Option(3, "--count", min=1, max=1000, help="How many decoys."),
+    key: Path = typer.Option(None, "--key", help="Signing key (default: as for keygen)."),
+    passphrase_env: str = typer.Option("RADGUARD_KEY_PASSPHRASE", "--passphrase-env"),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Write decoy DICOM files into PATH and seal them as canaries."""
+    from radguard.archive import keys
+    from radguard.archive.seal import plant_canaries, seal
+    from radguard.cli.output import emit_json
+    from radguard.store import open_store
+
+    signing = keys.load(_key_path(key), passphrase_env=passphrase_env)
+    store = open_store()
+    planted = plant_canaries(str(path), count)
+    run = store.start_run("seal", {"paths": [str(path)], "canaries": len(planted)})
+    summary = seal(store, [str(path)], signing, run, canaries=frozenset(os.path.abspath(p) for p in planted))
+    run.finish(summary.to_dict())
+    if json_out:
+        emit_json("canary", {"run": run.id, "canaries": planted, "findings": []})
+    else:
+        typer.echo("\n".join(planted))
