@@ -195,3 +195,35 @@ def test_outcome_of(status: int | None, outcome: str) -> None:
     from radguard.gateway.addons.audit import outcome_of
 
     assert outcome_of(status).value == outcome
+
+
+def test_pdvs_refragment_to_the_receivers_maximum() -> None:
+    from radguard.dicom.pdu import decode_pdata
+    from radguard.gateway.pieces import pdvs
+
+    data = bytes(range(256)) * 100  # 25,600 bytes
+    out = pdvs(3, data, True, 16384)
+    assert [len(p) for p in out] == [16384 + 6, 25600 - 16378 + 12]
+    pd = [decode_pdata(p[6:]).pdvs[0] for p in out]
+    assert b"".join(p.data for p in pd) == data and [p.is_last for p in pd] == [False, True]
+    assert all(p.context_id == 3 and not p.is_command for p in pd)
+    assert len(pdvs(3, data, False, 0)) == 1  # 0 = unlimited
+
+
+def test_identifiers_fast_path_matches_pydicom() -> None:
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    from radguard.gateway.dataset import _walk, identifiers
+
+    ds = dcmread(get_testdata_file("CT_small.dcm"))  # type: ignore[arg-type]
+    for implicit, ts in ((True, "1.2.840.10008.1.2"), (False, "1.2.840.10008.1.2.1")):
+        buf = DicomBytesIO()
+        buf.is_little_endian, buf.is_implicit_VR = True, implicit
+        write_dataset(buf, ds)
+        expected = (str(ds.PatientID), str(ds.StudyInstanceUID))
+        assert _walk(buf.getvalue(), implicit) == expected
+        assert identifiers(buf.getvalue(), ts) == expected
+    assert identifiers(b"\x01\x02", "1.2.840.10008.1.2.1") == ("", "")

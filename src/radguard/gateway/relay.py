@@ -16,11 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import enum
 import logging
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
 from radguard.dicom.dimse import Command, fragment, fragment_stream, response
@@ -37,11 +34,12 @@ from radguard.dicom.events import (
     ReleaseConfirmed,
     ReleaseRequested,
 )
-from radguard.dicom.pdu import PDV, Abort, AssociateRequest, PDataTF, ReleaseRequest, ReleaseResponse
+from radguard.dicom.pdu import Abort, AssociateRequest, ReleaseRequest, ReleaseResponse
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.gateway.addons.inspection import InspectionResult
 from radguard.gateway.config import InspectAction
 from radguard.gateway.dataset import identifiers, query_keys
+from radguard.gateway.pieces import CAPTURE_LIMIT, DataMode, Pending, chunks_of, pdvs
 from radguard.gateway.policy import REJECT_CONGESTION, AssociationInfo
 
 if TYPE_CHECKING:
@@ -54,29 +52,6 @@ READ_SIZE = 256 * 1024
 ARTIM_SECONDS = 30.0
 #: C-STORE data sets up to this size stay in memory, larger ones go to the spool directory
 SPOOL_IN_MEMORY = 4 * 1024 * 1024
-#: bytes of a C-FIND/C-MOVE/C-GET identifier or C-GET data set kept for the audit trail
-CAPTURE_LIMIT = 64 * 1024
-STREAM_CHUNK = 1024 * 1024
-
-
-class DataMode(enum.Enum):
-    """What to do with data-set fragments arriving from one side."""
-
-    NONE = "none"
-    SPOOL = "spool"
-    FORWARD = "forward"
-    DISCARD = "discard"
-
-
-@dataclass
-class Pending:
-    """A request relayed and awaiting its final response (for the audit trail)."""
-
-    command: Command
-    context_id: int
-    captured: bytearray = field(default_factory=bytearray)
-    patient_id: str = ""
-    study_uid: str = ""
 
 
 class Relay:
@@ -106,6 +81,7 @@ class Relay:
         # data-set fragments relayed as they come are queued and sent once per read (one syscall, not one per PDU)
         self._u_buf: list[bytes] = []
         self._c_buf: list[bytes] = []
+        self._last_activity = 0.0
 
     # ------------------------------------------------------------------ helpers
 
@@ -119,6 +95,25 @@ class Relay:
             return await asyncio.wait_for(reader.read(READ_SIZE), timeout)
         except (TimeoutError, ConnectionError, OSError):
             return b""
+
+    async def _read_active(self, reader: asyncio.StreamReader) -> bytes:
+        """Read during the association: b"" on EOF, or once neither side has sent anything for
+        ``idle_timeout`` seconds (a long C-MOVE keeps the client quiet while the upstream talks)."""
+        loop = asyncio.get_running_loop()
+        while not self.closing:
+            idle = self.gw.config.limits.idle_timeout
+            try:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), idle)
+            except TimeoutError:
+                if loop.time() - self._last_activity < idle:
+                    continue
+                self.how = "idle timeout"
+                return b""
+            except (ConnectionError, OSError):
+                return b""
+            self._last_activity = loop.time()
+            return data
+        return b""
 
     async def _write(self, writer: asyncio.StreamWriter | None, *chunks: bytes) -> None:
         """Send ``chunks`` after any data-set fragments queued for the same side, then drain."""
@@ -159,6 +154,7 @@ class Relay:
         try:
             if await self._associate():
                 self.established = True
+                self._last_activity = asyncio.get_running_loop().time()
                 await asyncio.gather(self._client_pump(), self._upstream_pump())
         except Exception as exc:
             log.error("association %s: internal error %s: %s", self.info.label, type(exc).__name__, exc)
@@ -250,12 +246,11 @@ class Relay:
     # ------------------------------------------------------------------ client -> upstream
 
     async def _client_pump(self) -> None:
-        idle = self.gw.config.limits.idle_timeout
         while not self.closing:
-            data = await self._read(self.c_reader, idle)
+            data = await self._read_active(self.c_reader)
             if not data:
                 if not self.closing:
-                    self.abort("client closed the connection" if not self.client.closed else self.how)
+                    self.abort(self.how if self.how == "idle timeout" else "client closed the connection")
                 return
             for ev in self.client.receive(data):
                 await self._on_client(ev)
@@ -330,7 +325,7 @@ class Relay:
         elif self.c_mode is DataMode.FORWARD:
             if self.c_forward is not None and len(self.c_forward.captured) < CAPTURE_LIMIT:
                 self.c_forward.captured += ev.data[: CAPTURE_LIMIT - len(self.c_forward.captured)]
-            self._u_buf.extend(_pdvs(ev.context_id, ev.data, ev.last, self.up.peer_max_pdu or 0))
+            self._u_buf.extend(pdvs(ev.context_id, ev.data, ev.last, self.up.peer_max_pdu or 0))
             if ev.last:
                 self._request_identified(self.c_forward)
         if ev.last:
@@ -377,7 +372,7 @@ class Relay:
                 self.pending[store.command.message_id] = store
             max_pdu = self.up.peer_max_pdu or 0
             await self._write(self.u_writer, *fragment(ctx, store.command.encode(), None, max_pdu))
-            for pdu in fragment_stream(ctx, _chunks(spool, size), max_pdu):
+            for pdu in fragment_stream(ctx, chunks_of(spool, size), max_pdu):
                 await self._write(self.u_writer, pdu)
             self.gw.stats["stores_forwarded"] += 1
         finally:
@@ -414,13 +409,13 @@ class Relay:
 
     async def _upstream_pump(self) -> None:
         assert self.u_reader is not None
-        idle = self.gw.config.limits.idle_timeout
         while not self.closing:
-            data = await self._read(self.u_reader, idle)
+            data = await self._read_active(self.u_reader)
             if not data:
                 if not self.closing:
-                    log.warning("association %s: %s closed the connection", self.info.label, self.info.target_ae)
-                    self.abort(f"{self.info.target_ae} closed the connection")
+                    how = self.how if self.how == "idle timeout" else f"{self.info.target_ae} closed the connection"
+                    log.warning("association %s: %s", self.info.label, how)
+                    self.abort(how)
                 return
             for ev in self.up.receive(data):
                 await self._on_upstream(ev)
@@ -436,7 +431,7 @@ class Relay:
             sub = self.u_forward
             if sub is not None and len(sub.captured) < CAPTURE_LIMIT:
                 sub.captured += ev.data[: CAPTURE_LIMIT - len(sub.captured)]
-            self._c_buf.extend(_pdvs(ev.context_id, ev.data, ev.last, self.client.peer_max_pdu or 0))
+            self._c_buf.extend(pdvs(ev.context_id, ev.data, ev.last, self.client.peer_max_pdu or 0))
             if ev.last and sub is not None:
                 sub.patient_id, sub.study_uid = identifiers(bytes(sub.captured), self._ts(sub.context_id))
                 sub.captured = bytearray()
@@ -489,26 +484,3 @@ class Relay:
         for w in (self.c_writer, self.u_writer):
             if w is not None and not w.is_closing():
                 w.close()
-
-
-def _pdvs(context_id: int, data: bytes, last: bool, max_pdu_length: int) -> list[bytes]:
-    """One data-set fragment as P-DATA-TF PDUs that fit the receiver's maximum (PS3.8 Annex D.1)."""
-    size = (max_pdu_length - 6) if max_pdu_length > 6 else len(data) or 1
-    if len(data) <= size:
-        return [PDataTF([PDV(context_id, False, last, data)]).encode()]
-    view = memoryview(data)
-    out = []
-    for pos in range(0, len(data), size):
-        end = pos + size
-        out.append(PDataTF([PDV(context_id, False, last and end >= len(data), bytes(view[pos:end]))]).encode())
-    return out
-
-
-def _chunks(fh: IO[bytes], size: int) -> Iterator[bytes]:
-    remaining = size
-    while remaining > 0:
-        chunk = fh.read(min(STREAM_CHUNK, remaining))
-        if not chunk:
-            return
-        remaining -= len(chunk)
-        yield chunk
