@@ -1,55 +1,139 @@
 """Run a scan end to end: engine → store (run kind ``scan``) → one outcome for the CLI.
 
 Results are written to the store host by host as they arrive (a crash loses at most one
-host), and only findings, assets, per-port summaries and errors are kept in memory.
+host). The outcome keeps counters in memory and spools ports, assets, findings and errors
+as JSON to temporary files (in memory up to 256 KiB each, then on disk), so memory stays flat
+however many targets are scanned; the ``--json`` document is streamed from the spools.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-from radguard.assess.evaluate import count_by_severity
 from radguard.assess.knowledge import kb_version
-from radguard.assess.scanner import Scanner, ScanOptions
-from radguard.models import Asset, Finding
+from radguard.assess.scanner import HostResult, Scanner, ScanOptions
+from radguard.models import Finding, Severity
+
+_SPOOL_IN_MEMORY = 256 << 10
+
+
+class _Spool:
+    """A JSON array written item by item to a spooled temporary file."""
+
+    def __init__(self) -> None:
+        # lives as long as the spool; closed by close()
+        self.file: IO[str] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=_SPOOL_IN_MEMORY, mode="w+", encoding="utf-8")
+        self.count = 0
+
+    def add(self, item: Any) -> None:
+        self.file.write(json.dumps(item, default=str))
+        self.file.write("\n")
+        self.count += 1
+
+    def items(self) -> Iterator[Any]:
+        self.file.seek(0)
+        for line in self.file:
+            if line.strip():
+                yield json.loads(line)
+        self.file.seek(0, 2)
+
+    def write_array(self, out: IO[str]) -> None:
+        out.write("[")
+        self.file.seek(0)
+        first = True
+        for line in self.file:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            if not first:
+                out.write(", ")
+            out.write(line)
+            first = False
+        out.write("]")
+        self.file.seek(0, 2)
+
+    def close(self) -> None:
+        self.file.close()
 
 
 @dataclass(kw_only=True)
 class ScanOutcome:
     run_id: int | None
     params: dict[str, Any]
-    findings: list[Finding] = field(default_factory=list)
-    assets: list[Asset] = field(default_factory=list)
-    ports: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    ports: _Spool = field(default_factory=_Spool)  # open/filtered ports only (closed ones are counted)
+    assets: _Spool = field(default_factory=_Spool)
+    findings: _Spool = field(default_factory=_Spool)
+    errors: _Spool = field(default_factory=_Spool)
+    ports_scanned: int = 0
+    open_ports: int = 0
+    severities: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in Severity})
+    worst: Severity | None = None
     elapsed: float = 0.0
+
+    def add(self, host: HostResult) -> None:
+        for p in host.ports:
+            self.ports_scanned += 1
+            if p.state.value == "open":
+                self.open_ports += 1
+            if p.state.value != "closed":
+                self.ports.add(p.to_dict())
+        for a in host.assets:
+            self.assets.add(a.to_dict())
+        for f in host.findings:
+            self.findings.add(f.to_dict())
+            self.severities[f.severity.value] += 1
+            if self.worst is None or f.severity > self.worst:
+                self.worst = f.severity
+        for e in host.all_errors:
+            self.errors.add(e)
 
     def summary(self) -> dict[str, Any]:
         return {
             "hosts": self.params["hosts"],
-            "ports_scanned": len(self.ports),
-            "open": sum(1 for p in self.ports if p["state"] == "open"),
-            "services": len(self.assets),
-            "findings": count_by_severity(self.findings),
-            "errors": len(self.errors),
+            "ports_scanned": self.ports_scanned,
+            "open": self.open_ports,
+            "services": self.assets.count,
+            "findings": dict(self.severities),
+            "errors": self.errors.count,
             "elapsed_s": round(self.elapsed, 3),
         }
 
+    def finding_list(self) -> list[Finding]:
+        """All findings (read back from the spool: for tables and SARIF)."""
+        return [Finding.from_dict(d) for d in self.findings.items()]
+
+    def write_json(self, out: IO[str]) -> None:
+        """Stream the ``radguard.scan/1`` document (README "CLI contract") to ``out``."""
+        out.write('{"schema": "radguard.scan/1", ')
+        out.write(f'"run": {json.dumps(self.run_id)}, "params": {json.dumps(self.params)}, ')
+        out.write(f'"summary": {json.dumps(self.summary())}, "ports": ')
+        self.ports.write_array(out)
+        out.write(', "assets": ')
+        self.assets.write_array(out)
+        out.write(', "findings": ')
+        self.findings.write_array(out)
+        out.write(', "errors": ')
+        self.errors.write_array(out)
+        out.write("}\n")
+        out.flush()
+
     def to_json(self) -> dict[str, Any]:
-        """The ``radguard.scan/1`` document (README "CLI contract")."""
-        return {
-            "run": self.run_id,
-            "params": self.params,
-            "summary": self.summary(),
-            "ports": [p for p in self.ports if p["state"] != "closed"],
-            "assets": [a.to_dict() for a in self.assets],
-            "findings": [f.to_dict() for f in self.findings],
-            "errors": self.errors,
-        }
+        """The same document as a dict (small scans, tests)."""
+        doc = {"schema": "radguard.scan/1", "run": self.run_id, "params": self.params, "summary": self.summary(),
+               "ports": list(self.ports.items()), "assets": list(self.assets.items()),
+               "findings": list(self.findings.items()), "errors": list(self.errors.items())}
+        return doc
+
+    def close(self) -> None:
+        for spool in (self.ports, self.assets, self.findings, self.errors):
+            spool.close()
 
 
 async def run_scan(
@@ -89,10 +173,7 @@ async def run_scan(
     try:
         async for host in Scanner(options).run(hosts):
             done += 1
-            outcome.findings.extend(host.findings)
-            outcome.assets.extend(host.assets)
-            outcome.ports.extend(p.to_dict() for p in host.ports)
-            outcome.errors.extend(host.all_errors)
+            outcome.add(host)
             if handle is not None:
                 handle.add_assets(host.assets)
                 handle.add_findings(host.findings)

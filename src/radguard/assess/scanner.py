@@ -37,7 +37,7 @@ DEFAULT_PER_HOST = 4
 DEFAULT_TIMEOUT = 3.0
 #: if a port has not answered the A-ASSOCIATE-RQ within this many seconds, a TLS handshake / HTTP GET on a
 #: second connection runs alongside (HTTP servers that wait for a line end never answer binary input)
-IDENTIFY_WINDOW = 0.5
+IDENTIFY_WINDOW = 1.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

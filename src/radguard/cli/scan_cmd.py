@@ -6,7 +6,9 @@ imported inside the command.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -48,7 +50,7 @@ def scan_cmd(
 
     from radguard.assess.run import run_scan
     from radguard.assess.targets import expand_targets, parse_ports
-    from radguard.cli.output import emit_json, exit_code_for, parse_fail_on, print_findings_table, write_sarif
+    from radguard.cli.output import ExitCode, parse_fail_on, write_sarif
     from radguard.errors import UsageError
 
     threshold = parse_fail_on(fail_on)
@@ -61,22 +63,32 @@ def scan_cmd(
         hosts, port_list, concurrency=concurrency, per_host=per_host, timeout=timeout, intrusive=intrusive,
         calling_ae=calling_ae, called_aes=tuple(called_ae or ()), store=not no_store, progress=not json_out,
     ))
-    if sarif:
-        write_sarif(sarif, outcome.findings)
-    if json_out:
-        emit_json("scan", outcome.to_json())
-    else:
-        from radguard.cli.output import stdout_console
+    try:
+        if sarif:
+            write_sarif(sarif, outcome.finding_list())
+        if json_out:
+            outcome.write_json(sys.stdout)
+        else:
+            _print_human(outcome, hosts, port_list)
+        worst = outcome.worst
+    finally:
+        outcome.close()
+    raise typer.Exit(int(ExitCode.FINDINGS if worst is not None and worst >= threshold else ExitCode.OK))
 
-        console = stdout_console()
-        open_ports = [p for p in outcome.ports if p["state"] == "open"]
-        console.print(f"scanned {len(hosts)} host(s) x {len(port_list)} port(s): {len(open_ports)} open, "
-                      f"{len(outcome.assets)} service(s), {len(outcome.errors)} error(s)"
-                      + (f", run {outcome.run_id}" if outcome.run_id else ""))
-        for p in open_ports:
-            product = " ".join(x for x in (p.get("product"), p.get("version")) if x)
-            console.print(f"  {p['target']:<24} {p['service'] or '?':<10} {product}")
-        for e in outcome.errors:
-            console.print(f"  [yellow]error[/] {e['target']} {e['stage']}: {e['kind']} ({e['message']})")
-        print_findings_table(outcome.findings, title="Scan findings")
-    raise typer.Exit(int(exit_code_for(outcome.findings, threshold)))
+
+def _print_human(outcome: Any, hosts: list[str], port_list: list[int]) -> None:
+    from radguard.cli.output import print_findings_table, stdout_console
+
+    console = stdout_console()
+    summary = outcome.summary()
+    console.print(f"scanned {len(hosts)} host(s) x {len(port_list)} port(s): {summary['open']} open, "
+                  f"{summary['services']} service(s), {summary['errors']} error(s)"
+                  + (f", run {outcome.run_id}" if outcome.run_id else ""))
+    for p in outcome.ports.items():
+        if p["state"] != "open":
+            continue
+        product = " ".join(x for x in (p.get("product"), p.get("version")) if x)
+        console.print(f"  {p['target']:<24} {p['service'] or '?':<10} {product}")
+    for e in outcome.errors.items():
+        console.print(f"  [yellow]error[/] {e['target']} {e['stage']}: {e['kind']} ({e['message']})")
+    print_findings_table(outcome.finding_list(), title="Scan findings")
