@@ -345,6 +345,11 @@ def parse(buf: bytes | memoryview, *, transfer_syntax: str | None = None) -> Par
     if size >= start + 8 and _U16_LE.unpack_from(buf, start)[0] == 0x0002:
         meta, meta_end, issue = _parse_meta(buf, start)
         p.meta, p.meta_end = meta, meta_end
+        glen = meta.get(0x00020000)
+        if issue is None and glen is not None and glen.length == 4:
+            declared = glen.end + _U32_LE.unpack_from(buf, glen.value_offset)[0]
+            if declared > size:
+                issue = Issue(IssueKind.BAD_META, meta_end, None, "file meta group shorter than its group length")
         if issue is not None:
             p.issue = issue
             p.dataset = buf

@@ -1,0 +1,92 @@
+"""Stateless archive checks on the threat corpus (tests/corpus.py): exact findings per threat."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from radguard.archive.inspect import inspect_bytes, inspect_dataset, inspect_path
+from radguard.archive.magic import ContentKind, classify
+from radguard.archive.merkle import MerkleBuilder
+from radguard.dicom.part10 import IssueKind, parse
+from radguard.models import Severity
+from tests.corpus import CLEAN, THREATS, Threat, read, write_threats
+
+
+@pytest.mark.parametrize("name", CLEAN)
+def test_clean_bundled_files_give_nothing_above_info(name: str) -> None:
+    findings = inspect_bytes(read(name), name)
+    assert [f for f in findings if f.severity > Severity.INFO] == []
+
+
+@pytest.mark.parametrize("threat", THREATS, ids=[t.name for t in THREATS])
+def test_threat_gives_exact_findings(threat: Threat) -> None:
+    findings = inspect_bytes(threat.build(), threat.name)
+    assert [(f.rule, f.severity.value) for f in findings] == [(e.rule, e.severity) for e in threat.expected]
+    for f, e in zip(findings, threat.expected, strict=True):
+        for key, value in e.evidence.items():
+            assert f.evidence.get(key) == value, (key, dict(f.evidence))
+        assert f.controls and f.remediation and f.target == threat.name
+
+
+def test_inspect_path_reads_corpus_and_reports_unreadable(tmp_path: Path) -> None:
+    threats = write_threats(tmp_path / "c")
+    for name, t in threats.items():
+        assert [f.rule for f in inspect_path(tmp_path / "c" / name)] == [e.rule for e in t.expected]
+    missing = inspect_path(tmp_path / "nope.dcm")
+    assert [(f.rule, f.evidence["error"]) for f in missing] == [("unreadable", "FileNotFoundError")]
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    assert [f.evidence["error"] for f in inspect_path(loop)] == ["OSError"]
+
+
+def _bare(name: str, implicit: bool) -> tuple[bytes, str]:
+    import pydicom
+    from pydicom.filebase import DicomBytesIO
+
+    ds = pydicom.dcmread(io.BytesIO(read(name)))
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, implicit
+    pydicom.filewriter.write_dataset(fp, ds)
+    return fp.getvalue(), "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_inspect_dataset_bare_c_store_data_sets(implicit: bool) -> None:
+    data, ts = _bare("CT_small.dcm", implicit)
+    assert inspect_dataset(data, ts, "peer") == []
+    bad = inspect_dataset(data + b"PK\x03\x04" + bytes(40), ts, "peer")
+    assert [(f.rule, f.severity, f.evidence["offset"]) for f in bad] == [("trailing-data", Severity.HIGH, len(data))]
+    cut = inspect_dataset(data[:2999], ts, "peer")
+    assert [(f.rule, f.evidence["problem"]) for f in cut] == [("malformed", "truncated")]
+
+
+def test_parse_layout_offsets() -> None:
+    p = parse(read("CT_small.dcm"))
+    assert p.has_magic and p.transfer_syntax == "1.2.840.10008.1.2.1" and p.issue is None
+    assert p.pixel is not None and (p.pixel.offset, p.pixel.value_offset, p.pixel.length) == (6288, 6300, 32768)
+    assert parse(b"").issue is not None and parse(b"\x00" * 131).issue is not None
+    assert parse(read("MR_truncated.dcm")).issue.kind == IssueKind.TRUNCATED  # type: ignore[union-attr]
+
+
+def test_classify_and_merkle() -> None:
+    assert classify(b"II*\x00") == ContentKind.TIFF and classify(b"MZ\x90") == ContentKind.PE
+    assert classify(bytes(8)) == ContentKind.EMPTY and classify(b"<script>x") == ContentKind.HTML
+    import hashlib
+
+    def mth(leaves: list[bytes]) -> bytes:  # RFC 6962 §2.1, recursive definition
+        if len(leaves) == 1:
+            return hashlib.sha256(b"\x00" + leaves[0]).digest()
+        k = 1
+        while k * 2 < len(leaves):
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
+
+    for n in (1, 2, 3, 5, 8, 13):
+        leaves = [bytes([i]) * 4 for i in range(n)]
+        m = MerkleBuilder()
+        for leaf in leaves:
+            m.add(leaf)
+        assert m.root() == mth(leaves).hex()
