@@ -35,11 +35,11 @@ from tests.tlspeers import Certs, HostilePeer, Misbehaviour, make_certs, start_t
 pytestmark = pytest.mark.integration
 
 
-def scan(ports: list[int], **kw: object) -> dict[int, PortResult]:
+def scan(ports: list[int], host: str = "127.0.0.1", **kw: object) -> dict[int, PortResult]:
     opts = ScanOptions(ports=ports, timeout=float(kw.pop("timeout", 3.0)), **kw)  # type: ignore[arg-type]
 
     async def go() -> list[HostResult]:
-        return [h async for h in Scanner(opts).run(["127.0.0.1"])]
+        return [h async for h in Scanner(opts).run([host])]
 
     [host] = asyncio.run(go())
     return {p.port: p for p in host.ports}
@@ -139,9 +139,14 @@ def test_tls_storescp_weak_and_good(tmp_path: Path, certs: Certs) -> None:
     good = start_tls_storescp(tmp_path, certs, weak=False)
     try:
         res = scan([weak.port, good.port])
+        by_name = scan([good.port], host="localhost")[good.port]  # SNI + name check against the DNS SAN
+        other_address = scan([good.port], host="127.0.0.2")[good.port]  # DCMTK listens on every address
     finally:
         weak.stop()
         good.stop()
+    assert by_name.target == f"localhost:{good.port}" and "tls-weak" not in rules(by_name)
+    [mismatch] = [f for f in other_address.findings if f.rule == "tls-weak"]
+    assert mismatch.evidence["issues"] == ["certificate-name-mismatch"]
     assert rules(res[weak.port]) == {"dicom-any-called-ae", "dicom-any-calling-ae", "tls-weak",
                                      "known-vulnerable-version"}
     assert rules(res[good.port]) == {"dicom-any-called-ae", "dicom-any-calling-ae", "known-vulnerable-version"}
@@ -269,9 +274,14 @@ def test_dicomweb_over_https(certs: Certs) -> None:
     weak, good = DicomWebStub(certs, weak=True), DicomWebStub(certs, weak=False)
     try:
         res = scan([weak.port, good.port])
+        by_name = scan([good.port], host="localhost")[good.port]  # SNI + name check against the DNS SAN
+        other_address = scan([good.port], host="127.0.0.2")[good.port]  # DCMTK listens on every address
     finally:
         weak.stop()
         good.stop()
+    assert by_name.target == f"localhost:{good.port}" and "tls-weak" not in rules(by_name)
+    [mismatch] = [f for f in other_address.findings if f.rule == "tls-weak"]
+    assert mismatch.evidence["issues"] == ["certificate-name-mismatch"]
     for peer in (weak, good):
         assert res[peer.port].service is not None and res[peer.port].service.value == "https"  # type: ignore[union-attr]
     assert rules(res[good.port]) == {"web-no-auth"}

@@ -169,7 +169,10 @@ class Scanner:
             )
         except (OSError, TimeoutError, UnicodeError):
             return None
-        return str(infos[0][4][0]) if infos else None
+        if not infos:
+            return None
+        ipv4 = [i for i in infos if i[0] == socket.AF_INET]  # like nmap: IPv4 unless only IPv6 exists
+        return str((ipv4 or infos)[0][4][0])
 
     # ------------------------------------------------------------ per port
     async def _connect(self, address: str, port: int, tls: bool) -> DicomClient:
@@ -283,7 +286,7 @@ class Scanner:
         return True, None
 
     async def _inside_tls(self, result: PortResult, address: str) -> None:
-        tls_report = await assess_tls(address, result.port, timeout=self.options.timeout)
+        tls_report = await assess_tls(address, result.port, timeout=self.options.timeout, name=result.host)
         inner: AccessReport | None = None
         reply = FirstReply.NONE
         if tls_report.handshake_ok:

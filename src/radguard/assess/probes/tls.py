@@ -120,10 +120,15 @@ def _sni(host: str) -> str | None:
     return None
 
 
-async def assess_tls(host: str, port: int, *, timeout: float = 5.0) -> TlsReport:
-    """Run the TLS checks against ``host:port`` (the endpoint is already known to speak TLS)."""
+async def assess_tls(host: str, port: int, *, timeout: float = 5.0, name: str | None = None) -> TlsReport:
+    """Run the TLS checks against ``host:port`` (the endpoint is already known to speak TLS).
+
+    ``name``: the name the user scanned (a host name resolved to ``host``): sent as SNI and
+    checked against the certificate; defaults to ``host``.
+    """
     report = TlsReport()
-    sni = _sni(host)
+    name = name or host
+    sni = _sni(name)
     try:
         version, cipher, der = await _handshake(host, port, client_context(), timeout, sni)
     except ssl.SSLError as exc:
@@ -145,7 +150,7 @@ async def assess_tls(host: str, port: int, *, timeout: float = 5.0) -> TlsReport
     results = await asyncio.gather(*(_accepts(host, port, ctx, timeout, sni) for _, ctx in checks))
     report.issues.extend(issue for (issue, _), ok in zip(checks, results, strict=True) if ok)
     if der:
-        info, issues = judge_certificate(der, host)
+        info, issues = judge_certificate(der, name)
         report.certificate = info
         report.issues.extend(issues)
     return report
