@@ -250,7 +250,9 @@ def test_cli_json_store_and_diff(storescp: Peer, capsys: pytest.CaptureFixture[s
     assert doc["schema"] == "radguard.scan/1" and doc["errors"] == []
     assert {f["rule"] for f in doc["findings"]} == {"dicom-any-called-ae", "dicom-any-calling-ae",
                                                     "dicom-cleartext", "known-vulnerable-version"}
-    assert [p["target"] for p in doc["ports"]] == [f"127.0.0.1:{storescp.port}"]
+    assert [(p["target"], p["state"], p["service"]) for p in doc["ports"]] == [
+        (f"127.0.0.1:{storescp.port}", "open", "dicom"), (f"127.0.0.1:{closed}", "closed", None)]
+    assert doc["summary"]["open"] == 1 and doc["summary"]["findings"]["high"] == 1
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
     store = open_store()
     run = store.latest_run("scan")

@@ -67,7 +67,7 @@ class _Spool:
 class ScanOutcome:
     run_id: int | None
     params: dict[str, Any]
-    ports: _Spool = field(default_factory=_Spool)  # open/filtered ports only (closed ones are counted)
+    ports: _Spool = field(default_factory=_Spool)
     assets: _Spool = field(default_factory=_Spool)
     findings: _Spool = field(default_factory=_Spool)
     errors: _Spool = field(default_factory=_Spool)
@@ -82,8 +82,7 @@ class ScanOutcome:
             self.ports_scanned += 1
             if p.state.value == "open":
                 self.open_ports += 1
-            if p.state.value != "closed":
-                self.ports.add(p.to_dict())
+            self.ports.add(p.to_dict())
         for a in host.assets:
             self.assets.add(a.to_dict())
         for f in host.findings:
