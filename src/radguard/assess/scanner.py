@@ -128,9 +128,16 @@ class Scanner:
         workers_n = max(1, min(len(hosts), self.options.concurrency))
 
         async def worker() -> None:
-            for host in it:
-                await queue.put(await self.scan_host(host))
-            await queue.put(None)
+            try:
+                for host in it:
+                    try:
+                        result = await self.scan_host(host)
+                    except Exception as exc:  # a bug must cost one host, never hang or end the scan
+                        result = HostResult(host=host, ports=[], errors=[_error(
+                            host, "host", "internal-error", f"{exc.__class__.__name__}: {exc}")])
+                    await queue.put(result)
+            finally:
+                await queue.put(None)
 
         tasks = [asyncio.create_task(worker()) for _ in range(workers_n)]
         done = 0
