@@ -128,16 +128,14 @@ class Scanner:
         workers_n = max(1, min(len(hosts), self.options.concurrency))
 
         async def worker() -> None:
-            try:
-                for host in it:
-                    try:
-                        result = await self.scan_host(host)
-                    except Exception as exc:  # a bug must cost one host, never hang or end the scan
-                        result = HostResult(host=host, ports=[], errors=[_error(
-                            host, "host", "internal-error", f"{exc.__class__.__name__}: {exc}")])
-                    await queue.put(result)
-            finally:
-                await queue.put(None)
+            for host in it:
+                try:
+                    result = await self.scan_host(host)
+                except Exception as exc:  # a bug must cost one host, never hang or end the scan
+                    result = HostResult(host=host, ports=[], errors=[_error(
+                        host, "host", "internal-error", f"{exc.__class__.__name__}: {exc}")])
+                await queue.put(result)
+            await queue.put(None)  # only reached on completion: cancellation means the consumer is gone
 
         tasks = [asyncio.create_task(worker()) for _ in range(workers_n)]
         done = 0
