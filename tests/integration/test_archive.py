@@ -1,0 +1,119 @@
+"""Archive integrity against real tools and servers: DCMTK dcmconv, Orthanc, PostgreSQL, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from radguard.archive.inspect import inspect_path
+from radguard.cli.main import main
+from tests.corpus import ELF_HEAD, PE_STUB, read, with_preamble, write_tree
+from tests.peers import OrthancPeer, dcmtk_env
+
+pytestmark = pytest.mark.integration
+
+
+def _rules(findings: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return sorted((f["rule"], f["severity"]) for f in findings)
+
+
+def test_dcmconv_keeps_a_polyglot_preamble(tmp_path: Path) -> None:
+    src = tmp_path / "pe.dcm"
+    src.write_bytes(with_preamble("CT_small.dcm", PE_STUB))
+    for flags in ([], ["+ti"], ["+te"]):
+        out = tmp_path / f"out{len(flags)}{''.join(flags)}.dcm"
+        subprocess.run(["dcmconv", *flags, str(src), str(out)], check=True, env=dcmtk_env(), timeout=60)
+        assert out.read_bytes()[:2] == b"MZ"
+        assert [(f.rule, f.evidence["kind"]) for f in inspect_path(out)] == [("executable-preamble", "pe")]
+
+
+def test_orthanc_rest_upload_keeps_preamble_and_audit_finds_it(orthanc: OrthancPeer,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    data = with_preamble("MR_small.dcm", ELF_HEAD)
+    answer = orthanc.rest("POST", "/instances", data)
+    assert answer["Status"] in ("Success", "AlreadyStored")
+    stored = [p for p in orthanc.storage_dir.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"]
+    assert len(stored) == 1
+    assert main(["audit", str(orthanc.storage_dir), "--workers", "1", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    hits = [f for f in doc["findings"] if f["rule"] == "executable-preamble"]
+    assert [(f["target"], f["severity"], f["evidence"]["kind"]) for f in hits] == [
+        (str(stored[0]), "critical", "elf")]
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=1) as conn:
+            return int(conn.execute("select count(*) from archive_entries").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_during_seal_then_resume_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    arc = tmp_path / "arc"
+    total = 0
+    blob = read("MR_small.dcm")
+    for d in range(30):
+        sub = arc / f"s{d:02d}"
+        sub.mkdir(parents=True)
+        for i in range(100):
+            (sub / f"{i:03d}.dcm").write_bytes(blob)
+            total += 1
+    db = tmp_path / "kill.db"
+    env = dict(os.environ, RADGUARD_DB=f"sqlite:///{db}", RADGUARD_KEY=str(tmp_path / "k.pem"))
+    monkeypatch.setenv("RADGUARD_DB", env["RADGUARD_DB"])
+    monkeypatch.setenv("RADGUARD_KEY", env["RADGUARD_KEY"])
+    assert main(["keygen"]) == 0
+    cmd = [sys.executable, "-m", "radguard.cli.main", "seal", str(arc), "--workers", "1", "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _count(db) == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = _count(db)
+    assert 0 < partial < total  # killed mid-way, whole batches only
+    assert partial % 128 == 0
+    capsys.readouterr()
+    assert main(["seal", str(arc), "--workers", "2", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert (summary["unchanged"], summary["hashed"], summary["files"]) == (partial, total - partial, total)
+    assert _count(db) == total
+    assert main(["audit", str(arc), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["findings"] == [] and doc["summary"]["status"] == {"ok": total}
+
+
+def test_ledger_on_postgresql(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RADGUARD_DB", postgres_url)
+    monkeypatch.setenv("RADGUARD_KEY", str(tmp_path / "k.pem"))
+    assert main(["keygen"]) == 0
+    arc = tmp_path / "arc"
+    paths = write_tree(arc)
+    assert main(["seal", str(arc), "--workers", "2", "--json"]) == 0
+    capsys.readouterr()
+    import pydicom
+
+    ds = pydicom.dcmread(paths[0])
+    ds.PatientID = "X"
+    ds.save_as(paths[0])
+    paths[1].unlink()
+    assert main(["audit", str(arc), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert _rules(doc["findings"]) == [("header-tampered", "high"), ("missing", "high")]
+    assert next(f for f in doc["findings"] if f["rule"] == "header-tampered")["evidence"]["changed"] == ["PatientID"]
+    backup = tmp_path / "backup"
+    write_tree(backup)
+    assert main(["recover", str(arc), "--from", str(backup), "--apply", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["audit", str(arc), "--json"]) == 0
