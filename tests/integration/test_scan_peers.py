@@ -276,14 +276,9 @@ def test_dicomweb_over_https(certs: Certs) -> None:
     weak, good = DicomWebStub(certs, weak=True), DicomWebStub(certs, weak=False)
     try:
         res = scan([weak.port, good.port])
-        by_name = scan([good.port], host="localhost")[good.port]  # SNI + name check against the DNS SAN
-        other_address = scan([good.port], host="127.0.0.2")[good.port]  # DCMTK listens on every address
     finally:
         weak.stop()
         good.stop()
-    assert by_name.target == f"localhost:{good.port}" and "tls-weak" not in rules(by_name)
-    [mismatch] = [f for f in other_address.findings if f.rule == "tls-weak"]
-    assert mismatch.evidence["issues"] == ["certificate-name-mismatch"]
     for peer in (weak, good):
         assert res[peer.port].service is not None and res[peer.port].service.value == "https"  # type: ignore[union-attr]
     assert rules(res[good.port]) == {"web-no-auth"}
