@@ -140,8 +140,8 @@ class Analyzer:
         flow.reasm.add(from_client, seg)
         if flags & TCPFlag.FIN:
             flow.fins |= 1 if from_client else 2
-            if flow.fins == 3:
-                self._close(flow)
+        if flow.fins == 3 and flow.reasm.finished(True) and flow.reasm.finished(False):
+            self._close(flow)
 
     # ------------------------------------------------------------------ content
     def _data(self, flow: _Flow, from_client: bool, data: bytes) -> None:

@@ -40,6 +40,7 @@ class HalfStream:
     gaps: int = 0
     gap_bytes: int = 0
     fin: bool = False
+    fin_seq: int | None = None  # sequence number of the FIN: the stream ends once delivery reaches it
     payload_bytes: int = 0  # bytes seen on the wire, retransmissions included
 
 
@@ -67,6 +68,7 @@ class Reassembler:
             seq = (seq + 1) % _MOD
         if seg.flags & TCPFlag.FIN:
             half.fin = True
+            half.fin_seq = (seq + len(seg.payload)) % _MOD
         data = seg.payload
         if not data:
             return
@@ -137,6 +139,12 @@ class Reassembler:
             half.next_seq = (half.next_seq + missing) % _MOD
             self.on_gap(from_client, missing)
         self._drain(from_client, half)
+
+    def finished(self, from_client: bool) -> bool:
+        """That direction's FIN was seen and every byte before it delivered (a FIN captured before the
+        last data segment, as loopback captures sometimes order them, does not end the stream early)."""
+        half = self.halves[from_client]
+        return half.fin and (half.next_seq is None or half.next_seq == half.fin_seq)
 
     def flush(self) -> None:
         """End of connection or capture: deliver what is held, reporting the holes as gaps."""
