@@ -5,7 +5,8 @@ direct throughput; the gateway adds <= 2 ms to a C-ECHO round trip at the median
 plain with inspection on (the default: archive checks on every data set), and DICOM TLS with
 inspection on (TLS costs are the client's and the gateway's, the direct run stays cleartext).
 
-Same objects, same storescp, one storescu association per run, median of ``--runs`` runs;
+Same objects, same storescp, one storescu association per run, runs interleaved across setups,
+median of ``--runs`` runs;
 C-ECHO latency from one held association (sans-io upper layer over a blocking socket), p50/p99.
 The gateway runs as its own process (``radguard gateway --config``). DCMTK runs with TCP_NODELAY=1.
 
@@ -105,7 +106,8 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
-def start_gateway(work: Path, up_port: int, *, inspection: bool, tls: tuple[Path, Path] | None) -> tuple[
+def start_gateway(work: Path, up_port: int, *, inspection: bool, tls: tuple[Path, Path] | None,
+                  audit: bool = True) -> tuple[
         subprocess.Popen[bytes], int, int | None]:
     port = free_port()
     tls_port = free_port() if tls else None
@@ -119,7 +121,7 @@ def start_gateway(work: Path, up_port: int, *, inspection: bool, tls: tuple[Path
         '[[peer]]\nae = "CT01"\nhosts = ["127.0.0.1"]\nallow = ["C-ECHO", "C-STORE"]\n\n'
         '[limits]\nassociations_per_minute = 100000\n\n'
         f'[inspection]\nenabled = {"true" if inspection else "false"}\n\n'
-        f'[audit]\nfile = "{work}/audit-{port}.jsonl"\n')
+        + (f'[audit]\nfile = "{work}/audit-{port}.jsonl"\n' if audit else ""))
     proc = subprocess.Popen([sys.executable, "-m", "radguard.cli.main", "gateway", "--config", str(cfg)],
                             stderr=subprocess.DEVNULL)
     wait_port(LOOPBACK, port, proc=proc)
@@ -131,6 +133,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small run (100 objects, 300 echoes, 3 runs)")
     ap.add_argument("--objects", type=int, default=None)
     ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--no-audit", action="store_true", help="run the gateway without an audit trail")
+    ap.add_argument("--ignore-store", action="store_true", help="storescp --ignore: receive, do not write")
     ap.add_argument("--ct512", action="store_true", help="CT-sized objects (~0.5 MB) instead of 39 kB ones")
     args = ap.parse_args()
     n_obj = args.objects or (100 if args.quick else 500)
@@ -141,33 +145,34 @@ def main() -> int:
         files = make_ct512(work / "in", n_obj) if args.ct512 else make_files(work / "in", n_obj)
         size_mb = sum(f.stat().st_size for f in files) / 1e6
         ca, cert, key = make_certs(work / "tls", cn="localhost")
-        up = start_storescp(work, ae="UP", extra_args=["--ignore"])  # receive, do not write: measure the relay
-        results: dict[str, float] = {}
+        # storescp writes the objects as it normally does; --ignore-store: it discards them (stricter baseline)
+        up = start_storescp(work, ae="UP", extra_args=["--ignore"] if args.ignore_store else [])
+        setups = [("gateway plain", False, False), ("gateway plain + inspection", True, False),
+                  ("gateway TLS + inspection", True, True)]
+        gateways = []
+        times: dict[str, list[float]] = {"direct": []}
         try:
-            direct = [storescu(up.port, files, "UP") for _ in range(runs)]
-            results["direct"] = statistics.median(direct)
-            echo_direct = echo_latencies(up.port, "UP", n_echo)
-            setups = [("gateway plain", False, False), ("gateway plain + inspection", True, False),
-                      ("gateway TLS + inspection", True, True)]
-            echo_gw: list[float] = []
             for name, inspection, use_tls in setups:
                 proc, port, tls_port = start_gateway(work, up.port, inspection=inspection,
-                                                     tls=(cert, key) if use_tls else None)
-                try:
-                    if use_tls:
-                        assert tls_port is not None
-                        tls_args = ["+tls", str(key), str(cert), "+cf", str(ca)]
-                        times = [storescu(tls_port, files, "RADGUARD", tls_args) for _ in range(runs)]
+                                                     tls=(cert, key) if use_tls else None, audit=not args.no_audit)
+                gateways.append((name, proc, port, tls_port))
+                times[name] = []
+            tls_args = ["+tls", str(key), str(cert), "+cf", str(ca)]
+            for _ in range(runs):  # interleaved, so that load from other processes hits every setup alike
+                times["direct"].append(storescu(up.port, files, "UP"))
+                for name, _proc, port, tls_port in gateways:
+                    if tls_port is not None:
+                        times[name].append(storescu(tls_port, files, "RADGUARD", tls_args))
                     else:
-                        times = [storescu(port, files, "RADGUARD") for _ in range(runs)]
-                    results[name] = statistics.median(times)
-                    if name == "gateway plain":
-                        echo_gw = echo_latencies(port, "RADGUARD", n_echo)
-                finally:
-                    proc.send_signal(signal.SIGTERM)
-                    proc.wait(30)
+                        times[name].append(storescu(port, files, "RADGUARD"))
+            echo_direct = echo_latencies(up.port, "UP", n_echo)
+            echo_gw = echo_latencies(gateways[0][2], "RADGUARD", n_echo)
         finally:
+            for _name, proc, _port, _tls in gateways:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
             up.stop()
+        results = {name: statistics.median(t) for name, t in times.items()}
     print(f"objects: {n_obj} ({size_mb:.1f} MB), runs: {runs}, median wall times:")
     base = results["direct"]
     for name, t in results.items():

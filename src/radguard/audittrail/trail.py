@@ -1,7 +1,9 @@
 """The audit trail: an observer that never blocks or breaks the clinical flow (45 CFR 164.312(b)).
 
 :meth:`AuditTrail.emit` only puts the record on a queue. One worker thread writes each record to
-the JSON Lines file (flushed at once, so within a second) and sends it to the syslog collector.
+the JSON Lines file and sends it to the syslog collector.
+The JSON Lines file is flushed after each batch (whenever the queue runs empty, at most
+:data:`MAX_BATCH` records), so a record reaches the file well within a second.
 When the collector cannot take a message, the message goes to a disk spool (one file per
 message, in order) and every later message follows it there until the collector is back; the
 worker retries every ``retry_interval`` seconds and drains the spool oldest first, so nothing is
@@ -29,6 +31,9 @@ from radguard.audittrail.syslog import Sender, format_message
 log = logging.getLogger("radguard.audittrail")
 
 _STOP = object()
+#: records handled between two flushes of the JSON Lines file (the file is flushed whenever the queue
+#: runs empty, so a record is on disk within milliseconds of being emitted, well within a second)
+MAX_BATCH = 256
 
 
 @dataclass
@@ -137,25 +142,43 @@ class AuditTrail:
         while True:
             timeout = self._retry if self._spool_files_cached else None
             try:
-                item = self._queue.get(timeout=timeout)
+                batch = [self._queue.get(timeout=timeout)]
             except queue.Empty:
-                item = None
-            if item is _STOP:
-                self._drain_spool()
-                self._queue.task_done()
-                return
-            if isinstance(item, AuditRecord):
+                batch = []
+            while batch and len(batch) < MAX_BATCH:  # take what is queued: one file flush per batch
                 try:
-                    self._handle(item)
-                except Exception:
-                    self.stats.errors += 1
-                    log.exception("audit: record handling failed")
-                finally:
-                    self._queue.task_done()
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = False
+            for item in batch:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, AuditRecord):
+                    try:
+                        self._handle(item)
+                    except Exception:
+                        self.stats.errors += 1
+                        log.exception("audit: record handling failed")
+            self._flush_file()
+            for _ in batch:
+                self._queue.task_done()
+            if stop:
+                self._drain_spool()
+                return
             now = time.monotonic()
             if self._spool_files_cached and now >= next_retry:
                 self._drain_spool()
                 next_retry = now + self._retry
+
+    def _flush_file(self) -> None:
+        if self._jsonl is None:
+            return
+        try:
+            self._jsonl.flush()
+        except OSError as exc:
+            self.stats.errors += 1
+            log.error("audit: cannot write the JSON Lines file: %s", exc)
 
     _spool_files_cached: bool = False
 
@@ -164,7 +187,6 @@ class AuditTrail:
         if self._jsonl is not None:
             try:
                 self._jsonl.write(json.dumps(doc, sort_keys=False) + "\n")
-                self._jsonl.flush()
                 self.stats.written += 1
             except OSError as exc:
                 self.stats.errors += 1

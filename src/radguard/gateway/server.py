@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import ssl
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -244,8 +245,14 @@ class Gateway:
         return detail
 
 
+#: GIL switch interval of a gateway process: the audit worker thread must not hold the event loop
+#: off the GIL for the default 5 ms when a PDU arrives
+SWITCH_INTERVAL = 0.0005
+
+
 async def run_gateway(config: GatewayConfig) -> None:
     """Start a gateway and serve until SIGTERM/SIGINT."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     gw = Gateway(config)
     await gw.start()
     await gw.serve_forever()
