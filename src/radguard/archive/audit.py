@@ -27,7 +27,7 @@ from radguard.archive.rules import (
 from radguard.archive.runner import run_ordered
 from radguard.archive.verify import CANARY, Status
 from radguard.archive.walk import batched, iter_files, normalize
-from radguard.archive.work import AuditJob, audit_batch, path_exists
+from radguard.archive.work import MISMATCH, AuditJob, audit_batch, compare_one, path_exists
 from radguard.models import Finding, Severity
 from radguard.store.api import RunHandle, Store
 
@@ -90,7 +90,7 @@ def verify_signatures(ledger: Ledger, roots: list[str], trusted: str | None) -> 
     for root in roots:
         sig = ledger.latest_signature("root", root)
         bad_leaves = 0
-        for e in ledger.iter_under(root):
+        for e in ledger.iter_leaves(root):
             if e["root"] == root and leaf_of(e) != e["leaf"]:
                 bad_leaves += 1
         merkle, count = ledger.merkle_root(root)
@@ -142,7 +142,7 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         def jobs(path: str = path) -> Iterator[AuditJob]:
             for chunk in batched(iter_files(path), BATCH):
                 summary.files += len(chunk)
-                entries = ledger.lookup([i.path for i in chunk if i.error is None])
+                entries = ledger.quick_lookup([i.path for i in chunk if i.error is None])
                 errs = [i for i in chunk if i.error is not None]
                 if errs:
                     from radguard.archive.inspect import unreadable
@@ -152,10 +152,16 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
 
         for results in run_ordered(audit_batch, jobs(), workers=workers, dask=dask):
             found: list[Finding] = []
+            mismatched = [r["path"] for r in results if r["status"] == MISMATCH]
+            full = ledger.lookup(mismatched) if mismatched else {}
             for r in results:
-                status = Status(r["status"])
-                summary.status[status.value] = summary.status.get(status.value, 0) + 1
                 found.extend(Finding.from_dict(d) for d in r["findings"])
+                if r["status"] == MISMATCH:
+                    status, more = compare_one(r["path"], full[r["path"]])
+                    found.extend(more)
+                else:
+                    status = Status(r["status"])
+                summary.status[status.value] = summary.status.get(status.value, 0) + 1
                 if status in (Status.TAMPERED, Status.REPLACED, Status.TRANSCODED, Status.OK):
                     summary.verified += 1
                 if status in (Status.TAMPERED, Status.REPLACED):
@@ -171,7 +177,7 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
                 progress(len(results))
         sealed_count = 0
         missing_found: list[Finding] = []
-        for e in ledger.iter_under(path):
+        for e in ledger.iter_leaves(path):
             sealed_count += 1
             if not path_exists(e["path"]):
                 summary.missing += 1

@@ -51,6 +51,8 @@ class EntryRow(Base):
     elements: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     canary: Mapped[bool] = mapped_column(Boolean, default=False)
+    checks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    checks_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
     run_id: Mapped[int] = mapped_column(Integer)
     seen_run: Mapped[int] = mapped_column(Integer)
     sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -70,12 +72,15 @@ class SignatureRow(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-#: entry fields covered by the leaf hash (and so by the signed roots)
+#: entry fields covered by the leaf hash (and so by the signed roots); the per-element digests are
+#: covered through ``header_sha256`` (their hash), checked when they are used
 LEAF_FIELDS = ("path", "size", "mtime_ns", "dicom", "sop_instance_uid", "series_uid", "study_uid", "sop_class_uid",
                "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256", "pixel_sha256",
-               "pixel_canonical_sha256", "elements", "layout", "canary")
-#: fields workers need to verify an object (sent with each path)
-VERIFY_FIELDS = (*LEAF_FIELDS, "id")
+               "pixel_canonical_sha256", "canary")
+#: fields a worker needs to verify a changed object
+VERIFY_FIELDS = (*LEAF_FIELDS, "id", "elements", "layout")
+#: fields a worker needs for the first, cheap pass (SHA-256 equal: nothing else to do)
+QUICK_FIELDS = ("path", "id", "file_sha256", "dicom", "canary", "checks", "checks_version")
 
 
 def leaf_bytes(fields: dict[str, Any]) -> bytes:
@@ -89,6 +94,9 @@ def leaf_of(fields: dict[str, Any]) -> str:
 
 def row_fields(row: EntryRow) -> dict[str, Any]:
     return {k: getattr(row, k) for k in VERIFY_FIELDS}
+
+
+_T = EntryRow.__table__
 
 
 def signed_message(scope: str, key: str, root: str, count: int) -> bytes:
@@ -138,11 +146,21 @@ class Ledger:
 
     # ---------------------------------------------------------------- entries
     def lookup(self, paths: list[str]) -> dict[str, dict[str, Any]]:
+        """Full entries (for verification of changed objects)."""
         if not paths:
             return {}
         with self.store.session() as s:
             rows = s.scalars(select(EntryRow).where(EntryRow.path.in_(paths)))
             return {r.path: row_fields(r) for r in rows}
+
+    def quick_lookup(self, paths: list[str]) -> dict[str, dict[str, Any]]:
+        """The :data:`QUICK_FIELDS` of the entries of ``paths`` (one cheap query, no ORM objects)."""
+        if not paths:
+            return {}
+        cols = [_T.c[k] for k in QUICK_FIELDS]
+        with self.store.session() as s:
+            return {r[0]: dict(zip(QUICK_FIELDS, r, strict=True)) for r in s.execute(select(*cols).where(
+                _T.c.path.in_(paths)))}
 
     def stat_lookup(self, paths: list[str]) -> dict[str, tuple[int, int]]:
         if not paths:
@@ -151,14 +169,22 @@ class Ledger:
             q = select(EntryRow.path, EntryRow.size, EntryRow.mtime_ns).where(EntryRow.path.in_(paths))
             return {p: (size, mt) for p, size, mt in s.execute(q)}
 
-    def write_batch(self, root: str, run_id: int, sealed: Iterable[tuple[str, int, Fingerprint, bool]],
-                    seen: list[str]) -> int:
-        """Upsert sealed objects and mark unchanged ones seen, in one transaction (no torn ledger)."""
+    def write_batch(self, root: str, run_id: int,
+                    sealed: Iterable[tuple[str, int, Fingerprint, bool, list[dict[str, Any]]]],
+                    seen: list[str], checks_version: str = "") -> int:
+        """Replace entries of sealed objects and mark unchanged ones seen, in one transaction (no torn ledger)."""
+        from sqlalchemy import insert
+
         items = list(sealed)
         now = datetime.now(UTC)
+        paths = [i[0] for i in items]
         with self.store.session() as s:
-            existing = {r.path: r for r in s.scalars(select(EntryRow).where(EntryRow.path.in_([i[0] for i in items])))}
-            for path, mtime_ns, fp, canary in items:
+            was_canary = set()
+            if paths:
+                was_canary = {p for (p,) in s.execute(select(_T.c.path).where(_T.c.path.in_(paths), _T.c.canary))}
+                s.execute(delete(EntryRow).where(EntryRow.path.in_(paths)))
+            rows = []
+            for path, mtime_ns, fp, canary, checks in items:
                 fields: dict[str, Any] = {
                     "path": path, "size": fp.size, "mtime_ns": mtime_ns, "dicom": fp.dicom,
                     "sop_instance_uid": _uid(fp.sop_instance_uid), "series_uid": _uid(fp.series_uid),
@@ -166,21 +192,33 @@ class Ledger:
                     "transfer_syntax": _uid(fp.transfer_syntax), "file_sha256": fp.file_sha256,
                     "meta_sha256": fp.meta_sha256, "header_sha256": fp.header_sha256,
                     "pixel_sha256": fp.pixel_sha256, "pixel_canonical_sha256": fp.pixel_canonical_sha256,
-                    "elements": fp.elements, "layout": fp.layout,
+                    "canary": canary or path in was_canary,
                 }
-                row = existing.get(path)
-                fields["canary"] = canary or bool(row is not None and row.canary)
                 fields["leaf"] = leaf_of(fields)
-                if row is None:
-                    s.add(EntryRow(root=root, run_id=run_id, seen_run=run_id, sealed_at=now, **fields))
-                else:
-                    for k, v in fields.items():
-                        setattr(row, k, v)
-                    row.root, row.run_id, row.seen_run, row.sealed_at = root, run_id, run_id, now
+                fields.update(elements=fp.elements, layout=fp.layout, checks=checks, checks_version=checks_version,
+                              root=root, run_id=run_id, seen_run=run_id, sealed_at=now)
+                rows.append(fields)
+            if rows:
+                s.execute(insert(EntryRow), rows)
             if seen:
                 s.execute(update(EntryRow).where(EntryRow.path.in_(seen)).values(seen_run=run_id))
             s.commit()
         return len(items)
+
+    def iter_leaves(self, path: str, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """The leaf fields (plus id, root, leaf) of entries under ``path``, streamed, no ORM objects."""
+        cols = [_T.c[k] for k in (*LEAF_FIELDS, "id", "root", "leaf")]
+        names = [c.name for c in cols]
+        cond = (_T.c.path.like(under(path), escape="\\")) | (_T.c.path == path)
+        last = 0
+        while True:
+            with self.store.session() as s:
+                chunk = [dict(zip(names, r, strict=True)) for r in
+                         s.execute(select(*cols).where(cond, _T.c.id > last).order_by(_T.c.id).limit(batch))]
+            if not chunk:
+                return
+            yield from chunk
+            last = chunk[-1]["id"]
 
     def drop_unseen(self, path: str, run_id: int) -> int:
         """Forget entries under ``path`` that this (completed) seal walk did not see."""
@@ -189,32 +227,6 @@ class Ledger:
             result = s.execute(delete(EntryRow).where(cond, EntryRow.seen_run != run_id))
             s.commit()
             return int(getattr(result, "rowcount", 0) or 0)
-
-    def iter_under(self, path: str, batch: int = 1000) -> Iterator[dict[str, Any]]:
-        """Entries strictly under (or equal to) ``path``, streamed in id order."""
-        last = 0
-        cond = (EntryRow.path.like(under(path), escape="\\")) | (EntryRow.path == path)
-        while True:
-            with self.store.session() as s:
-                rows = list(s.scalars(select(EntryRow).where(cond, EntryRow.id > last).order_by(EntryRow.id)
-                                      .limit(batch)))
-                chunk = [row_fields(r) | {"leaf": r.leaf, "root": r.root} for r in rows]
-            if not chunk:
-                return
-            yield from chunk
-            last = chunk[-1]["id"]
-
-    def count_under(self, path: str) -> int:
-        from sqlalchemy import func
-
-        cond = (EntryRow.path.like(under(path), escape="\\")) | (EntryRow.path == path)
-        with self.store.session() as s:
-            return int(s.scalar(select(func.count()).select_from(EntryRow).where(cond)) or 0)
-
-    def by_sop(self, uids: list[str]) -> dict[str, dict[str, Any]]:
-        with self.store.session() as s:
-            rows = s.scalars(select(EntryRow).where(EntryRow.sop_instance_uid.in_(uids)))
-            return {r.sop_instance_uid or "": row_fields(r) for r in rows}
 
     # ------------------------------------------------------------ signatures
     def _root_leaves(self, root: str) -> Iterator[tuple[str | None, str]]:

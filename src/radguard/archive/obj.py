@@ -75,6 +75,26 @@ def from_bytes(data: bytes | memoryview, target: str, *, transfer_syntax: str | 
                          expect_part10=transfer_syntax is None)
 
 
+def read_raw(path: str) -> tuple[bytes | memoryview, int, mmap.mmap | None]:
+    """The bytes of one file (memory-mapped when large), its mtime and the map to close.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened or read.
+    """
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if st.st_size >= MMAP_THRESHOLD:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            return memoryview(mm), st.st_mtime_ns, mm
+        return fh.read(), st.st_mtime_ns, None
+
+
+def object_from_raw(path: str, data: bytes | memoryview, mtime_ns: int, mm: mmap.mmap | None) -> ArchiveObject:
+    return ArchiveObject(target=path, data=data, part10=parse(data), size=len(data), mtime_ns=mtime_ns, _mm=mm)
+
+
 def read_object(path: str) -> ArchiveObject:
     """Read and parse one file once.
 
@@ -83,13 +103,5 @@ def read_object(path: str) -> ArchiveObject:
     OSError
         If the file cannot be opened or read (the caller turns it into an ``unreadable`` result).
     """
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if st.st_size >= MMAP_THRESHOLD:
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            view = memoryview(mm)
-            obj = ArchiveObject(target=path, data=view, part10=parse(view), size=st.st_size,
-                                mtime_ns=st.st_mtime_ns, _mm=mm)
-            return obj
-        data = fh.read()
-    return ArchiveObject(target=path, data=data, part10=parse(data), size=len(data), mtime_ns=st.st_mtime_ns)
+    data, mtime_ns, mm = read_raw(path)
+    return object_from_raw(path, data, mtime_ns, mm)

@@ -83,7 +83,7 @@ def recover(ledger: Ledger, path: str, backup: str, *, apply: bool = False) -> R
     report = RecoverReport(applied=apply)
     damaged: list[tuple[dict[str, Any], str]] = []
     sealed_paths = 0
-    for e in ledger.iter_under(path):
+    for e in ledger.iter_leaves(path):
         sealed_paths += 1
         why = _damaged(e)
         if why:
@@ -144,7 +144,7 @@ def _strays(ledger: Ledger, path: str) -> list[tuple[str, str]]:
     """Files under a sealed ``path`` absent from the ledger that look encrypted or are ransom notes."""
     out: list[tuple[str, str]] = []
     for item in iter_files(path):
-        if item.error is not None or ledger.lookup([item.path]):
+        if item.error is not None or ledger.stat_lookup([item.path]):
             continue
         for f in inspect_path(item.path):
             if f.rule == RuleId.NOT_DICOM and f.severity == Severity.CRITICAL:

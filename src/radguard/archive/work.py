@@ -9,19 +9,24 @@ import hashlib
 import os
 from typing import Any
 
-from radguard.archive.checks import run_checks
+from radguard.archive.checks import CHECKS_VERSION, run_checks
 from radguard.archive.digest import fingerprint
 from radguard.archive.inspect import unreadable
-from radguard.archive.obj import read_object
+from radguard.archive.obj import object_from_raw, read_object, read_raw
 from radguard.archive.verify import Status, compare
+from radguard.models import Finding
 
 SealJob = tuple[list[tuple[str, int]], bool, bool]  # [(path, mtime_ns)], decode_pixels, run checks
 AuditJob = list[tuple[str, dict[str, Any] | None]]
 
 
+def _checks_cache(found: list[Finding]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in f.to_dict().items() if k != "target"} for f in found]
+
+
 def seal_batch(job: SealJob) -> list[dict[str, Any]]:
-    """Fingerprint each file (and run the stateless checks); unreadable files come back as findings."""
-    items, decode, checks = job
+    """Fingerprint each file and run the stateless checks; unreadable files come back as findings."""
+    items, decode, _checks = job
     out: list[dict[str, Any]] = []
     for path, mtime_ns in items:
         try:
@@ -31,39 +36,66 @@ def seal_batch(job: SealJob) -> list[dict[str, Any]]:
             continue
         try:
             fp = fingerprint(obj, decode_pixels=decode)
-            found = [f.to_dict() for f in run_checks(obj)] if checks else []
+            found = run_checks(obj)
         finally:
             obj.close()
-        out.append({"path": path, "mtime_ns": mtime_ns, "fp": fp.to_dict(), "findings": found, "error": False})
+        out.append({"path": path, "mtime_ns": mtime_ns, "fp": fp.to_dict(), "error": False,
+                    "findings": [f.to_dict() for f in found], "checks": _checks_cache(found)})
     return out
 
 
 def audit_batch(job: AuditJob) -> list[dict[str, Any]]:
-    """Stateless checks on each file, plus ledger verification where an entry was sent along."""
+    """Stateless checks on each file; for sealed files, SHA-256 against the ledger first.
+
+    An object whose SHA-256 equals the sealed one is byte-identical to what the seal checked, so
+    the check results cached in the ledger (same :data:`CHECKS_VERSION`) are its results: it is
+    hashed, not parsed. Changed objects come back with status ``mismatch`` for :func:`compare_one`.
+    """
     out: list[dict[str, Any]] = []
     for path, entry in job:
         try:
-            obj = read_object(path)
+            data, mtime_ns, mm = read_raw(path)
         except OSError as exc:
             out.append({"path": path, "status": Status.UNREADABLE.value,
                         "findings": [unreadable(path, exc).to_dict()]})
             continue
+        sop = None
         try:
-            found = run_checks(obj)
-            status = Status.NEW
-            sop = None
-            if entry is not None:
-                sha = hashlib.sha256(obj.data).hexdigest()
-                status, more = compare(entry, obj, sha)
-                found.extend(more)
-            elif obj.is_dicom:
-                sop = obj.part10.text(0x00080018)
-            mtime = obj.mtime_ns or 0
+            sha = hashlib.sha256(data).hexdigest() if entry is not None else ""
+            if entry is not None and sha == entry["file_sha256"] and entry.get("checks") is not None \
+                    and entry.get("checks_version") == CHECKS_VERSION:
+                found = [d | {"target": path} for d in entry["checks"]]
+                status = Status.OK.value
+            else:
+                obj = object_from_raw(path, data, mtime_ns, None)
+                found = [f.to_dict() for f in run_checks(obj)]
+                if entry is None:
+                    status = Status.NEW.value
+                    sop = obj.part10.text(0x00080018) if obj.is_dicom else None
+                else:
+                    status = Status.OK.value if sha == entry["file_sha256"] else MISMATCH
         finally:
-            obj.close()
-        out.append({"path": path, "status": status.value, "findings": [f.to_dict() for f in found],
-                    "sop": sop, "mtime_ns": mtime, "dicom": bool(sop)})
+            if mm is not None:
+                data = b""
+                mm.close()
+        out.append({"path": path, "status": status, "findings": found, "sop": sop, "mtime_ns": mtime_ns,
+                    "dicom": bool(sop), "sha": sha})
     return out
+
+
+MISMATCH = "mismatch"
+
+
+def compare_one(path: str, entry: dict[str, Any]) -> tuple[Status, list[Finding]]:
+    """Ledger comparison of one changed object (reads it again: changed objects are rare)."""
+    try:
+        obj = read_object(path)
+    except OSError as exc:
+        return Status.UNREADABLE, [unreadable(path, exc)]
+    try:
+        return compare(entry, obj, hashlib.sha256(obj.data).hexdigest())
+    finally:
+        obj.close()
 
 
 def file_sha256(path: str) -> str:

@@ -17,6 +17,7 @@ import enum
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 PREAMBLE_LEN = 128
 MAGIC = b"DICM"
@@ -57,8 +58,7 @@ class IssueKind(enum.StrEnum):
     DEFLATE = "deflate-error"  # deflated data set does not inflate
 
 
-@dataclass(frozen=True, slots=True)
-class Element:
+class Element(NamedTuple):
     """One top-level data element: where it is, never what it says."""
 
     tag: int
@@ -234,21 +234,45 @@ def walk_dataset(buf: bytes | memoryview, start: int, explicit: bool, little: bo
     w = Walker(buf, explicit, little)
     end = len(buf)
     out: list[Element] = []
+    append = out.append
     pos = start
     last = -1
     seen_pixel = False
+    unpack_tag = (_TAG_LE if little else _TAG_BE).unpack_from
+    unpack_u16 = (_U16_LE if little else _U16_BE).unpack_from
+    unpack_u32 = (_U32_LE if little else _U32_BE).unpack_from
+    long_vrs, valid_vrs = LONG_VRS, VALID_VRS
     while pos < end:
         try:
             if end - pos < 8:
                 raise _Stop(Issue(IssueKind.TRUNCATED, pos, None, f"{end - pos} stray bytes"))
-            tag, vr, length, vpos = w.header(pos, end)
-            if tag <= last or tag >> 16 == 0xFFFE:
+            group, elem = unpack_tag(buf, pos)
+            tag = (group << 16) | elem
+            if tag <= last or group == 0xFFFE:
                 raise _Stop(Issue(IssueKind.TAG_ORDER, pos, tag, "tag out of ascending order"))
-            if tag >> 16 == 0x0002 and out:
+            if group == 0x0002 and out:
                 raise _Stop(Issue(IssueKind.TAG_ORDER, pos, tag, "file meta element inside the data set"))
-            if length != UNDEFINED and length & 1 and vr not in ("UN", ""):
-                raise _Stop(Issue(IssueKind.BAD_LENGTH, pos, tag, "odd value length"))
-            nxt = w.skip_value(tag, vr, length, vpos, end, 0)
+            # inline of Walker.header for speed (PS3.5 §7.1.2 / §7.1.3)
+            if explicit:
+                vr = bytes(buf[pos + 4 : pos + 6]).decode("latin-1")
+                if vr in long_vrs:
+                    if pos + 12 > end:
+                        raise _Stop(Issue(IssueKind.TRUNCATED, pos, tag, "element header past end"))
+                    length, vpos = unpack_u32(buf, pos + 8)[0], pos + 12
+                elif vr in valid_vrs:
+                    length, vpos = unpack_u16(buf, pos + 6)[0], pos + 8
+                else:
+                    raise _Stop(Issue(IssueKind.BAD_VR, pos + 4, tag, "explicit VR is not a DICOM VR"))
+            else:
+                vr, length, vpos = "", unpack_u32(buf, pos + 4)[0], pos + 8
+            if length == UNDEFINED:
+                nxt = w.skip_value(tag, vr, length, vpos, end, 0)
+            else:
+                if length & 1 and vr not in ("UN", ""):
+                    raise _Stop(Issue(IssueKind.BAD_LENGTH, pos, tag, "odd value length"))
+                nxt = vpos + length
+                if nxt > end:
+                    raise _Stop(Issue(IssueKind.TRUNCATED, vpos, tag, "value runs past end of data"))
         except _Stop as stop:
             issue = stop.issue
             head = bytes(buf[pos : pos + 4])
@@ -257,8 +281,9 @@ def walk_dataset(buf: bytes | memoryview, start: int, explicit: bool, little: bo
             ):
                 return out, None, pos
             return out, issue, None
-        out.append(Element(tag, vr, pos, vpos, nxt - vpos, length == UNDEFINED))
-        seen_pixel = seen_pixel or tag in PIXEL_TAGS
+        append(Element(tag, vr, pos, vpos, nxt - vpos, length == UNDEFINED))
+        if tag in PIXEL_TAGS:
+            seen_pixel = True
         last = tag
         pos = nxt
     return out, None, None

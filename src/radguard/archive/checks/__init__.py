@@ -13,6 +13,9 @@ from radguard.archive.checks import active_content, malformed, not_dicom, preamb
 from radguard.archive.obj import ArchiveObject
 from radguard.models import Finding
 
+#: bump when a check's logic changes: cached results of sealed objects are then recomputed
+CHECKS_VERSION = "1"
+
 Check = Callable[[ArchiveObject], Iterator[Finding]]
 
 MODULES: tuple[ModuleType, ...] = (preamble, trailing, not_dicom, malformed, active_content)

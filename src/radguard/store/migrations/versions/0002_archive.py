@@ -42,6 +42,8 @@ def upgrade() -> None:
         sa.Column("elements", sa.JSON, nullable=False),
         sa.Column("layout", sa.JSON, nullable=True),
         sa.Column("canary", sa.Boolean, nullable=False),
+        sa.Column("checks", sa.JSON, nullable=True),
+        sa.Column("checks_version", sa.String(16), nullable=True),
         sa.Column("run_id", sa.Integer, nullable=False),
         sa.Column("seen_run", sa.Integer, nullable=False),
         sa.Column("sealed_at", sa.DateTime(timezone=True), nullable=False),
