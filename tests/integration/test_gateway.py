@@ -82,6 +82,16 @@ def test_allowlist_store_and_audit(tmp_path: Path, storescp: Peer) -> None:
             assert header.startswith(b"<85>1 ")
             assert schema.validate(etree.fromstring(body))
         assert not any(b"GW-PAT-1" in raw for raw in collector.messages)
+        # the store has the same records as events of one "gateway" run, Patient IDs hashed
+        from radguard.store import open_store
+
+        store = open_store()
+        run = store.latest_run("gateway")
+        assert run is not None and run.status == "done" and run.summary["stores_acknowledged"] == 3
+        stored = store.events(kind="audit", limit=100)
+        assert len(stored) == len(events)
+        assert sum(1 for e in stored if e.attributes["event"] == "110104") == 3
+        assert all("GW-PAT-1" not in json.dumps(e.attributes) for e in stored)
     finally:
         collector.close()
 

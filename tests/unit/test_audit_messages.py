@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -136,3 +137,23 @@ def test_fhir_balp_shape() -> None:
     bundle = to_bundle(_records())
     assert len(bundle["entry"]) == 10
     assert bundle["entry"][0]["resource"]["subtype"][0]["code"] == "110120"
+
+
+def test_jsonl_to_fhir_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from radguard.audittrail.fhir import json_to_fhir
+    from radguard.cli.main import main
+
+    docs = [m.to_json(r, secret=SECRET) for r in _records()]
+    res = json_to_fhir(docs[4])
+    assert res["type"]["code"] == "110104" and res["type"]["display"] == "DICOM Instances Transferred"
+    assert [a["type"]["coding"][0]["code"] for a in res["agent"]] == ["110153", "110152"]
+    pat = next(e for e in res["entity"] if e["role"]["code"] == "1")
+    assert pat["what"]["identifier"]["value"] == phi_hash("PAT-001", secret=SECRET)
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text("\n".join(json.dumps(d) for d in docs) + "\nnot json\n")
+    capsys.readouterr()
+    assert main(["audit-fhir", str(audit)]) == 0
+    out = capsys.readouterr()
+    bundle = json.loads(out.out)
+    assert bundle["resourceType"] == "Bundle" and len(bundle["entry"]) == 10
+    assert "1 unreadable line" in out.err and "PAT-001" not in out.out

@@ -95,3 +95,66 @@ def to_bundle(records: Iterable[AuditRecord], **kwargs: Any) -> dict[str, Any]:
         "type": "collection",
         "entry": [{"resource": to_fhir(r, **kwargs)} for r in records],
     }
+
+
+def _lookup() -> dict[str, Code]:
+    from radguard.audittrail.codes import EventID, EventTypeCode, ObjectIDType, RoleID
+
+    table: dict[str, Code] = {}
+    for enum_cls in (EventID, EventTypeCode, RoleID, ObjectIDType):
+        for member in enum_cls:
+            table[member.value.code] = member.value
+    return table
+
+
+def json_to_fhir(doc: dict[str, Any]) -> dict[str, Any]:
+    """A FHIR AuditEvent from the JSON Lines form of a record (Patient IDs stay keyed hashes)."""
+    codes = _lookup()
+
+    def coding(code: str | None) -> dict[str, str]:
+        c = codes.get(code or "")
+        return _coding(c) if c is not None else {"system": DCM_SYSTEM, "code": str(code)}
+
+    agents = []
+    for p in doc.get("participants", []):
+        agent: dict[str, Any] = {"who": {"identifier": {"value": p.get("user_id")}},
+                                 "requestor": bool(p.get("requestor"))}
+        if p.get("role"):
+            agent["type"] = {"coding": [coding(p["role"])]}
+        if p.get("host"):
+            agent["network"] = {"address": p["host"], "type": "2"}
+        agents.append(agent)
+    entities = []
+    for o in doc.get("objects", []):
+        entity: dict[str, Any] = {
+            "what": {"identifier": {"type": {"coding": [coding(o.get("id_type"))]}, "value": o.get("id")}},
+            "type": {"system": ENTITY_TYPE_SYSTEM, "code": o.get("type")},
+            "role": {"system": OBJECT_ROLE_SYSTEM, "code": o.get("role")},
+        }
+        if "query_keys" in o:
+            entity["query"] = base64.b64encode(",".join(o["query_keys"]).encode()).decode("ascii")
+        details = [{"type": k, "valueString": v} for k, v in (o.get("details") or {}).items()]
+        sop_classes = (o.get("sop_classes") or {}).items()
+        details += [{"type": f"SOPClass:{uid}", "valueString": str(n)} for uid, n in sop_classes]
+        if details:
+            entity["detail"] = details
+        entities.append(entity)
+    resource: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [BALP_PROFILE]},
+        "type": coding(doc.get("event")),
+        "action": doc.get("action"),
+        "recorded": doc.get("time"),
+        "outcome": doc.get("outcome"),
+        "agent": agents,
+        "source": {"observer": {"display": doc.get("source")},
+                   "type": [{"system": SOURCE_TYPE_SYSTEM, "code": "6"}]},
+    }
+    if doc.get("event_types"):
+        resource["subtype"] = [coding(c) for c in doc["event_types"]]
+    if doc.get("description"):
+        resource["outcomeDesc"] = doc["description"]
+    if entities:
+        resource["entity"] = entities
+    return resource

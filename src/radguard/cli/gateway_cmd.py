@@ -12,6 +12,8 @@ def register(app: typer.Typer) -> None:
         gateway_cmd)
     app.command("contain", help="Contain a running gateway: shut a peer out, read-only, downtime, release.")(
         contain_cmd)
+    app.command("audit-fhir", help="Export a gateway audit file (JSON Lines) as a FHIR AuditEvent Bundle.")(
+        audit_fhir_cmd)
 
 
 def gateway_cmd(
@@ -87,3 +89,35 @@ def contain_cmd(
     else:
         typer.echo(f"contain {action}{' ' + peer if peer else ''}: applied, {reply['aborted']} association(s) "
                    f"aborted; state {reply['state']}")
+
+
+def audit_fhir_cmd(
+    audit_file: Path = typer.Argument(..., help="The gateway's [audit] file (JSON Lines)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the Bundle here instead of stdout."),
+) -> None:
+    """FHIR R4 AuditEvent resources (IHE BALP), one per audit record, in a collection Bundle."""
+    import json
+
+    from radguard.audittrail.fhir import json_to_fhir
+    from radguard.errors import UsageError
+
+    try:
+        lines = audit_file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {audit_file}: {exc.strerror or exc}") from None
+    entries, bad = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            entries.append({"resource": json_to_fhir(json.loads(line))})
+        except (ValueError, TypeError, AttributeError):
+            bad += 1
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    text = json.dumps(bundle, indent=1)
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)
+    if bad:
+        typer.echo(f"warning: {bad} unreadable line(s) skipped", err=True)

@@ -74,6 +74,7 @@ class AuditConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     site_id: str | None = None
+    store: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +327,7 @@ def parse_config(doc: Mapping[str, Any], base: Path, source: Path | None = None)
         tls_cert=au.path("tls_cert"),
         tls_key=au.path("tls_key"),
         site_id=au.text("site_id"),
+        store=au.flag("store", True),
     )
     au.done()
     return GatewayConfig(

@@ -17,6 +17,7 @@ import signal
 import socket
 import ssl
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,16 @@ from radguard.gateway.config import GatewayConfig, load_config, site_secret
 from radguard.gateway.control import ControlServer
 from radguard.gateway.policy import AssociationInfo, Containment, PolicyEngine
 from radguard.gateway.relay import Relay
+from radguard.gateway.store_sink import StoreSink
 
 log = logging.getLogger("radguard.gateway")
 
 
-def build_trail(config: GatewayConfig) -> AuditTrail | None:
-    """The audit trail of ``[audit]`` (None when neither a file nor a collector is configured)."""
+def build_trail(config: GatewayConfig, listeners: list[Callable[[dict[str, Any]], None]] | None = None
+                ) -> AuditTrail | None:
+    """The audit trail of ``[audit]`` (None when there is neither a file, a collector, nor a store sink)."""
     audit = config.audit
-    if audit.file is None and audit.syslog is None:
+    if audit.file is None and audit.syslog is None and not listeners:
         return None
     sender = None
     if audit.syslog is not None:
@@ -48,7 +51,7 @@ def build_trail(config: GatewayConfig) -> AuditTrail | None:
 
         sender = make_sender(SyslogTarget.parse(audit.syslog), ca=audit.tls_ca, cert=audit.tls_cert, key=audit.tls_key)
     return AuditTrail(jsonl=audit.file, sender=sender, spool_dir=audit.spool,
-                      include_patient_id=audit.include_patient_id, secret=site_secret(audit))
+                      include_patient_id=audit.include_patient_id, secret=site_secret(audit), listeners=listeners)
 
 
 def server_tls_context(config: GatewayConfig) -> ssl.SSLContext:
@@ -85,7 +88,14 @@ class Gateway:
         self.containment = Containment()
         self.relays: set[Relay] = set()
         self.stats: collections.Counter[str] = collections.Counter()
-        self.trail = trail if trail is not None else build_trail(config)
+        self.sink: StoreSink | None = None
+        if trail is None and config.audit.store and (config.audit.file or config.audit.syslog):
+            try:
+                self.sink = StoreSink({"ae_title": config.ae_title, "upstream": f"{config.upstream_ae}@"
+                                       f"{config.upstream[0]}:{config.upstream[1]}", "peers": sorted(config.peers)})
+            except Exception as exc:  # the store is an observer too: the gateway runs without it
+                log.error("audit: store unavailable (%s); audit goes to the file/syslog only", exc)
+        self.trail = trail if trail is not None else build_trail(config, [self.sink] if self.sink else None)
         self.audit = (GatewayAudit(self.trail, lambda: self.config.ae_title,
                                    lambda: (self.config.upstream_ae, self.config.upstream[0]))
                       if self.trail is not None else None)
@@ -159,6 +169,9 @@ class Gateway:
         self.executor.shutdown(wait=False)
         if self.trail is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.trail.close)
+        if self.sink is not None:
+            sink, summary = self.sink, dict(self.stats)
+            await asyncio.get_running_loop().run_in_executor(None, lambda: sink.close(summary))
 
     def reload(self) -> None:
         """Reload the configuration file (SIGHUP): new decisions use it; open associations go on."""
