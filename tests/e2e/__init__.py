@@ -1,0 +1,1 @@
+"""End-to-end tests: the installed CLI as a PACS administrator runs it, PHI leaks, hostile input."""
