@@ -55,8 +55,8 @@ def tcpdump(path: Path, ports: Sequence[int]) -> Iterator[None]:
     timeout and a short capture stopped by SIGINT can come out empty.
     """
     expr = " or ".join(f"tcp port {p}" for p in ports)
-    proc = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", str(path), expr],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-B", "262144", "-s", "0", "-w", str(path), expr]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
     line = proc.stderr.readline()  # "tcpdump: listening on lo, ..."
     if b"listening" not in line:
