@@ -47,7 +47,7 @@ def test_example_file_loads() -> None:
     assert cfg.limits.associations_per_minute == 120
     assert cfg.inspection.enabled and cfg.inspection.executable is InspectAction.REJECT
     assert cfg.inspection.malformed is InspectAction.ALERT
-    assert cfg.audit.include_patient_id is False
+    assert cfg.audit.include_patient_id is False and cfg.audit.store.value == "alerts"
     assert cfg.peer_for_port_ae("WS01") is cfg.peers["WS01"] and cfg.peer_for_port_ae("CT01") is None
 
 
@@ -78,6 +78,7 @@ def test_issue_example_works_as_is(tmp_path: Path) -> None:
         (('ae = "CT01"', 'ae = "THIS-AE-IS-TOO-LONG"'), r"not a valid AE title"),
         (("[limits]", "[limit]"), r"unknown section\(s\): limit"),
         (('ae = "WS01"', 'ae = "CT01"'), r"CT01 is listed twice"),
+        (('file = "audit.jsonl"', 'file = "a.jsonl"\nstore = "some"'), r"\[audit\] store must be one of: all"),
     ],
 )
 def test_clear_errors(tmp_path: Path, edit: tuple[str, str], message: str) -> None:

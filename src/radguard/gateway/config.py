@@ -32,6 +32,14 @@ class InspectAction(enum.StrEnum):
     PASS = "pass"  # pass, only counted
 
 
+class StoreLevel(enum.StrEnum):
+    """``[audit] store``: which audit records also go to the radguard store as events."""
+
+    ALL = "all"
+    ALERTS = "alerts"  # security alerts and failed outcomes (the routine transfers stay in file/syslog)
+    NONE = "none"
+
+
 def default_data_dir() -> Path:
     from platformdirs import user_data_dir
 
@@ -74,7 +82,7 @@ class AuditConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     site_id: str | None = None
-    store: bool = True
+    store: StoreLevel = field(default_factory=lambda: StoreLevel.ALERTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +211,15 @@ class _Section:
             raise ConfigError(f"[{self.name}] {key} must be a list of strings")
         return tuple(x.strip() for x in v)
 
+    def choice(self, key: str, enum_cls: type[StoreLevel], default: StoreLevel) -> StoreLevel:
+        v = self.text(key)
+        if v is None:
+            return default
+        try:
+            return enum_cls(v.lower())
+        except ValueError:
+            raise ConfigError(f"[{self.name}] {key} must be one of: {', '.join(e.value for e in enum_cls)}") from None
+
     def action(self, key: str, default: InspectAction) -> InspectAction:
         v = self.text(key)
         if v is None:
@@ -327,7 +344,7 @@ def parse_config(doc: Mapping[str, Any], base: Path, source: Path | None = None)
         tls_cert=au.path("tls_cert"),
         tls_key=au.path("tls_key"),
         site_id=au.text("site_id"),
-        store=au.flag("store", True),
+        store=au.choice("store", StoreLevel, StoreLevel.ALERTS),
     )
     au.done()
     return GatewayConfig(

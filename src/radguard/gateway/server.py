@@ -30,7 +30,7 @@ from radguard.gateway.addons.inspection import Checker, Inspection
 from radguard.gateway.addons.move_destinations import MoveDestinations
 from radguard.gateway.addons.operations import Operations
 from radguard.gateway.addons.rate_limit import RateLimit
-from radguard.gateway.config import GatewayConfig, load_config, site_secret
+from radguard.gateway.config import GatewayConfig, StoreLevel, load_config, site_secret
 from radguard.gateway.control import ControlServer
 from radguard.gateway.policy import AssociationInfo, Containment, PolicyEngine
 from radguard.gateway.relay import Relay
@@ -89,10 +89,12 @@ class Gateway:
         self.relays: set[Relay] = set()
         self.stats: collections.Counter[str] = collections.Counter()
         self.sink: StoreSink | None = None
-        if trail is None and config.audit.store and (config.audit.file or config.audit.syslog):
+        level = config.audit.store
+        if trail is None and level is not StoreLevel.NONE and (config.audit.file or config.audit.syslog):
             try:
                 self.sink = StoreSink({"ae_title": config.ae_title, "upstream": f"{config.upstream_ae}@"
-                                       f"{config.upstream[0]}:{config.upstream[1]}", "peers": sorted(config.peers)})
+                                       f"{config.upstream[0]}:{config.upstream[1]}", "peers": sorted(config.peers)},
+                                      alerts_only=level is StoreLevel.ALERTS)
             except Exception as exc:  # the store is an observer too: the gateway runs without it
                 log.error("audit: store unavailable (%s); audit goes to the file/syslog only", exc)
         self.trail = trail if trail is not None else build_trail(config, [self.sink] if self.sink else None)

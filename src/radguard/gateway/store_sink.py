@@ -1,5 +1,8 @@
 """The gateway's audit records in the radguard store (run kind ``gateway``), as events.
 
+By default only security alerts and records with a failed outcome (``[audit] store = "alerts"``);
+``"all"`` stores every record (the routine transfers too, at a CPU cost on busy gateways).
+
 Fed by the audit trail's worker (the JSON form: Patient IDs already keyed hashes, never names),
 written in batches by its own thread at most once a second, so neither the relay nor the JSON Lines
 file waits for the database. Store errors are logged (observers never break the flow).
@@ -41,7 +44,7 @@ def to_event(doc: Mapping[str, Any]) -> Event:
 class StoreSink:
     """Batches audit records into the store under one ``gateway`` run."""
 
-    def __init__(self, params: Mapping[str, Any], url: str | None = None) -> None:
+    def __init__(self, params: Mapping[str, Any], url: str | None = None, *, alerts_only: bool = True) -> None:
         from radguard.store import open_store
 
         self.store = open_store(url)
@@ -50,9 +53,12 @@ class StoreSink:
         self._thread = threading.Thread(target=self._loop, name="radguard-store", daemon=True)
         self._thread.start()
         self.written = 0
+        self.alerts_only = alerts_only
 
     def __call__(self, doc: dict[str, Any]) -> None:
-        """Audit trail listener: queue one record."""
+        """Audit trail listener: queue one record (only alerts and failures with ``alerts_only``)."""
+        if self.alerts_only and doc.get("event") != SECURITY_ALERT and doc.get("outcome") in (None, "0"):
+            return
         self._queue.put(to_event(doc))
 
     def _loop(self) -> None:
