@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radguard.range.peers import OrthancPeer, Peer, start_dcmqrscp, start_orthanc, start_storescp, storescu
+from radguard.range.drills import Capture, step_archive, step_gateway, step_pcap
+from radguard.range.peers import (
+    OrthancPeer,
+    Peer,
+    free_port,
+    start_dcmqrscp,
+    start_orthanc,
+    start_storescp,
+    storescu,
+)
 from radguard.range.samples import bundled
 
 
@@ -35,6 +44,16 @@ class Department:
     workdir: Path
     out: Path
     images: list[Path] = field(default_factory=list)
+    extra_ports: dict[str, int] = field(default_factory=dict)
+    capture: Capture | None = None
+
+    @property
+    def scan_ports(self) -> list[int]:
+        """The department's ports plus the usual DICOM/PACS web ports (mostly closed here: a real sweep)."""
+        from radguard.assess.targets import DEFAULT_PORTS
+
+        own = [self.pacs.port, self.pacs.http_port, self.workstation.port, self.archive.port]
+        return own + [p for p in DEFAULT_PORTS if p not in own]
 
 
 @dataclass
@@ -76,13 +95,18 @@ def demo_images() -> list[Path]:
 
 def start_department(stack: ExitStack, workdir: Path, out: Path) -> Department:
     _say("• starting the simulated department on 127.0.0.1 (Orthanc PACS, DCMTK workstation, DCMTK archive)")
-    pacs = start_orthanc(workdir, ae="PACS")
-    stack.callback(pacs.stop)
     ws = start_storescp(workdir, ae="WS01")
     stack.callback(ws.stop)
+    # the PACS knows its peers by AE title (as behind the gateway, from the gateway's address)
+    known = {"ws01": ("WS01", "127.0.0.1", ws.port), "ct01": ("CT01", "127.0.0.1", 104)}
+    pacs = start_orthanc(workdir, ae="PACS", modalities=known)
+    stack.callback(pacs.stop)
     archive = start_dcmqrscp(workdir, ae="ARCHIVE", peers={"WS01": ("127.0.0.1", ws.port)})
     stack.callback(archive.stop)
     dept = Department(pacs=pacs, workstation=ws, archive=archive, workdir=workdir, out=out, images=demo_images())
+    dept.extra_ports["gateway"] = free_port()
+    dept.capture = Capture(out / "department.pcap", [*dept.scan_ports, dept.extra_ports["gateway"]])
+    stack.callback(dept.capture.stop)
     r = storescu(pacs.host, pacs.port, dept.images, called_ae="PACS", calling_ae="CT01", extra_args=["-xs"])
     if r.returncode != 0:
         r = storescu(pacs.host, pacs.port, dept.images, called_ae="PACS", calling_ae="CT01")
@@ -95,7 +119,7 @@ def start_department(stack: ExitStack, workdir: Path, out: Path) -> Department:
 def step_scan(dept: Department) -> StepResult:
     """Identify: scan the department's DICOM and web endpoints."""
     t0 = time.monotonic()
-    ports = ",".join(str(p) for p in (dept.pacs.port, dept.pacs.http_port, dept.workstation.port, dept.archive.port))
+    ports = ",".join(str(p) for p in dept.scan_ports)
     rc, doc = radguard(
         ["scan", "127.0.0.1", "--ports", ports, "--json", "--sarif", str(dept.out / "scan.sarif")], dept.out
     )
@@ -116,7 +140,21 @@ def step_scan(dept: Department) -> StepResult:
 
 
 #: the demo's steps, in order; later capabilities add theirs here
-STEPS: list[Callable[[Department], StepResult]] = [step_scan]
+STEPS: list[Callable[[Department], StepResult]] = [step_scan, step_gateway, step_archive, step_pcap]
+
+
+def _print_efficacy(results: list[StepResult]) -> None:
+    """Efficacy table: every attack the drills tried, and whether a defense blocked or detected it."""
+    rows = [(r.name.split(":")[0], a) for r in results for a in r.data.get("attacks", [])]
+    if not rows:
+        return
+    print("\ndefense efficacy (attack -> outcome)")
+    stopped = 0
+    for phase, a in rows:
+        outcome = "blocked" if a.get("blocked") else "detected" if a.get("detected") else "MISSED"
+        stopped += outcome != "MISSED"
+        print(f"  {phase:<16} {a['attack']:<62} {outcome}")
+    print(f"  {stopped}/{len(rows)} attacks blocked or detected")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,5 +181,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nradguard demo summary")
     for r in results:
         print(f"  [{'ok' if r.ok else 'FAILED'}] {r.name}: {r.summary}")
+    _print_efficacy(results)
     print(f"results: {out} (store: RADGUARD_DB=sqlite:///{out / 'radguard.db'} radguard findings list)")
     return 0 if all(r.ok for r in results) else 1

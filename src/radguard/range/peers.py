@@ -145,7 +145,8 @@ def start_dcmqrscp(
         f"HostTable BEGIN\n{hosts}\nHostTable END\n\nVendorTable BEGIN\nVendorTable END\n\n"
         f"AETable BEGIN\n{ae} {db} RW (200, 1024mb) {allowed}\nAETable END\n"
     )
-    cmd = ["dcmqrscp", "-c", str(cfg), "--single-process", "-dhl", *extra_args]
+    # forking mode: Debian's dcmqrscp 3.6.7 crashes after each association with --single-process
+    cmd = ["dcmqrscp", "-c", str(cfg), "-dhl", *extra_args]
     proc, log = _spawn(cmd, workdir, "dcmqrscp")
     wait_port(LOOPBACK, port, proc=proc)
     return Peer(host=LOOPBACK, port=port, ae=ae, workdir=workdir, proc=proc, log=log, extra={"db": db, "cfg": cfg})

@@ -297,8 +297,11 @@ def _migrate(engine: Engine) -> None:
         current = set(MigrationContext.configure(conn).get_current_heads())
     if current == set(script.get_heads()):
         return
+    import logging
+
     from alembic import command
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
