@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -190,6 +191,10 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
 
     analyzer = Analyzer(on_record, dicom_ports=opts.dicom_ports, inspect=_inspector(rules))
     started = last = time.monotonic()
+    timer = threading.Timer(duration, proc.terminate) if duration is not None else None
+    if timer is not None:  # a quiet interface must not keep us past the deadline: end tcpdump's stream
+        timer.daemon = True
+        timer.start()
     try:
         for frame in read_frames(proc.stdout):
             analyzer.feed_frame(frame)
@@ -197,16 +202,17 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
             if now - last >= interval:
                 last = now
                 detect_now()
-            if duration is not None and now - started >= duration:
-                break
     except CaptureError as exc:
-        if proc.poll() is None or proc.returncode == 0:
-            errors.append({"interface": interface, "error": str(exc)})
-        else:
+        proc.wait(timeout=5)
+        if analyzer.stats.frames == 0 and proc.returncode not in (0, -15):
             raise UsageError(f"tcpdump could not capture on {interface!r} (exit {proc.returncode})") from None
+        if "cut short" not in str(exc) and "empty" not in str(exc):
+            errors.append({"interface": interface, "error": str(exc)})
     except KeyboardInterrupt:
         pass
     finally:
+        if timer is not None:
+            timer.cancel()
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
