@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -53,8 +52,3 @@ def sqlite_dump(db: Path) -> str:
         return "\n".join(con.iterdump())
     finally:
         con.close()
-
-
-def element_digest_hex(tag: int, value: bytes) -> str:
-    """The ledger's unkeyed per-element digest (radguard.archive.digest: BLAKE2b-64 of tag || value)."""
-    return hashlib.blake2b(tag.to_bytes(4, "big") + value, digest_size=8).hexdigest()
