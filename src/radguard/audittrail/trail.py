@@ -1,9 +1,9 @@
 """The audit trail: an observer that never blocks or breaks the clinical flow (45 CFR 164.312(b)).
 
-:meth:`AuditTrail.emit` only puts the record on a queue. One worker thread writes each record to
-the JSON Lines file and sends it to the syslog collector.
-The JSON Lines file is flushed after each batch (whenever the queue runs empty, at most
-:data:`MAX_BATCH` records), so a record reaches the file well within a second.
+:meth:`AuditTrail.emit` only appends the record to a deque (no lock hand-off, so the event loop
+keeps the GIL). One worker thread, polling every :data:`POLL_SECONDS`, writes each record to the
+JSON Lines file and sends it to the syslog collector; the file is flushed after each batch (at most
+:data:`MAX_BATCH` records), so a record reaches the file within about 50 ms, well within a second.
 When the collector cannot take a message, the message goes to a disk spool (one file per
 message, in order) and every later message follows it there until the collector is back; the
 worker retries every ``retry_interval`` seconds and drains the spool oldest first, so nothing is
@@ -13,10 +13,10 @@ Errors are logged, never raised to the caller.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -30,9 +30,9 @@ from radguard.audittrail.syslog import Sender, format_message
 
 log = logging.getLogger("radguard.audittrail")
 
-_STOP = object()
-#: records handled between two flushes of the JSON Lines file (the file is flushed whenever the queue
-#: runs empty, so a record is on disk within milliseconds of being emitted, well within a second)
+#: how often the worker looks for new records when idle (a record is on disk within about this)
+POLL_SECONDS = 0.05
+#: records handled between two flushes of the JSON Lines file
 MAX_BATCH = 256
 
 
@@ -84,9 +84,12 @@ class AuditTrail:
         self._hostname = hostname or socket.gethostname()
         self._retry = retry_interval
         self._listeners = list(listeners or [])
-        self._queue: queue.Queue[object] = queue.Queue()
-        self._idle = threading.Event()
-        self._idle.set()
+        # a deque, not a queue.Queue: emit() must not wake the worker (a lock hand-off per record costs
+        # the event loop the GIL); the worker polls every POLL_SECONDS instead
+        self._pending: collections.deque[AuditRecord] = collections.deque()
+        self._in_flight = 0
+        self._stopping = False
+        self._wake = threading.Event()
         self._jsonl: IO[str] | None = None
         if jsonl is not None:
             jsonl.parent.mkdir(parents=True, exist_ok=True)
@@ -107,8 +110,7 @@ class AuditTrail:
             self.stats.emitted += 1
             code = record.event.value.code
             self.stats.by_event[code] = self.stats.by_event.get(code, 0) + 1
-            self._idle.clear()
-            self._queue.put_nowait(record)
+            self._pending.append(record)
         except Exception:  # observers never break the flow
             log.exception("audit: could not queue a record")
 
@@ -116,7 +118,7 @@ class AuditTrail:
         """Wait until every queued record is written and sent or spooled; True if done in time."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:
+            if not self._pending and self._in_flight == 0:
                 return True
             time.sleep(0.01)
         return False
@@ -127,7 +129,8 @@ class AuditTrail:
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush, try once more to drain the spool, stop the worker, close the file."""
-        self._queue.put(_STOP)
+        self._stopping = True
+        self._wake.set()
         self._thread.join(timeout)
         if self._jsonl is not None:
             self._jsonl.close()
@@ -140,36 +143,29 @@ class AuditTrail:
     def _run(self) -> None:
         next_retry = 0.0
         while True:
-            timeout = self._retry if self._spool_files_cached else None
-            try:
-                batch = [self._queue.get(timeout=timeout)]
-            except queue.Empty:
-                batch = []
-            while batch and len(batch) < MAX_BATCH:  # take what is queued: one file flush per batch
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = False
+            batch: list[AuditRecord] = []
+            self._in_flight = 1  # set before popping, so flush() never sees an empty deque and no work
+            while self._pending and len(batch) < MAX_BATCH:
+                batch.append(self._pending.popleft())
+            self._in_flight = len(batch)
             for item in batch:
-                if item is _STOP:
-                    stop = True
-                elif isinstance(item, AuditRecord):
-                    try:
-                        self._handle(item)
-                    except Exception:
-                        self.stats.errors += 1
-                        log.exception("audit: record handling failed")
-            self._flush_file()
-            for _ in batch:
-                self._queue.task_done()
-            if stop:
+                try:
+                    self._handle(item)
+                except Exception:
+                    self.stats.errors += 1
+                    log.exception("audit: record handling failed")
+            if batch:
+                self._flush_file()
+            self._in_flight = 0
+            if self._stopping and not self._pending:
                 self._drain_spool()
                 return
             now = time.monotonic()
             if self._spool_files_cached and now >= next_retry:
                 self._drain_spool()
                 next_retry = now + self._retry
+            if not self._pending:
+                self._wake.wait(POLL_SECONDS)
 
     def _flush_file(self) -> None:
         if self._jsonl is None:
