@@ -18,8 +18,8 @@ from radguard.dicom.pdu import plausible_pdu_start
 from radguard.monitor import tls
 from radguard.monitor.capture import CaptureError, Frame, read_frames
 from radguard.monitor.conversation import DicomConversation, Endpoints, Inspector, Record, iso
-from radguard.monitor.decode import Segment, TCPFlag, decode_segment
-from radguard.monitor.tcp import DEFAULT_MAX_PENDING, FlowState, Reassembler
+from radguard.monitor.decode import Segment, decode_segment
+from radguard.monitor.tcp import _ACK, _FIN, _RST, _SYN, DEFAULT_MAX_PENDING, FlowState, Reassembler
 
 #: ports where DICOM (or DICOM over TLS) is expected (PS3.15 §B.1, IANA: 104, 2761, 2762, 11112; Orthanc 4242)
 DEFAULT_DICOM_PORTS: frozenset[int] = frozenset({104, 2761, 2762, 4242, 11112})
@@ -90,12 +90,12 @@ class Analyzer:
         if flow is None:
             flow = self.flows.get((seg.dst, seg.dport, seg.src, seg.sport))
             from_client = False
-        syn_only = seg.flags & (TCPFlag.SYN | TCPFlag.ACK) == TCPFlag.SYN
+        syn_only = seg.flags & (_SYN | _ACK) == _SYN
         if flow is not None and syn_only and (flow.fins or flow.state is FlowState.CLOSED or flow.bytes[True]):
             self._close(flow)  # port reuse: a new connection on the same 4-tuple
             flow = None
         if flow is None:
-            if not seg.payload and not seg.flags & TCPFlag.SYN:
+            if not seg.payload and not seg.flags & _SYN:
                 return  # the last ACK of a closed connection, a stray RST: nothing to follow
             flow, from_client = self._new_flow(seg, syn_only)
         flow.ts_last = seg.ts
@@ -104,7 +104,7 @@ class Analyzer:
             self._sweep_idle(seg.ts)
 
     def _new_flow(self, seg: Segment, syn_only: bool) -> tuple[_Flow, bool]:
-        synack = seg.flags & (TCPFlag.SYN | TCPFlag.ACK) == TCPFlag.SYN | TCPFlag.ACK
+        synack = seg.flags & (_SYN | _ACK) == _SYN | _ACK
         if syn_only:
             client_is_src = True
         elif synack:
@@ -127,18 +127,18 @@ class Analyzer:
 
     def _segment(self, flow: _Flow, from_client: bool, seg: Segment) -> None:
         flags = seg.flags
-        if flags & TCPFlag.RST:
+        if flags & _RST:
             if flow.state is FlowState.SYN_SENT and not from_client:
                 flow.state = FlowState.REFUSED
             self._close(flow)
             return
-        if flags & TCPFlag.SYN and flags & TCPFlag.ACK and flow.state is FlowState.SYN_SENT:
+        if flags & _SYN and flags & _ACK and flow.state is FlowState.SYN_SENT:
             flow.state = FlowState.ESTABLISHED
         if seg.payload and flow.state is FlowState.SYN_SENT:
             flow.state = FlowState.ESTABLISHED
         assert flow.reasm is not None
         flow.reasm.add(from_client, seg)
-        if flags & TCPFlag.FIN:
+        if flags & _FIN:
             flow.fins |= 1 if from_client else 2
         if flow.fins == 3 and flow.reasm.finished(True) and flow.reasm.finished(False):
             self._close(flow)

@@ -290,7 +290,8 @@ class DicomConversation:
             return
         r = op.record
         r["request_bytes" if cur.is_request else "response_bytes"] += cur.size
-        facts: DatasetFacts = examine(bytes(cur.head), cur.implicit, cur.size <= HEAD_BYTES)
+        facts: DatasetFacts = examine(bytes(cur.head), cur.implicit, cur.size <= HEAD_BYTES,
+                                      query=r["command"] != "C-STORE")
         for kw in facts.phi:
             op.phi[kw] += 1
             self._phi[kw] += 1

@@ -14,6 +14,7 @@ QUERY_RETRIEVE_LEVEL = 0x00080052
 SPECIFIC_CHARACTER_SET = 0x00080005
 #: only the head of a data set is examined: PHI and query keys live in groups 0008-0020
 HEAD_GROUP_LIMIT = 0x0020
+PATIENT_GROUP = 0x0010
 #: how many bytes of each data set the monitor keeps to examine
 HEAD_BYTES = 64 * 1024
 
@@ -59,13 +60,23 @@ def _looks_explicit(data: bytes) -> bool:
     return len(data) >= 6 and 65 <= data[4] <= 90 and 65 <= data[5] <= 90
 
 
-def examine(head: bytes, implicit: bool | None, complete: bool) -> DatasetFacts:
-    """Examine the head of a data set (``complete``: the whole data set is in ``head``)."""
+def examine(head: bytes, implicit: bool | None, complete: bool, *, query: bool = True) -> DatasetFacts:
+    """Examine the head of a data set (``complete``: the whole data set is in ``head``).
+
+    ``query``: also classify the keys of a query identifier; without it only PHI attributes are
+    looked at (and the walk stops after the patient group 0010).
+    """
     if implicit is None:
         implicit = not _looks_explicit(head)
-    elements, ok = scan.walk(head, implicit=implicit, stop_after_group=HEAD_GROUP_LIMIT)
+    limit = HEAD_GROUP_LIMIT if query else PATIENT_GROUP
+    elements, ok = scan.walk(head, implicit=implicit, stop_after_group=limit)
     facts = DatasetFacts(malformed=not ok and complete)
     phi_tags = _phi_tags()
+    if not query:
+        for el in elements:
+            if el.tag in phi_tags and el.length != scan.UNDEFINED and scan.value(head, el).strip(b" \x00*?"):
+                facts.phi.append(phi_tags[el.tag])
+        return facts
     for el in elements:
         if el.length == scan.UNDEFINED or el.vr == "SQ":
             continue  # sequence matching: neither a PHI value nor a simple key

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 from radguard.monitor.decode import Segment, TCPFlag
 
+# plain ints: IntFlag arithmetic is slow on the per-packet path
+_SYN, _ACK, _FIN, _RST = int(TCPFlag.SYN), int(TCPFlag.ACK), int(TCPFlag.FIN), int(TCPFlag.RST)
+
 #: default bound on out-of-order bytes held per direction before declaring a gap
 DEFAULT_MAX_PENDING = 4 * 1024 * 1024
 _HALF = 1 << 31
@@ -59,14 +62,14 @@ class Reassembler:
         self.halves = {True: HalfStream(), False: HalfStream()}
 
     def add(self, from_client: bool, seg: Segment) -> None:
-        if seg.flags & TCPFlag.ACK:
+        if seg.flags & _ACK:
             self._acked(not from_client, seg.ack)
         half = self.halves[from_client]
         seq = seg.seq
-        if seg.flags & TCPFlag.SYN:
+        if seg.flags & _SYN:
             half.next_seq = (seq + 1) % _MOD
             seq = (seq + 1) % _MOD
-        if seg.flags & TCPFlag.FIN:
+        if seg.flags & _FIN:
             half.fin = True
             half.fin_seq = (seq + len(seg.payload)) % _MOD
         data = seg.payload
