@@ -68,9 +68,6 @@ def test_bad_arguments_exit_2_one_line(args: list[str]) -> None:
     assert line.startswith("radguard: error: "), line
 
 
-@pytest.mark.xfail(strict=True, reason="cli/main.py catches click.ClickException, but typer 0.29 raises its "
-                   "vendored typer._click exceptions: parse errors print 'radguard: internal error: ...' "
-                   "(and the whole help text on one line for a bare group) instead of click's usage message")
 @pytest.mark.parametrize("args", [
     ["scan"],                            # missing argument
     ["scan", "127.0.0.1", "--bogus"],    # unknown option

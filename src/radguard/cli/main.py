@@ -60,27 +60,57 @@ for _name in COMMAND_MODULES:
     _mod.register(app)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the process exit code (0/1/2, see radguard.cli.output)."""
+def _click_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(usage/parse errors, aborts) of click and of the click copy newer typer versions vendor."""
     import click
 
+    errors: list[type[BaseException]] = [click.ClickException]
+    aborts: list[type[BaseException]] = [click.exceptions.Abort]
+    try:
+        from typer._click import exceptions as vendored  # typer >= 0.25 ships its own click
+
+        errors.append(vendored.ClickException)
+        aborts.extend(t for t in (getattr(vendored, "Abort", None),) if isinstance(t, type))
+    except ImportError:
+        pass
+    return tuple(errors), tuple(aborts)
+
+
+def _show_usage_error(exc: BaseException) -> None:
+    """Print a parse error the way click does (usage line + ``Error: ...``), or the help of a bare group."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(ctx.get_help(), file=sys.stderr)
+        return
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show(file=sys.stderr)
+    else:
+        print(f"radguard: error: {exc}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the process exit code (0/1/2, see radguard.cli.output)."""
     from radguard.errors import RadguardError
 
+    usage_errors, aborts = _click_error_types()
+    interrupts: tuple[type[BaseException], ...] = (*aborts, KeyboardInterrupt)
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=argv, prog_name="radguard", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        print("radguard: interrupted", file=sys.stderr)
-        return 130
     except RadguardError as exc:
         print(f"radguard: error: {exc}", file=sys.stderr)
         return 2
+    except usage_errors as exc:
+        _show_usage_error(exc)
+        code = getattr(exc, "exit_code", 2)
+        return code if isinstance(code, int) and code else 2
+    except interrupts:
+        print("radguard: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
+        if type(exc).__name__ == "Exit" and isinstance(getattr(exc, "exit_code", None), int):
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("RADGUARD_DEBUG"):
             raise
         print(
