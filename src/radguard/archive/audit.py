@@ -14,6 +14,7 @@ from typing import Any
 
 from radguard.archive import keys
 from radguard.archive.ledger import Ledger, leaf_of, signed_message
+from radguard.archive.merkle import MerkleBuilder
 from radguard.archive.rules import (
     AUTHENTICATE,
     BACKUP,
@@ -84,33 +85,35 @@ class AuditSummary:
                 "unexpected": self.unexpected, "by_rule": self.by_rule, "sealed_roots": self.sealed_roots}
 
 
+def check_root(ledger: Ledger, root: str, bad_leaves: int, merkle: str, count: int,
+               trusted: str | None) -> list[Finding]:
+    """``ledger-invalid`` for ``root`` given its recomputed leaves and Merkle root."""
+    sig = ledger.latest_signature("root", root)
+    problems: list[str] = []
+    if bad_leaves:
+        problems.append("entries-modified")
+    if sig is None:
+        problems.append("no-signature")
+    else:
+        if sig.root_hash != merkle or sig.leaves != count:
+            problems.append("merkle-root-mismatch")
+        if not keys.verify(sig.public_key, signed_message("root", root, sig.root_hash, sig.leaves), sig.signature):
+            problems.append("bad-signature")
+        if trusted and sig.public_key != trusted:
+            problems.append("untrusted-key")
+    if not problems:
+        return []
+    return [LEDGER_INVALID.finding(root, {"problems": problems, "entries_modified": bad_leaves, "objects": count,
+                                          "merkle_root": merkle, "signed_root": sig.root_hash if sig else None})]
+
+
 def verify_signatures(ledger: Ledger, roots: list[str], trusted: str | None) -> list[Finding]:
     """Recompute every leaf and the Merkle root of each sealed root; check the latest signature."""
     out: list[Finding] = []
     for root in roots:
-        sig = ledger.latest_signature("root", root)
-        bad_leaves = 0
-        for e in ledger.iter_leaves(root):
-            if e["root"] == root and leaf_of(e) != e["leaf"]:
-                bad_leaves += 1
+        bad = sum(1 for e in ledger.iter_leaves(root) if e["root"] == root and leaf_of(e) != e["leaf"])
         merkle, count = ledger.merkle_root(root)
-        problems: list[str] = []
-        if bad_leaves:
-            problems.append("entries-modified")
-        if sig is None:
-            problems.append("no-signature")
-        else:
-            if sig.root_hash != merkle or sig.leaves != count:
-                problems.append("merkle-root-mismatch")
-            if not keys.verify(sig.public_key, signed_message("root", root, sig.root_hash, sig.leaves),
-                               sig.signature):
-                problems.append("bad-signature")
-            if trusted and sig.public_key != trusted:
-                problems.append("untrusted-key")
-        if problems:
-            out.append(LEDGER_INVALID.finding(root, {"problems": problems, "entries_modified": bad_leaves,
-                                                     "objects": count, "merkle_root": merkle,
-                                                     "signed_root": sig.root_hash if sig else None}))
+        out.extend(check_root(ledger, root, bad, merkle, count, trusted))
     return out
 
 
@@ -135,7 +138,11 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         path = normalize(given)
         roots = ledger.roots_within(path)
         summary.sealed_roots.extend(r for r in roots if r not in summary.sealed_roots)
-        emit(verify_signatures(ledger, roots, trusted_key))
+        # roots containing the audited path are verified whole; roots inside it during the pass below
+        inside = [r for r in roots if r == path or r.startswith(path.rstrip("/") + "/")]
+        emit(verify_signatures(ledger, [r for r in roots if r not in inside], trusted_key))
+        merkles = {r: MerkleBuilder() for r in inside}
+        bad_leaves = dict.fromkeys(inside, 0)
         changed_mtimes: list[int] = []
         changed = 0
 
@@ -179,6 +186,11 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         missing_found: list[Finding] = []
         for e in ledger.iter_leaves(path):
             sealed_count += 1
+            builder = merkles.get(e["root"])
+            if builder is not None:
+                builder.add(bytes.fromhex(e["leaf"]))
+                if leaf_of(e) != e["leaf"]:
+                    bad_leaves[e["root"]] += 1
             if not path_exists(e["path"]):
                 summary.missing += 1
                 changed += 1
@@ -191,6 +203,8 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
                 emit(missing_found)
                 missing_found = []
         emit(missing_found)
+        for sealed_root, builder in merkles.items():
+            emit(check_root(ledger, sealed_root, bad_leaves[sealed_root], builder.root(), builder.count, trusted_key))
         if sealed_count:
             emit(_burst(path, changed, sealed_count, changed_mtimes, burst))
     return summary

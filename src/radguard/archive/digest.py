@@ -74,19 +74,28 @@ class Fingerprint:
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
 
 
-def _is_sq(el_vr: str, tag: int, undefined: bool) -> bool:
-    if el_vr == "SQ":
+_ITEM_LE = b"\xfe\xff\x00\xe0"
+_ITEM_BE = b"\xff\xfe\xe0\x00"
+
+
+def pack_elements(elements: dict[str, str]) -> str:
+    """Ledger form of the element CRCs: ``ggggeeee`` + 8 hex per element, concatenated in tag order."""
+    return "".join(k + v for k, v in elements.items())
+
+
+def unpack_elements(packed: str) -> dict[str, str]:
+    return {packed[i : i + 8]: packed[i + 8 : i + 16] for i in range(0, len(packed), 16)}
+
+
+def _is_sq(buf: bytes | memoryview, vr: str, vpos: int, undefined: bool) -> bool:
+    """Sequence? Explicit VR says so; in implicit VR an undefined length or a first item tag does."""
+    if vr == "SQ":
         return True
-    if el_vr:
+    if vr and vr != "UN":
         return False
     if undefined:
         return True
-    from pydicom.datadict import dictionary_VR
-
-    try:
-        return bool(dictionary_VR(tag) == "SQ")
-    except KeyError:
-        return False
+    return bytes(buf[vpos : vpos + 4]) in (_ITEM_LE, _ITEM_BE)
 
 
 def _value_bytes(buf: bytes | memoryview, vr: str, start: int, end: int, little: bool) -> bytes:
@@ -101,9 +110,9 @@ def _value_bytes(buf: bytes | memoryview, vr: str, start: int, end: int, little:
     return arr.tobytes() + raw[usable:]
 
 
-def _items_digest(w: Walker, tag: int, start: int, end: int, undefined: bool, depth: int) -> bytes:
-    """Digest of a sequence: its items, each hashed over its elements' digests."""
-    h = hashlib.blake2b(tag.to_bytes(4, "big") + b"SQ", digest_size=8)
+def _items_canonical(w: Walker, start: int, end: int, depth: int) -> bytes:
+    """Canonical bytes of a sequence value: per item a marker, then its elements' canonical forms."""
+    parts: list[bytes] = []
     pos = start
     limit = len(w.buf)
     while pos < end:
@@ -113,7 +122,7 @@ def _items_digest(w: Walker, tag: int, start: int, end: int, undefined: bool, de
         if itag != ITEM:
             raise _Stop(_issue_at(pos))
         item_end = limit if length == UNDEFINED else vpos + length
-        h.update(b"I")
+        parts.append(_ITEM_LE)
         pos = vpos
         while pos < item_end:
             etag, vr, elen, epos = w.header(pos, limit)
@@ -121,11 +130,11 @@ def _items_digest(w: Walker, tag: int, start: int, end: int, undefined: bool, de
                 pos = epos
                 break
             nxt = w.skip_value(etag, vr, elen, epos, limit, depth + 1)
-            h.update(_element_digest(w, etag, vr, epos, nxt, elen == UNDEFINED, depth + 1))
+            parts.append(_canonical(w, etag, vr, epos, nxt, elen == UNDEFINED, depth + 1))
             pos = nxt
         else:
             pos = item_end
-    return h.digest()
+    return b"".join(parts)
 
 
 def _issue_at(pos: int) -> Any:
@@ -134,34 +143,51 @@ def _issue_at(pos: int) -> Any:
     return Issue(IssueKind.BAD_SEQUENCE, pos, None, "bad item")
 
 
-def _element_digest(w: Walker, tag: int, vr: str, vpos: int, end: int, undefined: bool, depth: int) -> bytes:
-    if depth < 16 and _is_sq(vr, tag, undefined):
+def _canonical(w: Walker, tag: int, vr: str, vpos: int, end: int, undefined: bool, depth: int) -> bytes:
+    """``tag (4, big endian) || length (4, big endian) || canonical value`` of one element."""
+    value: bytes | None = None
+    if depth < 16 and _is_sq(w.buf, vr, vpos, undefined):
         try:
-            return _items_digest(w, tag, vpos, end, undefined, depth)
+            value = _items_canonical(w, vpos, end, depth)
         except _Stop:
-            pass  # not a well-formed sequence after all: hash the bytes
-    h = hashlib.blake2b(tag.to_bytes(4, "big"), digest_size=8)
-    h.update(_value_bytes(w.buf, vr, vpos, end, w.little))
-    return h.digest()
+            value = None  # not a well-formed sequence after all: the bytes
+    if value is None:
+        value = _value_bytes(w.buf, vr, vpos, end, w.little)
+    return tag.to_bytes(4, "big") + len(value).to_bytes(4, "big") + value
 
 
-def element_digests(obj: ArchiveObject) -> dict[str, str]:
-    """``{"ggggeeee": 16 hex}`` for every top-level element outside group 0002 and pixel data."""
+def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
+    """Per-element CRC-32 (``{"ggggeeee": 8 hex}``) and the SHA-256 of the canonical header.
+
+    The canonical header is the concatenation, in ascending tag order, of :func:`_canonical` of every
+    top-level element outside group 0002, pixel data and trailing padding.
+    """
     p = obj.part10
-    w = Walker(p.dataset, p.explicit, p.little)
-    out: dict[str, str] = {}
+    buf = p.dataset
+    mv = memoryview(buf) if isinstance(buf, bytes) else buf
+    w = Walker(buf, p.explicit, p.little)
+    crcs: dict[str, str] = {}
+    parts: list[bytes | memoryview] = []
+    crc32 = zlib.crc32
+    little = p.little
+    items = (_ITEM_LE, _ITEM_BE)
     for el in p.elements:
-        if el.tag >> 16 == 0x0002 or el.tag in PIXEL_TAGS or el.tag == PADDING_TAG:
+        tag = el.tag
+        if tag >> 16 == 0x0002 or tag in PIXEL_TAGS or tag == PADDING_TAG:
             continue
-        out[f"{el.tag:08X}"] = _element_digest(w, el.tag, el.vr, el.value_offset, el.end, el.undefined, 0).hex()
-    return out
-
-
-def header_sha256(elements: dict[str, str]) -> str:
-    h = hashlib.sha256()
-    for key in sorted(elements):
-        h.update(bytes.fromhex(key) + bytes.fromhex(elements[key]))
-    return h.hexdigest()
+        vr = el.vr
+        vo = el.value_offset
+        if little and vr != "SQ" and not el.undefined and not ((vr == "" or vr == "UN") and mv[vo : vo + 4] in items):
+            value = mv[vo : vo + el.length]
+            head = tag.to_bytes(4, "big") + el.length.to_bytes(4, "big")
+            parts.append(head)
+            parts.append(value)
+            crcs[f"{tag:08X}"] = f"{crc32(value, crc32(head)):08x}"
+            continue
+        canon = _canonical(w, tag, vr, vo, el.end, el.undefined, 0)
+        parts.append(canon)
+        crcs[f"{tag:08X}"] = f"{crc32(canon):08x}"
+    return crcs, hashlib.sha256(b"".join(parts)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,8 +293,7 @@ def fingerprint(obj: ArchiveObject, *, decode_pixels: bool = False) -> Fingerpri
     fp.sop_instance_uid = p.text(TAG_SOP_INSTANCE) or p.text(0x00020003)
     fp.series_uid = p.text(TAG_SERIES)
     fp.study_uid = p.text(TAG_STUDY)
-    fp.elements = element_digests(obj)
-    fp.header_sha256 = header_sha256(fp.elements)
+    fp.elements, fp.header_sha256 = header_digests(obj)
     pixel = p.pixel
     if pixel is None:
         return fp

@@ -11,12 +11,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text, delete, select, update
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Table, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from radguard.archive.digest import Fingerprint
+from radguard.archive.digest import unpack_elements
 from radguard.archive.merkle import MerkleBuilder
 from radguard.store.api import Store
 from radguard.store.schema import Base
@@ -48,10 +48,10 @@ class EntryRow(Base):
     header_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     pixel_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     pixel_canonical_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    elements: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    elements: Mapped[str] = mapped_column(Text, default="")  # digest.pack_elements
+    layout: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
     canary: Mapped[bool] = mapped_column(Boolean, default=False)
-    checks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    checks: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of findings without target
     checks_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
     run_id: Mapped[int] = mapped_column(Integer)
     seen_run: Mapped[int] = mapped_column(Integer)
@@ -93,10 +93,13 @@ def leaf_of(fields: dict[str, Any]) -> str:
 
 
 def row_fields(row: EntryRow) -> dict[str, Any]:
-    return {k: getattr(row, k) for k in VERIFY_FIELDS}
+    out = {k: getattr(row, k) for k in VERIFY_FIELDS}
+    out["elements"] = unpack_elements(row.elements or "")
+    out["layout"] = json.loads(row.layout) if row.layout else None
+    return out
 
 
-_T = EntryRow.__table__
+_T = cast(Table, EntryRow.__table__)
 
 
 def signed_message(scope: str, key: str, root: str, count: int) -> bytes:
@@ -169,39 +172,39 @@ class Ledger:
             q = select(EntryRow.path, EntryRow.size, EntryRow.mtime_ns).where(EntryRow.path.in_(paths))
             return {p: (size, mt) for p, size, mt in s.execute(q)}
 
-    def write_batch(self, root: str, run_id: int,
-                    sealed: Iterable[tuple[str, int, Fingerprint, bool, list[dict[str, Any]]]],
+    def write_batch(self, root: str, run_id: int, sealed: Iterable[tuple[dict[str, Any], bool]],
                     seen: list[str], checks_version: str = "") -> int:
-        """Replace entries of sealed objects and mark unchanged ones seen, in one transaction (no torn ledger)."""
+        """Replace entries of sealed objects and mark unchanged ones seen, in one transaction (no torn ledger).
+
+        ``sealed``: (row, canary) where row holds the fingerprint fields as :func:`radguard.archive.work.seal_batch`
+        returns them (elements packed, layout and checks as JSON text).
+        """
         from sqlalchemy import insert
 
         items = list(sealed)
         now = datetime.now(UTC)
-        paths = [i[0] for i in items]
+        paths = [row["path"] for row, _c in items]
         with self.store.session() as s:
-            was_canary = set()
+            conn = s.connection()
+            was_canary: set[str] = set()
             if paths:
-                was_canary = {p for (p,) in s.execute(select(_T.c.path).where(_T.c.path.in_(paths), _T.c.canary))}
-                s.execute(delete(EntryRow).where(EntryRow.path.in_(paths)))
+                was_canary = {p for (p,) in conn.execute(select(_T.c.path).where(_T.c.path.in_(paths), _T.c.canary))}
+                conn.execute(delete(_T).where(_T.c.path.in_(paths)))
             rows = []
-            for path, mtime_ns, fp, canary, checks in items:
-                fields: dict[str, Any] = {
-                    "path": path, "size": fp.size, "mtime_ns": mtime_ns, "dicom": fp.dicom,
-                    "sop_instance_uid": _uid(fp.sop_instance_uid), "series_uid": _uid(fp.series_uid),
-                    "study_uid": _uid(fp.study_uid), "sop_class_uid": _uid(fp.sop_class_uid),
-                    "transfer_syntax": _uid(fp.transfer_syntax), "file_sha256": fp.file_sha256,
-                    "meta_sha256": fp.meta_sha256, "header_sha256": fp.header_sha256,
-                    "pixel_sha256": fp.pixel_sha256, "pixel_canonical_sha256": fp.pixel_canonical_sha256,
-                    "canary": canary or path in was_canary,
-                }
+            for row, canary in items:
+                fields = {k: row[k] for k in LEAF_FIELDS if k != "canary"}
+                for k in ("sop_instance_uid", "series_uid", "study_uid", "sop_class_uid", "transfer_syntax"):
+                    fields[k] = _uid(fields[k])
+                fields["canary"] = canary or row["path"] in was_canary
                 fields["leaf"] = leaf_of(fields)
-                fields.update(elements=fp.elements, layout=fp.layout, checks=checks, checks_version=checks_version,
-                              root=root, run_id=run_id, seen_run=run_id, sealed_at=now)
+                fields.update(elements=row["elements"], layout=row["layout"], checks=row["checks"],
+                              checks_version=checks_version, root=root, run_id=run_id, seen_run=run_id,
+                              sealed_at=now)
                 rows.append(fields)
             if rows:
-                s.execute(insert(EntryRow), rows)
+                conn.execute(insert(_T), rows)
             if seen:
-                s.execute(update(EntryRow).where(EntryRow.path.in_(seen)).values(seen_run=run_id))
+                conn.execute(update(_T).where(_T.c.path.in_(seen)).values(seen_run=run_id))
             s.commit()
         return len(items)
 

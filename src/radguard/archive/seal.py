@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radguard.archive.checks import CHECKS_VERSION
-from radguard.archive.digest import Fingerprint
 from radguard.archive.ledger import Ledger
 from radguard.archive.runner import run_ordered
 from radguard.archive.walk import Item, batched, iter_files, normalize
@@ -66,14 +65,14 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
                 yield [(i.path, i.mtime_ns) for i in todo], decode_pixels, True
 
         for results in run_ordered(seal_batch, jobs(), workers=workers, dask=dask):
-            sealed: list[tuple[str, int, Fingerprint, bool, list[dict[str, Any]]]] = []
+            sealed: list[tuple[dict[str, Any], bool]] = []
             found: list[Finding] = []
             for r in results:
                 found.extend(Finding.from_dict(d) for d in r["findings"])
                 if r["error"]:
                     summary.errors += 1
                     continue
-                sealed.append((r["path"], r["mtime_ns"], Fingerprint(**r["fp"]), r["path"] in canaries, r["checks"]))
+                sealed.append((r["row"], r["path"] in canaries))
             summary.hashed += ledger.write_batch(root, run.id, sealed, list(seen_unchanged), CHECKS_VERSION)
             seen_unchanged.clear()
             run.add_findings(found)

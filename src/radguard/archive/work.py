@@ -6,11 +6,12 @@ They take and return plain data (paths, dicts) so that any executor can carry th
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from typing import Any
 
 from radguard.archive.checks import CHECKS_VERSION, run_checks
-from radguard.archive.digest import fingerprint
+from radguard.archive.digest import fingerprint, pack_elements
 from radguard.archive.inspect import unreadable
 from radguard.archive.obj import object_from_raw, read_object, read_raw
 from radguard.archive.verify import Status, compare
@@ -39,8 +40,11 @@ def seal_batch(job: SealJob) -> list[dict[str, Any]]:
             found = run_checks(obj)
         finally:
             obj.close()
-        out.append({"path": path, "mtime_ns": mtime_ns, "fp": fp.to_dict(), "error": False,
-                    "findings": [f.to_dict() for f in found], "checks": _checks_cache(found)})
+        row = fp.to_dict()
+        row.update(path=path, mtime_ns=mtime_ns, elements=pack_elements(fp.elements),
+                   layout=json.dumps(fp.layout, separators=(",", ":")) if fp.layout is not None else None,
+                   checks=json.dumps(_checks_cache(found), separators=(",", ":")))
+        out.append({"path": path, "row": row, "error": False, "findings": [f.to_dict() for f in found]})
     return out
 
 
@@ -64,7 +68,7 @@ def audit_batch(job: AuditJob) -> list[dict[str, Any]]:
             sha = hashlib.sha256(data).hexdigest() if entry is not None else ""
             if entry is not None and sha == entry["file_sha256"] and entry.get("checks") is not None \
                     and entry.get("checks_version") == CHECKS_VERSION:
-                found = [d | {"target": path} for d in entry["checks"]]
+                found = [d | {"target": path} for d in json.loads(entry["checks"])]
                 status = Status.OK.value
             else:
                 obj = object_from_raw(path, data, mtime_ns, None)
