@@ -95,3 +95,17 @@ def test_unreadable_and_invalid(tmp_path: Path) -> None:
     bad.write_text("[gateway\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(bad)
+
+
+def test_cli_check_example(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from radguard.cli.main import main
+
+    capsys.readouterr()
+    assert main(["gateway", "--config", str(EXAMPLE), "--check", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "radguard.gateway-config/1" and doc["peers"] == ["CT01", "WS01"]
+    assert main(["gateway", "--config", str(EXAMPLE.parent / "missing.toml"), "--check"]) == 2
+    assert main(["contain", "--config", str(EXAMPLE)]) == 2  # nothing to do: usage error
+    assert main(["contain", "--config", str(EXAMPLE), "--downtime", "--release"]) == 2
