@@ -1,0 +1,121 @@
+"""radguard gateway in front of a real dcmqrscp: a fake patient's stores and queries, an unknown AE,
+containment. The JSON Lines audit, the syslog messages (unless include_patient_id), the gateway's
+stderr, the contain outputs and the store carry no PHI values."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from radguard.phi import phi_hash
+from tests.e2e.cli import json_doc, no_traceback, radguard
+from tests.e2e.phi import NAME, PATIENT_ID, leaks, make_phi_files, sqlite_dump
+from tests.peers import LOOPBACK, dcmtk_env, free_port, start_dcmqrscp, wait_port
+
+pytestmark = pytest.mark.integration
+
+CONFIG = """
+[gateway]
+listen = "127.0.0.1:{port}"
+upstream = "127.0.0.1:{up}"
+upstream_ae = "QRSCP"
+ae_title = "RADGUARD"
+control = "run/control.sock"
+
+[[peer]]
+ae = "KNOWNSCU"
+hosts = ["127.0.0.1"]
+allow = ["C-ECHO", "C-STORE", "C-FIND"]
+
+[audit]
+file = "audit.jsonl"
+syslog = "udp://127.0.0.1:{syslog}"
+include_patient_id = {include}
+"""
+
+
+class Syslog:
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((LOOPBACK, 0))
+        self.sock.settimeout(0.2)
+        self.port: int = self.sock.getsockname()[1]
+        self.messages: list[bytes] = []
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                self.messages.append(self.sock.recv(65536))
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop = True
+        self._t.join(2)
+        self.sock.close()
+
+
+def _dcmtk(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=dcmtk_env(), capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("include_patient_id", [False, True])
+def test_gateway_audit_trail_without_phi(tmp_path: Path, include_patient_id: bool) -> None:
+    qr = start_dcmqrscp(tmp_path, peers={"KNOWNSCU": (LOOPBACK, 1)})
+    syslog = Syslog()
+    port = free_port()
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(CONFIG.format(port=port, up=qr.port, syslog=syslog.port,
+                                 include=str(include_patient_id).lower()))
+    files = make_phi_files(tmp_path / "files")
+    gw = subprocess.Popen([sys.executable, "-m", "radguard.cli.main", "gateway", "--config", str(cfg), "-v"],
+                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "RADGUARD_PHI_SECRET": "s" * 32})
+    outputs: dict[str, str] = {}
+    try:
+        wait_port(LOOPBACK, port, proc=gw)  # type: ignore[arg-type]
+        base = ["-aet", "KNOWNSCU", "-aec", "RADGUARD", LOOPBACK, str(port)]
+        store = _dcmtk(["storescu", *base, *map(str, files)])
+        assert store.returncode == 0, store.stderr
+        find = _dcmtk(["findscu", "-P", *base, "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientName={NAME}",
+                       "-k", "PatientID", "-k", "PatientBirthDate"])
+        assert find.returncode == 0, find.stderr
+        find2 = _dcmtk(["findscu", "-S", *base, "-k", "QueryRetrieveLevel=STUDY", "-k", f"PatientID={PATIENT_ID}",
+                        "-k", "StudyInstanceUID"])
+        assert find2.returncode == 0, find2.stderr
+        unknown = _dcmtk(["echoscu", "-aet", "INTRUDER", "-aec", "RADGUARD", LOOPBACK, str(port)])
+        assert unknown.returncode != 0
+        for args in (["--peer", "KNOWNSCU"], ["--status"], ["--release"]):
+            proc = radguard(["contain", "--config", str(cfg), *args, "--json"], cwd=tmp_path)
+            json_doc(proc, "contain")
+            outputs[f"contain {args}"] = proc.stdout + proc.stderr
+        time.sleep(1.5)  # the JSON Lines file is flushed within a second
+    finally:
+        gw.send_signal(signal.SIGTERM)
+        out, err = gw.communicate(timeout=20)
+        qr.stop()
+        syslog.close()
+    no_traceback(subprocess.CompletedProcess(gw.args, gw.returncode, out, err))
+    outputs.update({"gateway stdout": out, "gateway stderr": err})
+    audit = (tmp_path / "audit.jsonl").read_text()
+    assert len(audit.splitlines()) >= 5
+    outputs["audit.jsonl"] = audit
+    assert phi_hash(PATIENT_ID, secret=b"s" * 32) in audit  # linkable by keyed hash, not readable
+    outputs["store"] = sqlite_dump(Path(os.environ["RADGUARD_DB"].removeprefix("sqlite:///")))
+    assert syslog.messages, "no syslog message received"
+    if not include_patient_id:
+        outputs["syslog"] = b"\n".join(syslog.messages).decode("utf-8", "replace")
+    else:  # the collector may see the Patient ID (and raw queries), nothing else changes
+        assert any(PATIENT_ID.encode() in m for m in syslog.messages)
+    assert {k: leaks(v) for k, v in outputs.items() if leaks(v)} == {}
