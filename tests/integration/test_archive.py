@@ -117,3 +117,31 @@ def test_ledger_on_postgresql(postgres_url: str, tmp_path: Path, monkeypatch: py
     assert main(["recover", str(arc), "--from", str(backup), "--apply", "--json"]) == 0
     capsys.readouterr()
     assert main(["audit", str(arc), "--json"]) == 0
+
+
+def test_seal_and_audit_on_a_dask_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from distributed import LocalCluster
+
+    monkeypatch.setenv("RADGUARD_KEY", str(tmp_path / "k.pem"))
+    assert main(["keygen"]) == 0
+    arc = tmp_path / "arc"
+    paths = write_tree(arc)
+    paths[2].write_bytes(read(paths[2].name) + PE_STUB)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        capsys.readouterr()
+        assert main(["seal", str(arc), "--dask", address, "--json"]) == 1
+        sealed = json.loads(capsys.readouterr().out)
+        assert sealed["summary"]["hashed"] == 8
+        assert _rules(sealed["findings"]) == [("trailing-data", "critical")]
+        paths[0].write_bytes(with_preamble(paths[0].name, ELF_HEAD))
+        assert main(["audit", str(arc), "--dask", address, "--json"]) == 1
+        doc = json.loads(capsys.readouterr().out)
+        assert _rules(doc["findings"]) == [("executable-preamble", "critical"), ("trailing-data", "critical"),
+                                          ("transcoded", "info")]
+    import radguard.archive.runner
+
+    monkeypatch.setattr(radguard.archive.runner, "CONNECT_TIMEOUT", 1.0)
+    assert main(["audit", str(arc), "--dask", "tcp://127.0.0.1:1", "--json"]) == 2

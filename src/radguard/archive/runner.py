@@ -14,6 +14,9 @@ from typing import Any, TypeVar
 
 from radguard.errors import UsageError
 
+#: seconds to wait for a Dask scheduler before giving up (exit 2)
+CONNECT_TIMEOUT = 10.0
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -56,7 +59,7 @@ def _dask(fn: Callable[[T], R], batches: Iterable[T], address: str) -> Iterator[
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise UsageError(f"--dask needs dask.distributed: {exc}") from None
     try:
-        client = Client(address, timeout=10)  # type: ignore[no-untyped-call]
+        client = Client(address, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"cannot reach Dask scheduler {address}: {exc}") from None
     try:
