@@ -7,6 +7,7 @@ statuses and attribute keywords, never PHI values (SOP instance UIDs are keyed h
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +17,14 @@ from typing import Any
 
 from radguard.dicom import uids
 from radguard.dicom.dimse import Command
-from radguard.dicom.enums import CommandField, StatusCategory, UserIdentityType, reject_reason_name, status_category
+from radguard.dicom.enums import (
+    CommandField,
+    PDUType,
+    StatusCategory,
+    UserIdentityType,
+    reject_reason_name,
+    status_category,
+)
 from radguard.dicom.events import (
     Aborted,
     AssociateAccepted,
@@ -28,8 +36,9 @@ from radguard.dicom.events import (
     ReleaseConfirmed,
     ReleaseRequested,
 )
-from radguard.dicom.pdu import plausible_pdu_start
+from radguard.dicom.pdu import Abort, PDUFramer, decode_pdu, plausible_pdu_start
 from radguard.dicom.ul import Role, UpperLayer
+from radguard.errors import ProtocolError
 from radguard.monitor.phiscan import HEAD_BYTES, DatasetFacts, examine
 from radguard.phi import phi_hash
 
@@ -40,6 +49,8 @@ Inspector = Callable[[bytes, str | None], list[dict[str, Any]]]
 INSPECT_MAX = 64 * 1024 * 1024
 #: bytes scanned for a PDU boundary before giving up on a direction (mid-stream pick-up, after a gap)
 RESYNC_WINDOW = 1024 * 1024
+#: PDU length guard while only watching for the A-ABORT that follows a violation
+AFTER_VIOLATION_GUARD = 1 << 20
 #: outstanding operations kept per association (a flood of requests without answers is bounded)
 MAX_OUTSTANDING = 4096
 _PDU_HEADER = re.compile(rb"[\x04-\x07]\x00", re.DOTALL)
@@ -110,6 +121,7 @@ class DicomConversation:
             "tls": None,
         }
         self._phi: Counter[str] = Counter()
+        self._after_violation: dict[bool, PDUFramer] | None = None
 
     # ------------------------------------------------------------------ input
     def data(self, from_client: bool, data: bytes, ts: float) -> None:
@@ -128,6 +140,26 @@ class DicomConversation:
             self.ul.discard_partial(from_client)
         if not self.ul.closed:
             self._events(self.ul.receive(data, from_requestor=from_client))
+        elif self._after_violation is not None:
+            self._watch_for_abort(from_client, data)
+
+    def _watch_for_abort(self, from_client: bool, data: bytes) -> None:
+        """After a violation the upper layer is closed; still record how the peers ended it (A-ABORT)."""
+        framers = self._after_violation
+        if framers is None:
+            return
+        framer = framers.setdefault(from_client, PDUFramer(AFTER_VIOLATION_GUARD))
+        try:
+            pdus = framer.feed(data)
+        except ProtocolError:
+            framers[from_client] = PDUFramer(AFTER_VIOLATION_GUARD)
+            return
+        for pdu_type, body in pdus:
+            if pdu_type == PDUType.ABORT and self.assoc["abort"] is None:
+                with contextlib.suppress(ProtocolError):
+                    pdu = decode_pdu(pdu_type, body)
+                    if isinstance(pdu, Abort):
+                        self._on_abort(Aborted(pdu, from_requestor=from_client))
 
     def gap(self, from_client: bool, missing: int) -> None:
         """Bytes of one direction were not captured: resynchronise on the next PDU boundary."""
@@ -203,6 +235,7 @@ class DicomConversation:
             self.assoc["end"] = "released"
 
     def _on_violation(self, event: ProtocolViolation) -> None:
+        self._after_violation = {}
         by = "requestor" if event.from_requestor else "acceptor"
         self.assoc["violations"].append({"by": by, "message": event.message, "offset": event.offset})
 
