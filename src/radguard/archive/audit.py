@@ -143,7 +143,7 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         emit(verify_signatures(ledger, [r for r in roots if r not in inside], trusted_key))
         merkles = {r: MerkleBuilder() for r in inside}
         bad_leaves = dict.fromkeys(inside, 0)
-        changed_mtimes: list[int] = []
+        changed_mtimes: list[int] = []  # kept as [min, max]: bounded memory
         changed = 0
 
         def jobs(path: str = path) -> Iterator[AuditJob]:
@@ -173,11 +173,11 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
                     summary.verified += 1
                 if status in (Status.TAMPERED, Status.REPLACED):
                     changed += 1
-                    changed_mtimes.append(r["mtime_ns"])
+                    _span(changed_mtimes, r["mtime_ns"])
                 if status == Status.NEW and _covered(r["path"], roots):
                     summary.unexpected += 1
                     if any(f["rule"] == RuleId.NOT_DICOM and f["severity"] == "critical" for f in r["findings"]):
-                        changed_mtimes.append(r["mtime_ns"])
+                        _span(changed_mtimes, r["mtime_ns"])
                     found.append(UNEXPECTED.finding(r["path"], {"dicom": r["dicom"], "sop_instance_uid": r["sop"]}))
             emit(found)
             if progress:
@@ -208,6 +208,13 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         if sealed_count:
             emit(_burst(path, changed, sealed_count, changed_mtimes, burst))
     return summary
+
+
+def _span(span: list[int], value: int) -> None:
+    if not span:
+        span.extend((value, value))
+    else:
+        span[0], span[1] = min(span[0], value), max(span[1], value)
 
 
 def _covered(path: str, roots: list[str]) -> bool:

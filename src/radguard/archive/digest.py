@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,18 @@ from radguard.archive.obj import (
     TAG_STUDY,
     ArchiveObject,
 )
-from radguard.dicom.part10 import ITEM, ITEM_DELIM, PIXEL_TAGS, SEQ_DELIM, UNDEFINED, Element, Walker, _Stop
+from radguard.dicom.part10 import (
+    ITEM,
+    ITEM_DELIM,
+    LONG_VRS,
+    PIXEL_TAGS,
+    SEQ_DELIM,
+    UNDEFINED,
+    VALID_VRS,
+    Element,
+    Walker,
+    _Stop,
+)
 
 #: number of row bands and column bands per frame for change localisation
 BANDS = 16
@@ -110,8 +122,73 @@ def _value_bytes(buf: bytes | memoryview, vr: str, start: int, end: int, little:
     return arr.tobytes() + raw[usable:]
 
 
+_U32 = struct.Struct("<I").unpack_from
+_TAG = struct.Struct("<HH").unpack_from
+_U16 = struct.Struct("<H").unpack_from
+
+
 def _items_canonical(w: Walker, start: int, end: int, depth: int) -> bytes:
     """Canonical bytes of a sequence value: per item a marker, then its elements' canonical forms."""
+    if not w.little:
+        return _items_canonical_slow(w, start, end, depth)
+    buf = w.buf
+    explicit = w.explicit
+    parts: list[bytes] = []
+    append = parts.append
+    pos = start
+    limit = len(buf)
+    long_vrs = LONG_VRS
+    while pos < end:
+        if pos + 8 > limit:
+            raise _Stop(_issue_at(pos))
+        g, e = _TAG(buf, pos)
+        if g != 0xFFFE:
+            raise _Stop(_issue_at(pos))
+        length = _U32(buf, pos + 4)[0]
+        if e == 0xE0DD:
+            break
+        if e != 0xE000:
+            raise _Stop(_issue_at(pos))
+        item_end = limit if length == UNDEFINED else pos + 8 + length
+        append(_ITEM_LE)
+        pos += 8
+        while pos < item_end:
+            if pos + 8 > limit:
+                raise _Stop(_issue_at(pos))
+            g, e = _TAG(buf, pos)
+            tag = (g << 16) | e
+            if tag == ITEM_DELIM:
+                pos += 8
+                break
+            if explicit and g != 0xFFFE:
+                vr = bytes(buf[pos + 4 : pos + 6]).decode("latin-1")
+                if vr in long_vrs:
+                    elen, epos = _U32(buf, pos + 8)[0], pos + 12
+                elif vr in VALID_VRS:
+                    elen, epos = _U16(buf, pos + 6)[0], pos + 8
+                else:
+                    raise _Stop(_issue_at(pos))
+            else:
+                vr, elen, epos = "", _U32(buf, pos + 4)[0], pos + 8
+            undefined = elen == UNDEFINED
+            if not undefined and vr != "SQ" and not ((vr == "" or vr == "UN") and
+                                                     bytes(buf[epos : epos + 4]) in (_ITEM_LE, _ITEM_BE)):
+                nxt = epos + elen
+                if nxt > limit:
+                    raise _Stop(_issue_at(pos))
+                append(tag.to_bytes(4, "big") + elen.to_bytes(4, "big"))
+                append(bytes(buf[epos:nxt]))
+            else:
+                nxt = w.skip_value(tag, vr, elen, epos, limit, depth + 1)
+                append(_canonical(w, tag, vr, epos, nxt, undefined, depth + 1))
+            pos = nxt
+        else:
+            pos = item_end
+    return b"".join(parts)
+
+
+def _items_canonical_slow(w: Walker, start: int, end: int, depth: int) -> bytes:
+    """Big-endian variant of :func:`_items_canonical` (values byte-swapped to little endian)."""
     parts: list[bytes] = []
     pos = start
     limit = len(w.buf)
