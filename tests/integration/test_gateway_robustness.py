@@ -101,12 +101,20 @@ def test_malformed_oversize_and_aborts(tmp_path: Path) -> None:
 
 
 def test_flood_does_not_starve_known_peers(tmp_path: Path, storescp: Peer) -> None:
+    """Idle connections from one host beyond ``max_pending_per_host`` are dropped at once; unknown AEs
+    are rejected; the known peer (another source address) is served all along."""
+    import time
+
     cfg = gateway_config(tmp_path, upstream=(storescp.host, storescp.port), upstream_ae=storescp.ae, peers=[CT01])
     with GatewayThread(cfg) as gw:
-        idle = [socket.create_connection((LOOPBACK, gw.port), timeout=10) for _ in range(150)]
+        idle = [socket.create_connection((LOOPBACK, gw.port), timeout=10, source_address=("127.0.0.9", 0))
+                for _ in range(300)]
+        deadline = time.monotonic() + 20
+        while gw.stats().get("connections", 0) < 300 and time.monotonic() < deadline:
+            time.sleep(0.02)
         unknown = []
-        for _ in range(40):
-            s = socket.create_connection((LOOPBACK, gw.port), timeout=10)
+        for _ in range(20):
+            s = socket.create_connection((LOOPBACK, gw.port), timeout=10, source_address=("127.0.0.8", 0))
             rq = AssociateRequest(called_ae="RADGUARD", calling_ae="FLOOD",
                                   contexts=[PresentationContext(1, VERIFICATION, [IMPLICIT_VR_LITTLE_ENDIAN])])
             s.sendall(rq.encode())
@@ -116,9 +124,10 @@ def test_flood_does_not_starve_known_peers(tmp_path: Path, storescp: Peer) -> No
             data = s.recv(16)
             rejected += data[:1] == b"\x03"  # A-ASSOCIATE-RJ
             s.close()
-        assert rejected == 40
+        assert rejected == 20
         assert _echo_ok(gw.port)
         for s in idle:
             s.close()
         stats = gw.stats()
-    assert stats["associations_rejected"] == 40 and stats["associations_accepted"] == 1
+    assert stats["connections_dropped"] == 300 - 32
+    assert stats["associations_rejected"] == 20 and stats["associations_accepted"] == 1

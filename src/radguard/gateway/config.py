@@ -91,6 +91,7 @@ class LimitsConfig:
 
     associations_per_minute: int = 120
     max_associations: int = 200
+    max_pending_per_host: int = 32
     max_pdu_length: int = 1_048_576
     connect_timeout: float = 10.0
     idle_timeout: float = 300.0
@@ -307,6 +308,7 @@ def parse_config(doc: Mapping[str, Any], base: Path, source: Path | None = None)
     limits = LimitsConfig(
         associations_per_minute=lim.integer("associations_per_minute", 120, minimum=1),
         max_associations=lim.integer("max_associations", 200, minimum=1),
+        max_pending_per_host=lim.integer("max_pending_per_host", 32, minimum=1),
         max_pdu_length=lim.integer("max_pdu_length", 1_048_576, minimum=4096),
         connect_timeout=lim.number("connect_timeout", 10.0),
         idle_timeout=lim.number("idle_timeout", 300.0),

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import tempfile
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 from radguard.dicom.dimse import Command, fragment, fragment_stream, response
@@ -82,6 +83,8 @@ class Relay:
         self._u_buf: list[bytes] = []
         self._c_buf: list[bytes] = []
         self._last_activity = 0.0
+        #: called once when the A-ASSOCIATE phase is over (accepted or not): the server's flood accounting
+        self.on_established: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -178,6 +181,14 @@ class Relay:
                 self.gw.audit.closed(self.info, how=self.how)
 
     async def _associate(self) -> bool:
+        try:
+            return await self._negotiate()
+        finally:
+            if self.on_established is not None:
+                self.on_established()
+                self.on_established = None
+
+    async def _negotiate(self) -> bool:
         gw, info = self.gw, self.info
         rq: AssociateRequest | None = None
         while rq is None:

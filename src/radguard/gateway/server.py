@@ -104,7 +104,7 @@ class Gateway:
         self.inspection = Inspection(lambda: self.config.inspection, checker)
         self.engine = PolicyEngine([
             Allowlist(self),
-            RateLimit(self, lambda: len(self.relays)),
+            RateLimit(self, lambda: sum(1 for r in self.relays if r.established)),
             Operations(self),
             MoveDestinations(self),
         ])
@@ -113,6 +113,7 @@ class Gateway:
         self._servers: list[asyncio.base_events.Server] = []
         self._control: ControlServer | None = None
         self._ids = itertools.count(1)
+        self._pending: collections.Counter[str] = collections.Counter()  # connections not yet past A-ASSOCIATE
         self._stopped = asyncio.Event()
         self.addresses: dict[str, tuple[str, int]] = {}
 
@@ -208,15 +209,33 @@ class Gateway:
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool) -> None:
         self.tune_socket(writer)
         peer = writer.get_extra_info("peername") or ("?", 0)
-        info = AssociationInfo(id=next(self._ids), calling_ae="", called_ae="", client_host=str(peer[0]),
+        host = str(peer[0])
+        self.stats["connections"] += 1
+        if self._pending[host] >= self.config.limits.max_pending_per_host:
+            # a flood of connections that never associate: drop at once, other hosts keep being served
+            self.stats["connections_dropped"] += 1
+            if self.stats["connections_dropped"] % 100 == 1:
+                log.warning("%s: more than %d connections without an association; dropping", host,
+                            self.config.limits.max_pending_per_host)
+            writer.close()
+            return
+        info = AssociationInfo(id=next(self._ids), calling_ae="", called_ae="", client_host=host,
                                client_port=int(peer[1]), tls=tls)
         relay = Relay(self, info, reader, writer)
         self.relays.add(relay)
-        self.stats["connections"] += 1
+        self._pending[host] += 1
+        relay.on_established = lambda: self._settled(host)
         try:
             await relay.run()
         finally:
+            if relay.on_established is not None:  # never got past the A-ASSOCIATE phase
+                self._settled(host)
             self.relays.discard(relay)
+
+    def _settled(self, host: str) -> None:
+        self._pending[host] -= 1
+        if self._pending[host] <= 0:
+            del self._pending[host]
 
     # ------------------------------------------------------------------ containment
 
