@@ -234,3 +234,24 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pcap", str(pcap), "--threshold", "bogus"]) == 2
     assert main(["pcap", str(pcap), "--threshold", "ae-brute-force.nope=1"]) == 2
     assert main(["pcap", str(pcap), "--profile", "nonsense"]) == 2
+
+
+def test_findings_become_security_alert_audit_messages(tmp_path: Path) -> None:
+    import socket
+
+    from radguard.cli.main import main
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(10)
+    audit = tmp_path / "audit.jsonl"
+    code = main(["pcap", str(_pcap(tmp_path)), "--no-store", "--audit-file", str(audit),
+                 "--audit-syslog", f"udp://127.0.0.1:{listener.getsockname()[1]}"])
+    assert code == 1
+    lines = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert len(lines) == 2
+    text = json.dumps(lines)
+    assert "110113" in text and "cleartext-phi" in text and "query-harvesting" in text and "Doe" not in text
+    received = [listener.recv(65536), listener.recv(65536)]
+    listener.close()
+    assert all(b"110113" in m for m in received)  # EventID Security Alert (DCM 110113), PS3.15 A.5.3.13

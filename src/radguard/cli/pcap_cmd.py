@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _options(profile: str, threshold: list[str] | None, baseline: Path | None, dicom_port: list[int] | None,
-             records: Path | None, zeek_log: Path | None, rotate_mb: int, keep: bool) -> Any:
+             records: Path | None, zeek_log: Path | None, rotate_mb: int, keep: bool,
+             audit_file: Path | None = None, audit_syslog: str | None = None) -> Any:
     from radguard.monitor.analyzer import DEFAULT_DICOM_PORTS
     from radguard.monitor.run import Options, parse_overrides
 
@@ -31,7 +32,8 @@ def _options(profile: str, threshold: list[str] | None, baseline: Path | None, d
         p.strip() for p in profile.split(",") if p.strip()]
     return Options(profile=chosen, overrides=parse_overrides(threshold or []), baseline=baseline,
                    dicom_ports=frozenset(DEFAULT_DICOM_PORTS | set(dicom_port or [])), records_path=records,
-                   zeek_dir=zeek_log, rotate_bytes=rotate_mb * 1024 * 1024, keep_records=keep)
+                   zeek_dir=zeek_log, rotate_bytes=rotate_mb * 1024 * 1024, keep_records=keep,
+                   audit_file=audit_file, audit_syslog=audit_syslog)
 
 
 def _report(kind: str, outcome: Any, json_out: bool, sarif: Path | None, fail_on: str, run_id: int | None,
@@ -80,6 +82,10 @@ def pcap_cmd(
     dicom_port: list[int] = typer.Option(None, "--dicom-port",
                                          help="Extra port where DICOM/DICOM-TLS is expected (repeatable)."),
     sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
+    audit_file: Path = typer.Option(None, "--audit-file",
+                                    help="Append a PS3.15 Security Alert audit message per finding (JSON Lines)."),
+    audit_syslog: str = typer.Option(None, "--audit-syslog",
+                                     help="Send Security Alert audit messages to syslog: udp://, tcp:// or tls://HOST:PORT."),
     fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this severity."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not record the run in the store."),
 ) -> None:
@@ -88,8 +94,8 @@ def pcap_cmd(
 
     from radguard.monitor.run import run_pcap, store_run
 
-    opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb, json_out or
-                    learn_baseline is not None or True)
+    opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb, True, audit_file,
+                    audit_syslog)
     outcome = run_pcap(files, opts)
     if learn_baseline is not None:
         from radguard.monitor.baseline import learn
@@ -115,6 +121,10 @@ def monitor_cmd(
     threshold: list[str] = typer.Option(None, "--threshold", help="Tune a detection: RULE.FIELD=VALUE."),
     baseline: Path = typer.Option(None, "--baseline", help="Baseline JSON for bulk-retrieve/unknown-peer."),
     dicom_port: list[int] = typer.Option(None, "--dicom-port", help="Extra DICOM port (repeatable)."),
+    audit_file: Path = typer.Option(None, "--audit-file",
+                                    help="Append a PS3.15 Security Alert audit message per finding (JSON Lines)."),
+    audit_syslog: str = typer.Option(None, "--audit-syslog",
+                                     help="Send Security Alert audit messages to syslog: udp://, tcp:// or tls://HOST:PORT."),
     fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this severity."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not record the run in the store."),
 ) -> None:
@@ -122,7 +132,8 @@ def monitor_cmd(
     from radguard.cli.output import stderr_console
     from radguard.monitor.run import run_live, store_run
 
-    opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb, json_out)
+    opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb, json_out, audit_file,
+                    audit_syslog)
     err = stderr_console()
 
     def alert(finding: Any) -> None:

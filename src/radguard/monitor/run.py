@@ -38,6 +38,8 @@ class Options:
     zeek_dir: Path | None = None
     rotate_bytes: int = 0
     keep_records: bool = True
+    audit_file: Path | None = None
+    audit_syslog: str | None = None
 
 
 @dataclass
@@ -125,8 +127,16 @@ def run_pcap(paths: Sequence[Path], opts: Options) -> Outcome:
         for sink in sinks:
             sink.close()
     findings = detections.run(detect_records, list(rules), opts.overrides, context)
+    _audit(findings, opts)
     stats = _stats(detect_records, analysis.stats, time.monotonic() - started)
     return Outcome(detect_records if opts.keep_records else [], findings, analysis.errors, stats)
+
+
+def _audit(findings: Sequence[Finding], opts: Options) -> None:
+    if findings and (opts.audit_file is not None or opts.audit_syslog):
+        from radguard.monitor.alerts import send_alerts
+
+        send_alerts(findings, jsonl=opts.audit_file, syslog=opts.audit_syslog)
 
 
 def alert_events(findings: Sequence[Finding], source: str = "monitor") -> list[Event]:
@@ -182,12 +192,15 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
             sink(record)
 
     def detect_now() -> None:
+        new = []
         for finding in detections.run(list(window), list(rules), opts.overrides, context):
             if finding.key not in seen:
                 seen.add(finding.key)
-                findings.append(finding)
+                new.append(finding)
                 if on_alert is not None:
                     on_alert(finding)
+        findings.extend(new)
+        _audit(new, opts)
 
     analyzer = Analyzer(on_record, dicom_ports=opts.dicom_ports, inspect=_inspector(rules))
     started = last = time.monotonic()
