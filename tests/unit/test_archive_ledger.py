@@ -17,7 +17,7 @@ from radguard.archive.recover import recover
 from radguard.archive.seal import plant_canaries, seal
 from radguard.models import Finding, Severity
 from radguard.store import Store, open_store
-from tests.corpus import encrypt, write_tree
+from tests.corpus import encrypt, read, write_tree
 
 
 @pytest.fixture
@@ -168,3 +168,21 @@ def test_recover_restores_only_verified_copies(env: dict[str, Any], tmp_path: Pa
             assert p.read_bytes() == data
     assert report.aside_dir and len(list(Path(report.aside_dir).rglob("*"))) >= 9
     assert _rules(_audit(env)) == [("missing", "high", "rtdose.dcm")]
+
+
+def test_every_clean_encoding_seals_and_audits_clean(tmp_path: Path) -> None:
+    from tests.corpus import CLEAN
+
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    keys.generate(tmp_path / "k.pem")
+    tree = tmp_path / "clean"
+    tree.mkdir()
+    for name in CLEAN:
+        (tree / name).write_bytes(read(name))
+    run = store.start_run("seal", {})
+    summary = seal(store, [str(tree)], keys.load(tmp_path / "k.pem"), run, workers=2)
+    assert (summary.hashed, summary.errors) == (len(CLEAN), 0)
+    assert [f for f in summary.findings if f.severity > Severity.INFO] == []
+    run = store.start_run("audit", {})
+    result = audit(store, [str(tree)], run, workers=2, trusted_key=keys.trusted_public(tmp_path / "k.pem"))
+    assert result.findings == [] and result.status == {"ok": len(CLEAN)}

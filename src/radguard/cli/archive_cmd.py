@@ -200,8 +200,10 @@ def recover_cmd(
     """Restore missing or changed objects of PATH from BACKUP, only copies matching the ledger."""
     from radguard.archive.ledger import Ledger
     from radguard.archive.recover import recover
+    from radguard.cli.output import parse_fail_on
     from radguard.store import open_store
 
+    parse_fail_on(fail_on)
     _check_paths([path, backup])
     store = open_store()
     run = store.start_run("recover", {"path": str(path), "backup": str(backup), "apply": apply})
