@@ -109,6 +109,7 @@ class DicomConversation:
         self.now = ts
         self._resync: dict[bool, bytearray | None] = {True: bytearray() if mid_stream else None,
                                                       False: bytearray() if mid_stream else None}
+        self._scan_from = {True: 0, False: 0}
         self._ops: dict[tuple[bool, int], _Op] = {}
         self._current: dict[bool, _Dataset | None] = {True: None, False: None}
         self.assoc: Record = {
@@ -130,13 +131,16 @@ class DicomConversation:
         pending = self._resync[from_client]
         if pending is not None:
             pending += data
-            start = self._find_boundary(pending)
+            start, self._scan_from[from_client] = self._find_boundary(pending, self._scan_from[from_client])
             if start is None:
                 if len(pending) > RESYNC_WINDOW:
-                    del pending[:-16]
+                    keep = min(len(pending) - self._scan_from[from_client], RESYNC_WINDOW // 2)
+                    del pending[:-keep or None]
+                    self._scan_from[from_client] = 0
                 return
             data = bytes(pending[start:])
             self._resync[from_client] = None
+            self._scan_from[from_client] = 0
             self.ul.discard_partial(from_client)
         if not self.ul.closed:
             self._events(self.ul.receive(data, from_requestor=from_client))
@@ -170,16 +174,17 @@ class DicomConversation:
             self._resync[from_client] = bytearray()
 
     @staticmethod
-    def _find_boundary(buf: bytearray) -> int | None:
+    def _find_boundary(buf: bytearray, start: int) -> tuple[int | None, int]:
+        """(position of the first confirmed PDU header at or after ``start`` or None, where to resume)."""
         data = bytes(buf)
-        for match in _PDU_HEADER.finditer(data):
+        for match in _PDU_HEADER.finditer(data, start):
             pos = match.start()
             if plausible_pdu_start(data, pos):
                 nxt = pos + 6 + int.from_bytes(data[pos + 2:pos + 6], "big")
                 if data[pos] != 0x04 or len(data) >= nxt + 6:
-                    return pos
-                return None  # plausible, but wait until the next header can confirm it
-        return None
+                    return pos, 0
+                return None, pos  # plausible: wait until the next header can confirm it
+        return None, max(0, len(data) - 12)
 
     # ------------------------------------------------------------------ events
     def _events(self, events: list[Any]) -> None:
