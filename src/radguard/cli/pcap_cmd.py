@@ -101,10 +101,10 @@ def pcap_cmd(
         from radguard.monitor.baseline import learn
 
         learn_baseline.write_text(json.dumps(learn(outcome.records), indent=2) + "\n")
-    if not json_out:
-        outcome.records = []
     params = {"files": [str(f) for f in files], "profile": profile}
     run_id = None if no_store else store_run("pcap", params, outcome)
+    if not json_out:
+        outcome.records = []
     _report("pcap", outcome, json_out, sarif, fail_on, run_id, params)
 
 

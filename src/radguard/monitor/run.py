@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from radguard.errors import UsageError
-from radguard.models import Event, Finding
+from radguard.models import Asset, Event, Finding
 from radguard.monitor import detections
 from radguard.monitor.analyzer import DEFAULT_DICOM_PORTS, Analysis, Analyzer, analyze
 from radguard.monitor.baseline import load as load_baseline
@@ -145,6 +145,29 @@ def alert_events(findings: Sequence[Finding], source: str = "monitor") -> list[E
                   attributes={"rule": f.rule, "target": f.target, "evidence": dict(f.evidence)}) for f in findings]
 
 
+def assets_from(records: Sequence[Record]) -> list[Asset]:
+    """The DICOM endpoints the capture shows (passive inventory): AE titles, implementation, peers."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get("kind") != "association":
+            continue
+        target = detections.endpoint(r)
+        info = seen.setdefault(target, {"kind": "dicom-tls" if r.get("transport") == "tls" else "dicom",
+                                        "called_ae": set(), "clients": set(), "implementation": None,
+                                        "version": None, "associations": 0})
+        info["associations"] += 1
+        info["clients"].add(str(r.get("client")))
+        if r.get("result") == "accepted" and r.get("called_ae"):
+            info["called_ae"].add(str(r["called_ae"]))
+        if r.get("acceptor_implementation_class_uid"):
+            info["implementation"] = r["acceptor_implementation_class_uid"]
+            info["version"] = r.get("acceptor_implementation_version")
+    return [Asset(kind=i["kind"], target=t, product=i["implementation"], version=i["version"],
+                  attributes={"called_ae_titles": sorted(i["called_ae"]), "clients": len(i["clients"]),
+                              "associations": i["associations"], "source": "passive"})
+            for t, i in sorted(seen.items())]
+
+
 def store_run(kind: str, params: Mapping[str, Any], outcome: Outcome) -> int:
     """Record the run, its findings and alert events in the store; returns the run id."""
     from radguard.store import open_store
@@ -153,6 +176,7 @@ def store_run(kind: str, params: Mapping[str, Any], outcome: Outcome) -> int:
     try:
         run = store.start_run(kind, dict(params))
         run.add_findings(outcome.findings)
+        run.add_assets(assets_from(outcome.records))
         run.add_events(alert_events(outcome.findings))
         run.finish({**outcome.stats, "findings": len(outcome.findings), "errors": len(outcome.errors)},
                    status="done" if not outcome.errors else "partial")
