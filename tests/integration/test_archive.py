@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from radguard.archive.inspect import inspect_path
+from radguard.archive.seal import BATCH
 from radguard.cli.main import main
 from tests.corpus import ELF_HEAD, PE_STUB, read, with_preamble, write_tree
 from tests.peers import OrthancPeer, dcmtk_env
@@ -82,7 +83,7 @@ def test_kill_9_during_seal_then_resume_verifies(tmp_path: Path, monkeypatch: py
     proc.wait()
     partial = _count(db)
     assert 0 < partial < total  # killed mid-way, whole batches only
-    assert partial % 128 == 0
+    assert partial % BATCH == 0
     capsys.readouterr()
     assert main(["seal", str(arc), "--workers", "2", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)["summary"]

@@ -32,7 +32,7 @@ from radguard.archive.work import MISMATCH, AuditJob, audit_batch, compare_one, 
 from radguard.models import Finding, Severity
 from radguard.store.api import RunHandle, Store
 
-BATCH = 128
+BATCH = 256
 
 MISSING = Rule(
     id=RuleId.MISSING, severity=Severity.HIGH, title="Sealed object is missing",

@@ -196,7 +196,8 @@ class Ledger:
                 for k in ("sop_instance_uid", "series_uid", "study_uid", "sop_class_uid", "transfer_syntax"):
                     fields[k] = _uid(fields[k])
                 fields["canary"] = canary or row["path"] in was_canary
-                fields["leaf"] = leaf_of(fields)
+                # the worker computed the leaf for canary=False (and UIDs already cut to 64)
+                fields["leaf"] = row["leaf"] if not fields["canary"] and row.get("leaf") else leaf_of(fields)
                 fields.update(elements=row["elements"], layout=row["layout"], checks=row["checks"],
                               checks_version=checks_version, root=root, run_id=run_id, seen_run=run_id,
                               sealed_at=now)

@@ -22,7 +22,7 @@ from radguard.archive.work import SealJob, seal_batch
 from radguard.models import Finding
 from radguard.store.api import RunHandle, Store
 
-BATCH = 128
+BATCH = 256
 
 Progress = Callable[[int], None]
 

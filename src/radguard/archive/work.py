@@ -13,6 +13,7 @@ from typing import Any
 from radguard.archive.checks import CHECKS_VERSION, run_checks
 from radguard.archive.digest import fingerprint, pack_elements
 from radguard.archive.inspect import unreadable
+from radguard.archive.ledger import leaf_of
 from radguard.archive.obj import object_from_raw, read_object, read_raw
 from radguard.archive.verify import Status, compare
 from radguard.models import Finding
@@ -41,7 +42,11 @@ def seal_batch(job: SealJob) -> list[dict[str, Any]]:
         finally:
             obj.close()
         row = fp.to_dict()
-        row.update(path=path, mtime_ns=mtime_ns, elements=pack_elements(fp.elements),
+        for k in ("sop_instance_uid", "series_uid", "study_uid", "sop_class_uid", "transfer_syntax"):
+            row[k] = row[k][:64] if row[k] else None
+        row.update(path=path, mtime_ns=mtime_ns, canary=False)
+        row["leaf"] = leaf_of(row)
+        row.update(elements=pack_elements(fp.elements),
                    layout=json.dumps(fp.layout, separators=(",", ":")) if fp.layout is not None else None,
                    checks=json.dumps(_checks_cache(found), separators=(",", ":")))
         out.append({"path": path, "row": row, "error": False, "findings": [f.to_dict() for f in found]})
