@@ -115,14 +115,13 @@ class Part10:
         if tag >> 16 == 0x0002:
             el = self.meta.get(tag)
             return bytes(self._file_buf[el.value_offset : el.end]) if el else None
-        for e in self.elements:
-            if e.tag == tag:
-                return bytes(self.dataset[e.value_offset : e.end])
-            if e.tag > tag:
-                break
-        return None
+        if self._index is None:
+            self._index = {e.tag: e for e in self.elements}
+        e = self._index.get(tag)
+        return None if e is None else bytes(self.dataset[e.value_offset : e.end])
 
     _file_buf: bytes | memoryview = b""
+    _index: dict[int, Element] | None = None
 
     def text(self, tag: int) -> str | None:
         """A string value (UI/CS/IS/LO...) with padding stripped; non-ASCII bytes replaced."""
