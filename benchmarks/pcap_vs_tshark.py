@@ -11,7 +11,10 @@ Timed, each once on a warm page cache, peak RSS per process (wait4):
   tshark -r FILE -d tcp.port==P,dicom -Y dicom -T json      (full decode, as the issue names it)
   tshark -r FILE -d tcp.port==P,dicom -Y dicom -T fields -e _ws.col.Info   (lightest tshark run)
 
-    .venv/bin/python benchmarks/pcap_vs_tshark.py [--quick] [--keep DIR]
+Live (``--live``): ``radguard monitor -i lo`` while the same traffic is sent, then whether every
+C-STORE/C-ECHO was recorded without a gap, and the sustained rate.
+
+    .venv/bin/python benchmarks/pcap_vs_tshark.py [--quick] [--keep DIR] [--live]
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -91,10 +96,36 @@ def make_capture(workdir: Path, target_mb: int) -> tuple[Path, int]:
     return pcap, scp.port
 
 
+def live(target_mb: int) -> bool:
+    """radguard monitor on loopback while storescu sends ``target_mb``: nothing lost?"""
+    with tempfile.TemporaryDirectory(prefix="pcaplive-") as tmp:
+        work = Path(tmp)
+        scp = start_storescp(work)
+        files = make_objects(work, max(1, target_mb // 4), 4)
+        mb = sum(f.stat().st_size for f in files) / 1e6
+        monitor = subprocess.Popen([RADGUARD, "monitor", "-i", "lo", "--filter", f"tcp port {scp.port}",
+                                    "--duration", "600", "--json", "--no-store", "--profile", "none"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        time.sleep(2)
+        t0 = time.perf_counter()
+        run(["storescu", "-aet", "CT01", "-aec", scp.ae, LOOPBACK, str(scp.port), *map(str, files)])
+        sent = time.perf_counter() - t0
+        time.sleep(1)
+        monitor.send_signal(signal.SIGINT)
+        out, _ = monitor.communicate(timeout=120)
+        scp.stop()
+    doc = json.loads(out)
+    stores = [r for r in doc["records"] if r.get("command") == "C-STORE" and r.get("status") == 0]
+    gaps = sum(int(r.get("gaps") or 0) for r in doc["records"])
+    print(f"live: {len(stores)}/{len(files)} C-STOREs recorded, {gaps} gaps, ~{mb / sent:.0f} MB/s sent over loopback")
+    return len(stores) == len(files) and gaps == 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a ~8 MB capture instead of >= 100 MB")
     parser.add_argument("--keep", type=Path, help="keep the capture in this directory")
+    parser.add_argument("--live", action="store_true", help="also run radguard monitor live on loopback")
     args = parser.parse_args()
     os.environ["TCP_NODELAY"] = "1"
     with tempfile.TemporaryDirectory(prefix="pcapbench-") as tmp:
@@ -132,7 +163,8 @@ def main() -> int:
     print(f"DIMSE requests tshark  : {dict(sorted(theirs.items()))}")
     agree = ours == theirs
     print(f"command counts agree: {agree}")
-    return 0 if agree else 1
+    live_ok = live(8 if args.quick else 104) if args.live else True
+    return 0 if agree and live_ok else 1
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ from radguard.monitor.capture import CaptureError, read_frames
 from radguard.monitor.conversation import Inspector, Record
 from radguard.monitor.output import JsonLinesSink, ZeekSink
 
+#: kernel capture buffer for live capture (tcpdump -B, KiB): bursts on a fast link must not drop packets
+LIVE_BUFFER_KIB = 131072
+
 
 @dataclass
 class Options:
@@ -199,7 +202,7 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
         raise UsageError("tcpdump is not installed (apt-get install tcpdump)")
     rules = _rules(opts.profile)
     context = {"baseline": load_baseline(opts.baseline)} if opts.baseline else {}
-    cmd = [tcpdump, "-i", interface, "--immediate-mode", "-U", "-s", "0", "-w", "-"]
+    cmd = [tcpdump, "-i", interface, "--immediate-mode", "-U", "-B", str(LIVE_BUFFER_KIB), "-s", "0", "-w", "-"]
     if bpf:
         cmd.append(bpf)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
