@@ -226,7 +226,7 @@ def _canonical(w: Walker, tag: int, vr: str, vpos: int, end: int, undefined: boo
     if depth < 16 and _is_sq(w.buf, vr, vpos, undefined):
         try:
             value = _items_canonical(w, vpos, end, depth)
-        except _Stop:
+        except (_Stop, struct.error):
             value = None  # not a well-formed sequence after all: the bytes
     if value is None:
         value = _value_bytes(w.buf, vr, vpos, end, w.little)
