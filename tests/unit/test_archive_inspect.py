@@ -90,3 +90,32 @@ def test_classify_and_merkle() -> None:
         for leaf in leaves:
             m.add(leaf)
         assert m.root() == mth(leaves).hex()
+
+
+def test_mutated_files_never_raise() -> None:
+    """Random byte flips, item/delimiter/VR injections, truncations, insertions: results, not exceptions."""
+    import random
+
+    from radguard.archive.digest import fingerprint
+    from radguard.archive.obj import from_bytes
+
+    rnd = random.Random(4)
+    tokens = [b"\xff\xff\xff\xff", b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0", b"SQ\x00\x00", b"UN\x00\x00"]
+    for _ in range(400):
+        data = bytearray(read(rnd.choice(CLEAN)))
+        for _m in range(rnd.randint(1, 6)):
+            if not data:
+                break
+            i = rnd.randrange(len(data))
+            op = rnd.random()
+            if op < 0.5:
+                data[i] = rnd.randrange(256)
+            elif op < 0.7:
+                data[i : i + 4] = rnd.choice(tokens)
+            elif op < 0.85:
+                del data[i:]
+            else:
+                data[i:i] = rnd.randbytes(rnd.randint(1, 20))
+        obj = from_bytes(bytes(data), "m.dcm")
+        assert isinstance(inspect_bytes(bytes(data), "m.dcm"), list)
+        assert len(fingerprint(obj).file_sha256) == 64
