@@ -186,3 +186,9 @@ def test_every_clean_encoding_seals_and_audits_clean(tmp_path: Path) -> None:
     run = store.start_run("audit", {})
     result = audit(store, [str(tree)], run, workers=2, trusted_key=keys.trusted_public(tmp_path / "k.pem"))
     assert result.findings == [] and result.status == {"ok": len(CLEAN)}
+
+
+def test_trusted_public_accepts_key_or_pub(tmp_path: Path) -> None:
+    pub = keys.generate(tmp_path / "k.pem")
+    assert keys.trusted_public(tmp_path / "k.pem") == pub == keys.trusted_public(tmp_path / "k.pem.pub")
+    assert keys.trusted_public(tmp_path / "none.pem") is None

@@ -102,8 +102,8 @@ def verify(public: str, message: bytes, signature: str) -> bool:
 
 
 def trusted_public(path: Path) -> str | None:
-    """The public key next to the key file (``.pub``), if present: what audit trusts."""
-    pub = path.with_name(path.name + ".pub")
+    """The public key audit trusts: ``path`` itself if it is a ``.pub`` file, else the ``.pub`` next to it."""
+    pub = path if path.name.endswith(".pub") else path.with_name(path.name + ".pub")
     try:
         return pub.read_text(encoding="ascii").strip() or None
     except OSError:
