@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -18,12 +19,22 @@ SARIF_LEVELS = {"none", "note", "warning", "error"}
 
 
 def radguard(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-             timeout: float = 120, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``radguard ARGS`` in a new interpreter (``python -m radguard.cli.main``), environment inherited."""
+             timeout: float = 120, stdin: str | None = None,
+             memory_limit: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``radguard ARGS`` in a new interpreter (``python -m radguard.cli.main``), environment inherited.
+
+    ``memory_limit`` (bytes) caps the address space of the process and its workers (RLIMIT_AS), so a
+    defect that reads without bound fails fast instead of exhausting the shared machine.
+    """
     full = dict(os.environ)
     full.update(env or {})
+
+    def _limit() -> None:
+        if memory_limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
     return subprocess.run([sys.executable, "-m", "radguard.cli.main", *args], env=full, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, input=stdin)
+                          capture_output=True, text=True, timeout=timeout, input=stdin, preexec_fn=_limit)
 
 
 def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
