@@ -192,3 +192,13 @@ def test_trusted_public_accepts_key_or_pub(tmp_path: Path) -> None:
     pub = keys.generate(tmp_path / "k.pem")
     assert keys.trusted_public(tmp_path / "k.pem") == pub == keys.trusted_public(tmp_path / "k.pem.pub")
     assert keys.trusted_public(tmp_path / "none.pem") is None
+
+
+def test_sealing_a_parent_subsumes_a_sealed_subfolder(env: dict[str, Any]) -> None:
+    _seal(env, env["tree"] / "study1")
+    assert _audit(env) == []  # study0 etc. were never sealed under a root: nothing unexpected outside study1
+    _seal(env)
+    assert Ledger(env["store"]).roots_within(str(env["tree"])) == [str(env["tree"])]
+    assert _audit(env) == []
+    _seal(env, env["tree"] / "study2")  # a subfolder of a sealed root extends that root
+    assert _audit(env) == []

@@ -139,12 +139,15 @@ class Ledger:
         return [r for r in roots if (r.rstrip("/") + "/").startswith(p) or p.startswith(r.rstrip("/") + "/")]
 
     def ensure_root(self, path: str, run_id: int) -> None:
+        """Record ``path`` as a sealed root; sealed roots inside it are subsumed (their entries move to it)."""
         with self.store.session() as s:
             row = s.scalars(select(RootRow).where(RootRow.path == path)).first()
             if row is None:
                 s.add(RootRow(path=path, created=datetime.now(UTC), last_run=run_id))
             else:
                 row.last_run = run_id
+            s.execute(delete(RootRow).where(RootRow.path.like(under(path), escape="\\")))
+            s.execute(update(EntryRow).where(EntryRow.path.like(under(path), escape="\\")).values(root=path))
             s.commit()
 
     # ---------------------------------------------------------------- entries
@@ -205,7 +208,7 @@ class Ledger:
             if rows:
                 conn.execute(insert(_T), rows)
             if seen:
-                conn.execute(update(_T).where(_T.c.path.in_(seen)).values(seen_run=run_id))
+                conn.execute(update(_T).where(_T.c.path.in_(seen)).values(seen_run=run_id, root=root))
             s.commit()
         return len(items)
 
