@@ -202,3 +202,17 @@ def test_sealing_a_parent_subsumes_a_sealed_subfolder(env: dict[str, Any]) -> No
     assert _audit(env) == []
     _seal(env, env["tree"] / "study2")  # a subfolder of a sealed root extends that root
     assert _audit(env) == []
+
+
+def test_symlink_loops_broken_links_and_fifos_are_results(env: dict[str, Any]) -> None:
+    tree: Path = env["tree"]
+    (tree / "loop-dir").symlink_to(tree)  # directory symlinks are not followed
+    (tree / "self").symlink_to(tree / "self")  # ELOOP
+    (tree / "dangling.dcm").symlink_to(tree / "nowhere.dcm")
+    os.mkfifo(tree / "fifo")
+    (tree / "alias.dcm").symlink_to(env["paths"][0])  # file symlinks are followed
+    run = env["store"].start_run("audit", {})
+    summary = audit(env["store"], [str(tree)], run, workers=2)
+    got = sorted((f.rule, os.path.basename(f.target), f.evidence.get("error")) for f in summary.findings)
+    assert got == [("unreadable", "dangling.dcm", "FileNotFoundError"), ("unreadable", "self", "OSError")]
+    assert summary.files == 11
