@@ -97,28 +97,34 @@ def make_capture(workdir: Path, target_mb: int) -> tuple[Path, int]:
 
 
 def live(target_mb: int) -> bool:
-    """radguard monitor on loopback while storescu sends ``target_mb``: nothing lost?"""
+    """radguard monitor on loopback while storescu sends ~``target_mb`` of CT_small objects: nothing lost?
+
+    Sustained load of many objects (one association, ~25 objects per MB), the shape of a modality or a
+    PACS migration, rather than one burst of huge objects.
+    """
+    small = get_testdata_file("CT_small.dcm")
+    count = target_mb * 25
     with tempfile.TemporaryDirectory(prefix="pcaplive-") as tmp:
         work = Path(tmp)
         scp = start_storescp(work)
-        files = make_objects(work, max(1, target_mb // 4), 4)
-        mb = sum(f.stat().st_size for f in files) / 1e6
         monitor = subprocess.Popen([RADGUARD, "monitor", "-i", "lo", "--filter", f"tcp port {scp.port}",
                                     "--duration", "600", "--json", "--no-store", "--profile", "none"],
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         time.sleep(2)
         t0 = time.perf_counter()
-        run(["storescu", "-aet", "CT01", "-aec", scp.ae, LOOPBACK, str(scp.port), *map(str, files)])
+        run(["storescu", "-aet", "CT01", "-aec", scp.ae, LOOPBACK, str(scp.port), *[small] * count])
         sent = time.perf_counter() - t0
         time.sleep(1)
         monitor.send_signal(signal.SIGINT)
-        out, _ = monitor.communicate(timeout=120)
+        out, _ = monitor.communicate(timeout=300)
         scp.stop()
     doc = json.loads(out)
     stores = [r for r in doc["records"] if r.get("command") == "C-STORE" and r.get("status") == 0]
     gaps = sum(int(r.get("gaps") or 0) for r in doc["records"])
-    print(f"live: {len(stores)}/{len(files)} C-STOREs recorded, {gaps} gaps, ~{mb / sent:.0f} MB/s sent over loopback")
-    return len(stores) == len(files) and gaps == 0
+    mb = count * Path(small).stat().st_size / 1e6
+    print(f"live: {len(stores)}/{count} C-STOREs recorded, {gaps} gaps, {mb:.0f} MB at {mb / sent:.0f} MB/s "
+          f"({count / sent:.0f} objects/s) over loopback")
+    return len(stores) == count and gaps == 0
 
 
 def main() -> int:

@@ -6,7 +6,9 @@ The CLI modules only parse arguments and print; everything here is testable with
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -25,6 +27,11 @@ from radguard.monitor.capture import CaptureError, read_frames
 from radguard.monitor.conversation import Inspector, Record
 from radguard.monitor.output import JsonLinesSink, ZeekSink
 
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+#: when stopping, end the capture once no packet arrived for this long (seconds) ...
+DRAIN_QUIET = 1.0
+#: ... or after this long at most
+DRAIN_MAX = 60.0
 #: kernel capture buffer for live capture (tcpdump -B, KiB): bursts on a fast link must not drop packets
 LIVE_BUFFER_KIB = 131072
 
@@ -205,8 +212,10 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
     cmd = [tcpdump, "-i", interface, "--immediate-mode", "-U", "-B", str(LIVE_BUFFER_KIB), "-s", "0", "-w", "-"]
     if bpf:
         cmd.append(bpf)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1 << 20)
     assert proc.stdout is not None
+    with contextlib.suppress(OSError):  # a 1 MiB pipe: fewer stalls of tcpdump while we parse a burst
+        fcntl.fcntl(proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
     sinks = _sinks(opts)
     window: deque[Record] = deque(maxlen=window_records)
     seen: set[tuple[str, str]] = set()
@@ -231,14 +240,41 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
 
     analyzer = Analyzer(on_record, dicom_ports=opts.dicom_ports, inspect=_inspector(rules))
     started = last = time.monotonic()
-    timer = threading.Timer(duration, proc.terminate) if duration is not None else None
-    if timer is not None:  # a quiet interface must not keep us past the deadline: end tcpdump's stream
-        timer.daemon = True
-        timer.start()
+    state = {"stopping": 0.0, "last_frame": started, "interrupts": 0}
+
+    def begin_stop() -> None:
+        if not state["stopping"]:
+            state["stopping"] = time.monotonic()
+
+    def watchdog() -> None:
+        # stopping (deadline or ^C) drains first: tcpdump still holds captured packets in its kernel ring,
+        # so it is ended only once the stream has been quiet for DRAIN_QUIET seconds (or after DRAIN_MAX)
+        while proc.poll() is None:
+            now = time.monotonic()
+            if duration is not None and now - started >= duration:
+                begin_stop()
+            if state["stopping"] and (now - state["last_frame"] >= DRAIN_QUIET
+                                      or now - state["stopping"] >= DRAIN_MAX):
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                return
+            time.sleep(0.1)
+
+    threading.Thread(target=watchdog, name="radguard-monitor-stop", daemon=True).start()
+
+    def stop(signum: int, _frame: object) -> None:
+        state["interrupts"] += 1
+        begin_stop()
+        if state["interrupts"] > 1:  # second ^C: stop now
+            raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, stop)
     try:
         for frame in read_frames(proc.stdout):
             analyzer.feed_frame(frame)
-            now = time.monotonic()
+            now = state["last_frame"] = time.monotonic()
             if now - last >= interval:
                 last = now
                 detect_now()
@@ -251,8 +287,8 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
     except KeyboardInterrupt:
         pass
     finally:
-        if timer is not None:
-            timer.cancel()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
