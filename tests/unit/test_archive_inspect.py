@@ -119,3 +119,16 @@ def test_mutated_files_never_raise() -> None:
         obj = from_bytes(bytes(data), "m.dcm")
         assert isinstance(inspect_bytes(bytes(data), "m.dcm"), list)
         assert len(fingerprint(obj).file_sha256) == 64
+
+
+def test_every_archive_rule_cites_known_controls() -> None:
+    from radguard.archive import audit, inspect, recover, verify
+    from radguard.archive.checks import MODULES
+    from radguard.archive.rules import Rule, RuleId
+    from radguard.catalog import is_known
+
+    found = [m.RULE for m in MODULES]
+    for mod in (audit, inspect, recover, verify):
+        found += [v for v in vars(mod).values() if isinstance(v, Rule)]
+    assert {r.id for r in found} == set(RuleId)
+    assert all(is_known(c) for r in found for c in r.controls)
