@@ -186,3 +186,17 @@ def test_truncated_capture_keeps_records_up_to_the_damage(captures: dict[str, di
     assert len(outcome.errors) == 1 and "truncated" in outcome.errors[0]["error"]
     echoes = [r for r in outcome.records if r["kind"] == "dimse"]
     assert 40 <= len(echoes) <= 80 and all(r["command"] == "C-ECHO" for r in echoes)
+
+
+def test_pcapng_written_by_wireshark(captures: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    """The same capture converted to pcapng by Wireshark's editcap (SHB/IDB/EPB as Wireshark writes them)."""
+    import subprocess
+
+    meta = captures["query_retrieve"]
+    dst = tmp_path / "qr.pcapng"
+    subprocess.run(["editcap", "-F", "pcapng", meta["pcap"], str(dst)], check=True, capture_output=True)
+    assert dst.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
+    base = _analyse(meta)
+    other = _analyse({**meta, "pcap": str(dst)})
+    assert [(r["kind"], r.get("command"), r["ts"]) for r in other.records] == [
+        (r["kind"], r.get("command"), r["ts"]) for r in base.records]
