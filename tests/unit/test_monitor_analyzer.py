@@ -257,3 +257,44 @@ def test_findings_become_security_alert_audit_messages(tmp_path: Path) -> None:
     received = [listener.recv(65536), listener.recv(65536)]
     listener.close()
     assert all(b"110113" in m for m in received)  # EventID Security Alert (DCM 110113), PS3.15 A.5.3.13
+
+
+def test_hostile_segments_never_crash() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    base = b"".join(d for _, d in conversation())
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(st.booleans(), st.integers(0, 2**32 - 1), st.integers(0, 0x3F),
+                              st.integers(0, len(base)), st.binary(max_size=64)), max_size=30))
+    def check(items: list[tuple[bool, int, int, int, bytes]]) -> None:
+        records: list[dict[str, Any]] = []
+        analyzer = Analyzer(records.append)
+        t = 1700000000.0
+        for from_client, seq, flags, cut, junk in items:
+            t += 0.01
+            payload = base[cut:cut + 200] + junk if junk[:1] != b"\x00" else junk
+            src, sport, dst, dport = ("10.0.0.1", 4000, "10.0.0.2", 104) if from_client else (
+                "10.0.0.2", 104, "10.0.0.1", 4000)
+            analyzer.feed_segment(Segment(t, src, sport, dst, dport, seq, seq ^ 0x5555, flags, payload))
+        analyzer.finish()
+        json.dumps(records)  # every record is JSON-ready
+
+    check()
+
+
+def test_corrupted_capture_files_are_results(tmp_path: Path) -> None:
+    from radguard.monitor.analyzer import analyze
+
+    good = _pcap(tmp_path).read_bytes()
+    rng = random.Random(11)
+    for i in range(60):
+        bad = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            bad[rng.randrange(len(bad))] = rng.randrange(256)
+        path = tmp_path / f"bad{i}.pcap"
+        path.write_bytes(bytes(bad[: rng.randrange(len(bad))] if i % 3 == 0 else bad))
+        result = analyze([path])  # never raises: damage is an error entry, records up to it are kept
+        json.dumps(result.records)
+        assert all(set(e) == {"file", "error"} for e in result.errors)
