@@ -112,3 +112,14 @@ def test_catalog_frameworks_present() -> None:
     assert is_known("hipaa:164.312(e)(1)")
     assert is_known("csf:PR.DS-02")
     assert not is_known("hipaa:999.999")
+
+
+def test_fast_head_check_agrees_with_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from radguard.store.api import _MIGRATIONS, _script_heads
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    assert set(_script_heads()) == set(ScriptDirectory.from_config(cfg).get_heads())
