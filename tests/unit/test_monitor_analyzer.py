@@ -217,6 +217,10 @@ def test_cli_json_records_zeek(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert run_info is not None and run_info.id == doc["run"]
     assert {f.rule for f in store.findings(run_info.id)} == {"cleartext-phi", "query-harvesting"}
     assert {e.attributes["rule"] for e in store.events(kind="alert")} >= {"cleartext-phi", "query-harvesting"}
+    from radguard.monitor.records_store import load_records
+
+    assert [r["kind"] for r in load_records(store, run_info.id)] == ["association", "dimse", "dimse", "dimse"]
+    assert [r["command"] for r in load_records(store, run_info.id, kind="dimse")] == ["C-ECHO", "C-STORE", "C-FIND"]
     (asset,) = store.assets(run_info.id)
     assert (asset.kind, asset.target, asset.attributes["called_ae_titles"]) == ("dicom", "10.0.0.2:104", ["PACS"])
 

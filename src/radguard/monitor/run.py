@@ -187,6 +187,9 @@ def store_run(kind: str, params: Mapping[str, Any], outcome: Outcome) -> int:
         run = store.start_run(kind, dict(params))
         run.add_findings(outcome.findings)
         run.add_assets(assets_from(outcome.records))
+        from radguard.monitor.records_store import save_records
+
+        save_records(store, run.id, outcome.records)
         run.add_events(alert_events(outcome.findings))
         run.finish({**outcome.stats, "findings": len(outcome.findings), "errors": len(outcome.errors)},
                    status="done" if not outcome.errors else "partial")
