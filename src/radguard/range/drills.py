@@ -261,8 +261,11 @@ def step_archive(dept: Department) -> StepResult:
     _, after_doc = radguard(["audit", str(archive), "--key", str(key) + ".pub", "--json"], dept.out)
     (dept.out / "audit-after.json").write_text(json.dumps(after_doc, indent=1))
     after_bad = [f for f in after_doc.get("findings", []) if f["severity"] in ("critical", "high")]
+    actions = rec_doc.get("report", {}).get("actions", [])
+    restored_from = {str(a.get("source")) for a in actions if a.get("action") == "restore"}
+    refused = any(a.get("action") == "unrecoverable" and a.get("sop_instance_uid") for a in actions)
     attacks.append({"attack": "restore the attacker's version from a tampered backup copy",
-                    "blocked": rc_rec in (0, 1) and str(bad_backup) not in str(rec_doc.get("restored", ""))})
+                    "blocked": rc_rec in (0, 1) and bool(actions) and refused and str(bad_backup) not in restored_from})
     counts = rec_doc.get("report", {}).get("counts", {})
     ok = rc_seal in (0, 1) and all(a.get("detected", a.get("blocked")) for a in attacks)
     return StepResult(
