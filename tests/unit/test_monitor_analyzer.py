@@ -302,3 +302,14 @@ def test_corrupted_capture_files_are_results(tmp_path: Path) -> None:
         result = analyze([path])  # never raises: damage is an error entry, records up to it are kept
         json.dumps(result.records)
         assert all(set(e) == {"file", "error"} for e in result.errors)
+
+
+def test_syn_flood_is_bounded() -> None:
+    records: list[dict[str, Any]] = []
+    analyzer = Analyzer(records.append, max_flows=100)
+    for i in range(1000):
+        analyzer.feed_segment(Segment(1700000000.0 + i / 1000, "10.9.0.1", 1024 + i, "10.0.0.2", 104, i, 0,
+                                      TCPFlag.SYN, b""))
+        assert len(analyzer.flows) <= 101
+    analyzer.finish()
+    assert len(records) == 1000 and {r["state"] for r in records} == {"syn-sent"}

@@ -27,6 +27,8 @@ DEFAULT_DICOM_PORTS: frozenset[int] = frozenset({104, 2761, 2762, 4242, 11112})
 CLASSIFY_WINDOW = 64 * 1024
 #: flows without a packet for this long (capture time) are closed
 IDLE_TIMEOUT = 600.0
+#: open flows kept at most (a SYN flood must not exhaust memory); beyond it the oldest are closed
+MAX_FLOWS = 200_000
 
 
 def looks_like_associate_rq(data: bytes) -> bool:
@@ -64,8 +66,10 @@ class Analyzer:
     """Feed frames (or segments); records come out through ``on_record`` in completion order."""
 
     def __init__(self, on_record: Callable[[Record], None], *, dicom_ports: Iterable[int] = DEFAULT_DICOM_PORTS,
-                 max_pending: int = DEFAULT_MAX_PENDING, inspect: Inspector | None = None) -> None:
+                 max_pending: int = DEFAULT_MAX_PENDING, inspect: Inspector | None = None,
+                 max_flows: int = MAX_FLOWS) -> None:
         self.on_record = on_record
+        self.max_flows = max_flows
         self.inspect = inspect
         self.dicom_ports = frozenset(dicom_ports)
         self.max_pending = max_pending
@@ -123,6 +127,10 @@ class Analyzer:
         flow.reasm = Reassembler(lambda c, d: self._data(flow, c, d), lambda c, n: self._gap(flow, c, n),
                                  self.max_pending)
         self.flows[(ends.client, ends.client_port, ends.server, ends.server_port)] = flow
+        if len(self.flows) > self.max_flows:
+            for oldest in list(self.flows.values())[: max(1, self.max_flows // 10)]:
+                if oldest is not flow:
+                    self._close(oldest)
         return flow, client_is_src
 
     def _segment(self, flow: _Flow, from_client: bool, seg: Segment) -> None:
