@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from pydicom import dcmread
 
 from radguard.phi import phi_hash
+from tests.corpus import ELF_HEAD
 from tests.e2e.cli import json_doc, no_traceback, radguard
 from tests.e2e.phi import NAME, PATIENT_ID, leaks, make_phi_files, sqlite_dump
 from tests.peers import LOOPBACK, dcmtk_env, free_port, start_dcmqrscp, wait_port
@@ -34,6 +36,11 @@ control = "run/control.sock"
 ae = "KNOWNSCU"
 hosts = ["127.0.0.1"]
 allow = ["C-ECHO", "C-STORE", "C-FIND"]
+
+[[peer]]
+ae = "CT01"
+hosts = ["127.0.0.1"]
+allow = ["C-ECHO", "C-STORE"]
 
 [audit]
 file = "audit.jsonl"
@@ -72,13 +79,17 @@ def _dcmtk(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("include_patient_id", [False, True])
 def test_gateway_audit_trail_without_phi(tmp_path: Path, include_patient_id: bool) -> None:
-    qr = start_dcmqrscp(tmp_path, peers={"KNOWNSCU": (LOOPBACK, 1)})
+    qr = start_dcmqrscp(tmp_path, peers={"KNOWNSCU": (LOOPBACK, 1)}, any_peer=True)
     syslog = Syslog()
     port = free_port()
     cfg = tmp_path / "gateway.toml"
     cfg.write_text(CONFIG.format(port=port, up=qr.port, syslog=syslog.port,
                                  include=str(include_patient_id).lower()))
     files = make_phi_files(tmp_path / "files")
+    weaponised = make_phi_files(tmp_path / "bad", ("MR_small.dcm",))[0]
+    ds = dcmread(weaponised)
+    ds.private_block(0x0011, "E2E", create=True).add_new(0x01, "OB", ELF_HEAD + bytes(4096))
+    ds.save_as(weaponised)
     gw = subprocess.Popen([sys.executable, "-m", "radguard.cli.main", "gateway", "--config", str(cfg), "-v"],
                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "RADGUARD_PHI_SECRET": "s" * 32})
@@ -94,6 +105,12 @@ def test_gateway_audit_trail_without_phi(tmp_path: Path, include_patient_id: boo
         find2 = _dcmtk(["findscu", "-S", *base, "-k", "QueryRetrieveLevel=STUDY", "-k", f"PatientID={PATIENT_ID}",
                         "-k", "StudyInstanceUID"])
         assert find2.returncode == 0, find2.stderr
+        ct = ["-aet", "CT01", "-aec", "RADGUARD", LOOPBACK, str(port)]
+        refused = _dcmtk(["findscu", "-v", "-P", *ct, "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientName={NAME}",
+                          "-k", f"PatientID={PATIENT_ID}"])
+        assert "Final Find Response (Unknown Status: 0x124)" in refused.stdout + refused.stderr  # refused
+        rejected = _dcmtk(["storescu", "-v", *ct, str(weaponised)])
+        assert "Store Response (Unknown Status: 0x124)" in rejected.stdout + rejected.stderr  # inspection
         unknown = _dcmtk(["echoscu", "-aet", "INTRUDER", "-aec", "RADGUARD", LOOPBACK, str(port)])
         assert unknown.returncode != 0
         for args in (["--peer", "KNOWNSCU"], ["--status"], ["--release"]):
@@ -112,6 +129,9 @@ def test_gateway_audit_trail_without_phi(tmp_path: Path, include_patient_id: boo
     assert len(audit.splitlines()) >= 5
     outputs["audit.jsonl"] = audit
     assert phi_hash(PATIENT_ID, secret=b"s" * 32) in audit  # linkable by keyed hash, not readable
+    for event in ("C-FIND refused: C-FIND not allowed for CT01", "reject by inspection: active-content",
+                  "association rejected: calling AE 'INTRUDER' not recognized", "contain peer", "contain release"):
+        assert event in audit, event
     outputs["store"] = sqlite_dump(Path(os.environ["RADGUARD_DB"].removeprefix("sqlite:///")))
     assert syslog.messages, "no syslog message received"
     if not include_patient_id:
