@@ -140,3 +140,38 @@ def test_ledger_element_digests_are_keyed_per_site(tmp_path: Path) -> None:
         digests.append(_birth_date_digests(sqlite_dump(db)))
     assert len(digests[0]) == 1 and len(digests[1]) == 1
     assert digests[0] != digests[1], "same birth date, same digest across two sites with different secrets"
+
+
+def test_weaponised_and_malformed_phi_files_findings_carry_no_values(tmp_path: Path) -> None:
+    """Damage right inside the patient's name, PHI in a preamble script, a trailer and an HL7 note."""
+    from tests.e2e.phi import NAME
+
+    src = make_phi_files(tmp_path / "src", ("CT_small.dcm",))[0]
+    raw = src.read_bytes()
+    src.unlink()
+    at = raw.index(NAME.encode())
+    arc = tmp_path / "arc"
+    arc.mkdir()
+    (arc / "trunc.dcm").write_bytes(raw[: at + 5])
+    overrun = bytearray(raw)
+    overrun[at - 2:at] = (0xFFF0).to_bytes(2, "little")
+    (arc / "overrun.dcm").write_bytes(bytes(overrun))
+    badvr = bytearray(raw)
+    badvr[at - 4:at - 2] = b"\x01\x02"
+    (arc / "badvr.dcm").write_bytes(bytes(badvr))
+    (arc / "trailing.dcm").write_bytes(raw + b"PK\x03\x04" + NAME.encode() * 20)
+    (arc / "preamble.dcm").write_bytes(b"#!/bin/sh\necho Zyxwv^Qwerty PID-7788-UNIQUE\n".ljust(128, b"\0")
+                                       + raw[128:])
+    (arc / "note.dcm").write_bytes(b"MSH|^~\\&|RIS|HOSP|PACS||20240101||ORM^O01|1|P|2.3\r"
+                                   b"PID|1||PID-7788-UNIQUE||Zyxwv^Qwerty||19010203|M\r")
+    sarif = tmp_path / "audit.sarif"
+    proc = radguard(["audit", str(arc), "--workers", "2", "--json", "--sarif", str(sarif)])
+    doc = json_doc(proc, "audit", rc=1)
+    got = sorted((Path(f["target"]).name, f["rule"], f["evidence"].get("keyword")) for f in doc["findings"])
+    assert got == [("badvr.dcm", "malformed", "PatientName"), ("note.dcm", "not-dicom", None),
+                   ("overrun.dcm", "malformed", "PatientName"), ("preamble.dcm", "executable-preamble", None),
+                   ("trailing.dcm", "trailing-data", None), ("trunc.dcm", "malformed", "PatientName")], got
+    check_sarif(sarif, doc["findings"])
+    texts = [proc.stdout, proc.stderr, sarif.read_text(),
+             sqlite_dump(Path(os.environ["RADGUARD_DB"].removeprefix("sqlite:///")))]
+    assert [leaks(t) for t in texts] == [[], [], [], []]
