@@ -10,6 +10,8 @@ Timed, each once on a warm page cache, peak RSS per process (wait4):
                                                    every C-STORE object included)
   tshark -r FILE -d tcp.port==P,dicom -Y dicom -T json      (full decode, as the issue names it)
   tshark -r FILE -d tcp.port==P,dicom -Y dicom -T fields -e _ws.col.Info   (lightest tshark run)
+both with ``-o tcp.reassemble_out_of_order:TRUE``: loopback captures hold out-of-order segments, and
+without it Wireshark silently drops the DIMSE messages they carry (radguard reassembles them).
 
 Live (``--live``): ``radguard monitor -i lo`` while the same traffic is sent, then whether every
 C-STORE/C-ECHO was recorded without a gap, and the sustained rate.
@@ -37,7 +39,7 @@ import numpy as np  # noqa: E402
 from pydicom import dcmread  # noqa: E402
 from pydicom.data import get_testdata_file  # noqa: E402
 from pydicom.uid import generate_uid  # noqa: E402
-from tests.captures.make_captures import _REQUEST, run, tcpdump  # noqa: E402
+from tests.captures.make_captures import _REQUEST, TSHARK_OPTIONS, run, tcpdump  # noqa: E402
 from tests.peers import LOOPBACK, start_storescp  # noqa: E402
 
 from radguard.monitor.analyzer import analyze  # noqa: E402
@@ -145,7 +147,7 @@ def main() -> int:
         size = pcap.stat().st_size
         print(f"capture: {size / 1e6:.1f} MB ({pcap})")
         pcap.read_bytes()  # warm the page cache for every contender
-        decode = ["-d", f"tcp.port=={port},dicom"]
+        decode = [*TSHARK_OPTIONS, "-d", f"tcp.port=={port},dicom"]
         rg_t, rg_rss = timed([RADGUARD, "pcap", str(pcap), "--json", "--no-store", "--dicom-port", str(port)],
                              work / "rg.json")
         tj_t, tj_rss = timed(["tshark", "-r", str(pcap), *decode, "-Y", "dicom", "-T", "json"], work / "ts.json")

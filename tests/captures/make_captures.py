@@ -257,12 +257,14 @@ def tls(workdir: Path, ports: list[int]) -> None:
         scp.stop()
 
 
+#: loopback captures can hold segments out of order; Wireshark only reassembles those when told to
+TSHARK_OPTIONS = ("-o", "tcp.reassemble_out_of_order:TRUE")
 _REQUEST = re.compile(r"\b([CN]-[A-Z]+(?:-[A-Z]+)?)-RQ ID=\d+")
 
 
 def tshark_requests(pcap: Path, ports: Sequence[int]) -> Counter[str]:
     """DIMSE requests per service as Wireshark's DICOM dissector sees them (its Info column)."""
-    args = [a for p in ports for a in ("-d", f"tcp.port=={p},dicom")]
+    args = [*TSHARK_OPTIONS, *(a for p in ports for a in ("-d", f"tcp.port=={p},dicom"))]
     out = subprocess.run(["tshark", "-r", str(pcap), *args, "-Y", "dicom", "-T", "fields", "-e", "_ws.col.Info"],
                          capture_output=True, text=True, timeout=600, check=True).stdout
     return Counter(m.group(1) for line in out.splitlines() for m in _REQUEST.finditer(line))
