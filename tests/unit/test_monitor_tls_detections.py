@@ -126,3 +126,13 @@ def test_baseline_detections() -> None:
     bulk = next(f for f in found if f.rule == "bulk-retrieve")
     assert bulk.evidence["new_destinations"] == ["EVIL"] and bulk.evidence["objects_retrieved"] == 400
     assert [f.rule for f in detections.run(today, "all")] == []  # no baseline: the baseline rules stay quiet
+
+
+def test_known_phi_tags_match_the_dictionary() -> None:
+    from pydicom.datadict import tag_for_keyword
+
+    from radguard.monitor.phiscan import KNOWN_TAGS, _phi_tags
+    from radguard.phi import PHI_KEYWORDS
+
+    assert {kw: tag_for_keyword(kw) for kw in KNOWN_TAGS} == KNOWN_TAGS
+    assert set(_phi_tags().values()) == set(PHI_KEYWORDS)

@@ -19,15 +19,32 @@ PATIENT_GROUP = 0x0010
 HEAD_BYTES = 64 * 1024
 
 
+#: tags of the PHI keywords (PS3.6 data dictionary), so that the per-packet path needs no pydicom import;
+#: a keyword missing here is looked up in pydicom's dictionary (tests check both agree)
+KNOWN_TAGS: dict[str, int] = {
+    "AccessionNumber": 0x00080050, "InstitutionName": 0x00080080, "InstitutionAddress": 0x00080081,
+    "ReferringPhysicianName": 0x00080090, "PerformingPhysicianName": 0x00081050, "OperatorsName": 0x00081070,
+    "PatientName": 0x00100010, "PatientID": 0x00100020, "IssuerOfPatientID": 0x00100021,
+    "PatientBirthDate": 0x00100030, "PatientBirthTime": 0x00100032, "OtherPatientIDs": 0x00101000,
+    "OtherPatientNames": 0x00101001, "OtherPatientIDsSequence": 0x00101002, "PatientBirthName": 0x00101005,
+    "PatientAddress": 0x00101040, "PatientMotherBirthName": 0x00101060, "MilitaryRank": 0x00101080,
+    "MedicalRecordLocator": 0x00101090, "PatientTelephoneNumbers": 0x00102154, "EthnicGroup": 0x00102160,
+    "PatientReligiousPreference": 0x001021F0,
+}
+
+
 @cache
 def _phi_tags() -> dict[int, str]:
-    from pydicom.datadict import tag_for_keyword
-
     out: dict[int, str] = {}
     for kw in PHI_KEYWORDS:
-        tag = tag_for_keyword(kw)
+        tag = KNOWN_TAGS.get(kw)
+        if tag is None:
+            from pydicom.datadict import tag_for_keyword
+
+            found = tag_for_keyword(kw)
+            tag = None if found is None else int(found)
         if tag is not None:
-            out[int(tag)] = kw
+            out[tag] = kw
     return out
 
 
