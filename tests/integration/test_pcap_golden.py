@@ -73,7 +73,9 @@ def _normalise(meta: dict[str, Any], outcome: Any) -> dict[str, Any]:
             item.pop("uid", None)
         findings.append(d)
     findings.sort(key=lambda d: (d["rule"], d["target"]))
-    records.sort(key=lambda d: json.dumps(d, sort_keys=True))  # concurrent associations end in either order
+    # concurrent associations end in either order; identical records are counted, not repeated
+    counted = Counter(json.dumps(d, sort_keys=True) for d in records)
+    records = [{**json.loads(text), "count": n} for text, n in sorted(counted.items())]
     return {"records": records, "findings": findings, "errors": outcome.errors}
 
 
