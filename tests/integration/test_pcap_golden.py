@@ -202,3 +202,20 @@ def test_pcapng_written_by_wireshark(captures: dict[str, dict[str, Any]], tmp_pa
     other = _analyse({**meta, "pcap": str(dst)})
     assert [(r["kind"], r.get("command"), r["ts"]) for r in other.records] == [
         (r["kind"], r.get("command"), r["ts"]) for r in base.records]
+
+
+def test_bulk_retrieve_and_unknown_peer_against_a_learned_baseline(captures: dict[str, dict[str, Any]],
+                                                                    tmp_path: Path) -> None:
+    """Baseline learned from the store capture (CT01 storing); the Q/R capture then moves to DEST."""
+    from radguard.monitor.baseline import learn
+
+    normal = _analyse(captures["store_echo"]).records
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps(learn(normal)))
+    meta = captures["query_retrieve"]
+    outcome = run_pcap([Path(meta["pcap"])], Options(profile=["bulk-retrieve", "unknown-peer"], baseline=baseline,
+                                                     dicom_ports=DEFAULT_DICOM_PORTS | set(_ports(meta))))
+    got = sorted((f.rule, f.evidence.get("calling_ae"), tuple(f.evidence.get("new_destinations", ())))
+                 for f in outcome.findings)
+    assert got == [("bulk-retrieve", "KNOWNSCU", ("DEST",)), ("unknown-peer", "KNOWNSCU", ()),
+                   ("unknown-peer", "QRSCP", ())]
