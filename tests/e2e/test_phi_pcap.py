@@ -126,3 +126,15 @@ def test_corrupted_captures_are_results(capture: Path, tmp_path: Path) -> None:
     proc = radguard(["pcap", str(tmp_path / "garbage.pcap"), str(capture), "--json", "--no-store"])
     doc = _records(proc)
     assert len(doc["errors"]) == 1 and len([r for r in doc["records"] if r["kind"] == "dimse"]) == 4
+
+
+def test_pcapng_and_nanosecond_pcap_give_the_same_records(capture: Path, tmp_path: Path) -> None:
+    """The same capture rewritten by Wireshark's editcap as pcapng and as nanosecond pcap."""
+    docs = []
+    for fmt in ("pcap", "pcapng", "nsecpcap"):
+        out = tmp_path / f"cap.{fmt}"
+        subprocess.run(["editcap", "-F", fmt, str(capture), str(out)], check=True, capture_output=True, timeout=30)
+        docs.append(json_doc(radguard(["pcap", str(out), "--json", "--no-store"]), "pcap", rc=(0, 1)))
+    assert docs[0]["records"] and all(d["errors"] == [] for d in docs)
+    assert docs[1]["records"] == docs[0]["records"] and docs[2]["records"] == docs[0]["records"]
+    assert [f["rule"] for f in docs[1]["findings"]] == [f["rule"] for f in docs[0]["findings"]]
