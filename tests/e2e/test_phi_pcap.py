@@ -43,6 +43,14 @@ def _dcmtk(args: list[str]) -> None:
     assert proc.returncode == 0, proc.stderr[-1000:]
 
 
+def _complete(pcap: Path) -> bool:
+    from radguard.monitor.analyzer import analyze
+
+    records = analyze([pcap]).records
+    dimse = [r for r in records if r.get("kind") == "dimse"]
+    return len(dimse) == 4 and not any(r.get("gaps") for r in records)
+
+
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Stores of the fake patient into dcmqrscp, then C-FINDs by name and by ID, captured on loopback."""
@@ -52,12 +60,15 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = ["-aet", "KNOWNSCU", "-aec", qr.ae, LOOPBACK, str(qr.port)]
     pcap = tmp / "phi.pcap"
     try:
-        with tcpdump(pcap, qr.port):
-            _dcmtk(["storescu", *base, *map(str, files)])
-            _dcmtk(["findscu", "-P", *base, "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientName={NAME}",
-                    "-k", "PatientID", "-k", "PatientBirthDate"])
-            _dcmtk(["findscu", "-S", *base, "-k", "QueryRetrieveLevel=STUDY", "-k", f"PatientID={PATIENT_ID}",
-                    "-k", "PatientBirthDate", "-k", "StudyInstanceUID"])
+        for _attempt in range(3):  # tcpdump on a loaded machine can lose packets: capture again
+            with tcpdump(pcap, qr.port):
+                _dcmtk(["storescu", *base, *map(str, files)])
+                _dcmtk(["findscu", "-P", *base, "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientName={NAME}",
+                        "-k", "PatientID", "-k", "PatientBirthDate"])
+                _dcmtk(["findscu", "-S", *base, "-k", "QueryRetrieveLevel=STUDY", "-k", f"PatientID={PATIENT_ID}",
+                        "-k", "PatientBirthDate", "-k", "StudyInstanceUID"])
+            if _complete(pcap):
+                break
     finally:
         qr.stop()
     raw = pcap.read_bytes()
