@@ -42,7 +42,7 @@ class Capture:
         if shutil.which("tcpdump") is None:
             return
         self.proc = subprocess.Popen(
-            ["tcpdump", "-i", "lo", "-s", "0", "-U", "-w", str(path), expr],
+            ["tcpdump", "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-B", "131072", "-w", str(path), expr],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
