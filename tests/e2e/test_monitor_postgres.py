@@ -25,14 +25,15 @@ def test_monitor_live_records_without_phi(storescp: Peer, tmp_path: Path) -> Non
                             "--filter", f"tcp port {storescp.port}", "--interval", "1", "--json",
                             "--records", str(records), "--fail-on", "critical"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)  # tcpdump started
-    proc = subprocess.run(["storescu", "-aet", "CT01", "-aec", storescp.ae, LOOPBACK, str(storescp.port),
-                           *map(str, files)], env=dcmtk_env(), capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0, proc.stderr
+    for pause in (2.5, 1.5):  # no start signal from the monitor: a second batch in case the first was early
+        time.sleep(pause)
+        proc = subprocess.run(["storescu", "-aet", "CT01", "-aec", storescp.ae, LOOPBACK, str(storescp.port),
+                               *map(str, files)], env=dcmtk_env(), capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
     out, err = mon.communicate(timeout=30)
     doc = json_doc(subprocess.CompletedProcess(mon.args, mon.returncode, out, err), "monitor", rc=(0, 1))
     stores = [r for r in doc["records"] if r["kind"] == "dimse" and r["command"] == "C-STORE"]
-    assert len(stores) == 2 and all(r["status"] == 0 for r in stores)
+    assert len(stores) in (2, 4) and all(r["status"] == 0 for r in stores), stores
     assert "cleartext-phi" in {f["rule"] for f in doc["findings"]}
     texts = {"stdout": out, "stderr": err, "records": records.read_text()}
     assert {k: leaks(v) for k, v in texts.items() if leaks(v)} == {}
