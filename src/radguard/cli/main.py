@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.pcap_cmd",
     "radguard.cli.findings_cmd",
     "radguard.cli.controls_cmd",
+    "radguard.cli.rules_cmd",
 )
 
 app = typer.Typer(
