@@ -242,7 +242,7 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
     p = obj.part10
     buf = p.dataset
     mv = memoryview(buf) if isinstance(buf, bytes) else buf
-    w = Walker(buf, p.explicit, p.little)
+    w = Walker(buf, p.explicit, p.little, p.seq_ends)
     crcs: dict[str, str] = {}
     parts: list[bytes | memoryview] = []
     crc32 = zlib.crc32
@@ -320,17 +320,23 @@ def native_layout(obj: ArchiveObject, pixel: Element, geo: Geometry) -> dict[str
     rb = _bands(geo.rows)
     cb = _bands(geo.cols)
     row_bytes = geo.cols * geo.samples * geo.bits // 8
-    weights = np.arange(1, geo.rows + 1, dtype=np.int64)[:, None]
+    # per column: sum and row-weighted sum (rows numbered from 1), as int64. In float64 (one BLAS
+    # product) they are exact while every partial sum stays below 2**53: always for 8/16-bit samples
+    # (rows <= 65535), for 32-bit ones up to 1024 rows; beyond that, integer arithmetic.
+    exact_float = geo.bits <= 16 or geo.rows <= 1024
+    weights = np.stack([np.ones(geo.rows), np.arange(1, geo.rows + 1, dtype=np.float64)])
     for f in range(geo.frames):
         view = buf[base + f * fb : base + (f + 1) * fb]
         frames.append(zlib.crc32(view))
         if not banded:
             continue
         row_bands.append([zlib.crc32(view[a * row_bytes : b * row_bytes]) for a, b in rb])
-        arr = np.frombuffer(view, dtype=dtype).reshape(geo.rows, geo.cols * geo.samples).astype(np.int64)
-        s1 = arr.sum(axis=0)
-        s2 = (arr * weights).sum(axis=0)
-        sums = np.stack([s1, s2], axis=1).reshape(geo.cols, geo.samples * 2)
+        arr = np.frombuffer(view, dtype=dtype).reshape(geo.rows, geo.cols * geo.samples)
+        if exact_float:
+            s12 = (weights @ arr.astype(np.float64)).astype(np.int64)
+        else:
+            s12 = (weights.astype(np.int64) @ arr.astype(np.int64))
+        sums = np.ascontiguousarray(s12.T).reshape(geo.cols, geo.samples * 2)
         col_bands.append([zlib.crc32(sums[a:b].tobytes()) for a, b in cb])
     return {
         "rows": geo.rows, "cols": geo.cols, "frames": geo.frames, "samples": geo.samples, "bits": geo.bits,

@@ -36,6 +36,10 @@ VALID_VRS = LONG_VRS | frozenset(
 )
 _MAX_DEPTH = 32
 
+#: ends of undefined-length sequences already skipped in one buffer:
+#: (explicit, little, start, limit) -> (end, nesting depth it was checked at)
+SeqEnds = dict[tuple[bool, bool, int, int], tuple[int, int]]
+
 
 class TransferSyntax(enum.StrEnum):
     """Transfer syntaxes whose data set encoding the walker must know (PS3.5 §10, Annex A)."""
@@ -102,6 +106,7 @@ class Part10:
     issue: Issue | None = None
     trailing_offset: int | None = None  # bytes after the end of the data set start here
     dataset: bytes | memoryview = b""  # buffer the element offsets refer to (inflated if deflated)
+    seq_ends: SeqEnds = field(default_factory=dict)  # undefined-length sequences skipped in ``dataset``
 
     @property
     def pixel(self) -> Element | None:
@@ -151,12 +156,17 @@ _U32_BE = struct.Struct(">I")
 
 
 class Walker:
-    """Element walker over one buffer in one encoding (PS3.5 §7.1)."""
+    """Element walker over one buffer in one encoding (PS3.5 §7.1).
 
-    def __init__(self, buf: bytes | memoryview, explicit: bool, little: bool) -> None:
+    ``ends`` remembers where undefined-length sequences end, so that a later walk over the same
+    buffer (the canonical digests of :mod:`radguard.archive.digest`) does not skip them again.
+    """
+
+    def __init__(self, buf: bytes | memoryview, explicit: bool, little: bool, ends: SeqEnds | None = None) -> None:
         self.buf = buf
         self.explicit = explicit
         self.little = little
+        self.ends: SeqEnds = {} if ends is None else ends
         self._tag = _TAG_LE if little else _TAG_BE
         self._u16 = _U16_LE if little else _U16_BE
         self._u32 = _U32_LE if little else _U32_BE
@@ -183,6 +193,15 @@ class Walker:
 
     def skip_sequence(self, pos: int, end: int, depth: int) -> int:
         """Skip the items of an undefined-length sequence starting at ``pos``; return the end after E0DD."""
+        key = (self.explicit, self.little, pos, end)
+        known = self.ends.get(key)
+        if known is not None and known[1] >= depth:  # skipped before at this depth or deeper: same end
+            return known[0]
+        result = self._skip_sequence(pos, end, depth)
+        self.ends[key] = (result, depth)
+        return result
+
+    def _skip_sequence(self, pos: int, end: int, depth: int) -> int:
         if depth > _MAX_DEPTH:
             raise _Stop(Issue(IssueKind.BAD_SEQUENCE, pos, None, "sequences nested too deep"))
         while True:
@@ -210,7 +229,7 @@ class Walker:
         """Return the position after the value of an element whose header was read."""
         if length == UNDEFINED:
             if vr == "UN" and self.explicit:  # contents are implicit VR little endian (PS3.5 §6.2.2)
-                return Walker(self.buf, False, True).skip_sequence(vpos, end, depth + 1)
+                return Walker(self.buf, False, True, self.ends).skip_sequence(vpos, end, depth + 1)
             if vr in ("SQ", "UN", "") or tag in PIXEL_TAGS or vr in ("OB", "OW"):
                 return self.skip_sequence(vpos, end, depth + 1)
             raise _Stop(Issue(IssueKind.BAD_LENGTH, vpos - 4, tag, f"undefined length not allowed for {vr}"))
@@ -222,15 +241,15 @@ class Walker:
 _MAGICS_AFTER = (b"PK\x03\x04", b"MZ", b"\x7fELF", b"#!", b"%PDF", b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")
 
 
-def walk_dataset(buf: bytes | memoryview, start: int, explicit: bool, little: bool) -> tuple[
-    list[Element], Issue | None, int | None
-]:
+def walk_dataset(buf: bytes | memoryview, start: int, explicit: bool, little: bool,
+                 ends: SeqEnds | None = None) -> tuple[list[Element], Issue | None, int | None]:
     """Walk top-level elements from ``start`` to the end of ``buf``.
 
     Returns the elements, the first issue (malformed) and the offset where trailing,
     non-data-set bytes begin (bytes that follow a complete data set, PS3.10 §7.1: nothing may).
+    ``ends`` collects the ends of the undefined-length sequences skipped (see :class:`Walker`).
     """
-    w = Walker(buf, explicit, little)
+    w = Walker(buf, explicit, little, ends)
     end = len(buf)
     out: list[Element] = []
     append = out.append
@@ -411,15 +430,15 @@ def _parse_body(p: Part10, buf: bytes | memoryview, start: int, deflated: bool) 
             return p
         p.deflated = True
         p.dataset = data
-        p.elements, p.issue, trail = walk_dataset(data, 0, p.explicit, p.little)
+        p.elements, p.issue, trail = walk_dataset(data, 0, p.explicit, p.little, p.seq_ends)
         p.trailing_offset = None if trail is None else -1  # offsets refer to the inflated data
         return p
     p.dataset = buf
-    p.elements, p.issue, p.trailing_offset = walk_dataset(buf, start, p.explicit, p.little)
+    p.elements, p.issue, p.trailing_offset = walk_dataset(buf, start, p.explicit, p.little, p.seq_ends)
     if p.issue is not None and p.issue.kind == IssueKind.BAD_VR and len(p.elements) == 0 and p.little:
         # a frequent real-world defect: implicit VR data set under an explicit transfer syntax (or the
         # reverse); read it the way it is encoded and let the malformed check report the mismatch
-        elements, issue, trailing = walk_dataset(buf, start, not p.explicit, p.little)
+        elements, issue, trailing = walk_dataset(buf, start, not p.explicit, p.little, p.seq_ends)
         if len(elements) > 1:
             p.explicit = not p.explicit
             p.vr_mismatch = True

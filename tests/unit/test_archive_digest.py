@@ -1,0 +1,48 @@
+"""Fingerprint internals: the fast paths give exactly what the definitions in docs/archive.md say."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+from radguard.archive.digest import Geometry, _bands, header_digests, native_layout
+from radguard.archive.obj import ArchiveObject, from_bytes
+from radguard.dicom.part10 import Element, Part10
+from tests.corpus import CLEAN, read
+
+
+def _reference_col_crcs(raw: bytes, geo: Geometry, dtype: str) -> list[int]:
+    """Column-band CRCs by the definition: int64 column sums and row-weighted sums (rows from 1)."""
+    arr = np.frombuffer(raw, dtype=dtype).reshape(geo.rows, geo.cols * geo.samples).astype(np.int64)
+    weights = np.arange(1, geo.rows + 1, dtype=np.int64)[:, None]
+    sums = np.stack([arr.sum(axis=0), (arr * weights).sum(axis=0)], axis=1).reshape(geo.cols, geo.samples * 2)
+    return [zlib.crc32(sums[a:b].tobytes()) for a, b in _bands(geo.cols)]
+
+
+@pytest.mark.parametrize(("rows", "cols", "samples", "bits", "signed"), [
+    (350, 80, 1, 8, 0), (64, 40, 3, 8, 0), (300, 48, 1, 16, 0), (128, 32, 1, 16, 1),
+    (1024, 8, 1, 32, 0), (1500, 6, 1, 32, 1), (1500, 6, 1, 32, 0),
+])
+def test_column_sums_are_exact_at_extreme_values(rows: int, cols: int, samples: int, bits: int, signed: int) -> None:
+    dtype = {8: "u1", 16: "<u2", 32: "<u4"}[bits].replace("u", "i" if signed else "u")
+    info = np.iinfo(np.dtype(dtype))
+    rng = np.random.default_rng(rows * cols + bits)
+    arr = rng.choice(np.array([info.min, info.max, info.max - 1, 0], dtype=dtype), size=rows * cols * samples)
+    raw = arr.tobytes()
+    geo = Geometry(rows, cols, 1, samples, bits, 0, signed)
+    p = Part10(size=len(raw), has_magic=False, preamble=None, dataset=raw)
+    obj = ArchiveObject(target="t", data=raw, part10=p, size=len(raw))
+    layout = native_layout(obj, Element(0x7FE00010, "OW", 0, 0, len(raw)), geo)
+    assert layout is not None
+    assert layout["col_band_crc"] == [_reference_col_crcs(raw, geo, dtype)]
+    assert layout["frame_crc"] == [zlib.crc32(raw)]
+
+
+@pytest.mark.parametrize("name", [*CLEAN, "waveform_ecg.dcm"])
+def test_remembered_sequence_ends_do_not_change_header_digests(name: str) -> None:
+    obj = from_bytes(read(name), name)
+    fresh = from_bytes(read(name), name)
+    fresh.part10.seq_ends.clear()  # nothing remembered from the parse: every sequence walked again
+    assert header_digests(obj) == header_digests(fresh)
