@@ -42,11 +42,10 @@ from radguard.archive.obj import (
 from radguard.dicom.part10 import (
     ITEM,
     ITEM_DELIM,
-    LONG_VRS,
     PIXEL_TAGS,
     SEQ_DELIM,
     UNDEFINED,
-    VALID_VRS,
+    VR_KIND,
     Element,
     Walker,
     _Stop,
@@ -123,8 +122,9 @@ def _value_bytes(buf: bytes | memoryview, vr: str, start: int, end: int, little:
 
 
 _U32 = struct.Struct("<I").unpack_from
-_TAG = struct.Struct("<HH").unpack_from
-_U16 = struct.Struct("<H").unpack_from
+_EXPLICIT = struct.Struct("<HH2sH").unpack_from
+_IMPLICIT = struct.Struct("<HHI").unpack_from
+_HEAD_BE = struct.Struct(">II").pack
 
 
 def _items_canonical(w: Walker, start: int, end: int, depth: int) -> bytes:
@@ -133,18 +133,19 @@ def _items_canonical(w: Walker, start: int, end: int, depth: int) -> bytes:
         return _items_canonical_slow(w, start, end, depth)
     buf = w.buf
     explicit = w.explicit
-    parts: list[bytes] = []
+    parts: list[bytes | memoryview] = []
     append = parts.append
     pos = start
     limit = len(buf)
-    long_vrs = LONG_VRS
+    vr_kind = VR_KIND.get
+    head = _HEAD_BE
+    items = (_ITEM_LE, _ITEM_BE)
     while pos < end:
         if pos + 8 > limit:
             raise _Stop(_issue_at(pos))
-        g, e = _TAG(buf, pos)
+        g, e, length = _IMPLICIT(buf, pos)
         if g != 0xFFFE:
             raise _Stop(_issue_at(pos))
-        length = _U32(buf, pos + 4)[0]
         if e == 0xE0DD:
             break
         if e != 0xE000:
@@ -155,29 +156,34 @@ def _items_canonical(w: Walker, start: int, end: int, depth: int) -> bytes:
         while pos < item_end:
             if pos + 8 > limit:
                 raise _Stop(_issue_at(pos))
-            g, e = _TAG(buf, pos)
+            if explicit:
+                g, e, vrb, elen = _EXPLICIT(buf, pos)
+            else:
+                g, e, elen = _IMPLICIT(buf, pos)
             tag = (g << 16) | e
             if tag == ITEM_DELIM:
                 pos += 8
                 break
             if explicit and g != 0xFFFE:
-                vr = bytes(buf[pos + 4 : pos + 6]).decode("latin-1")
-                if vr in long_vrs:
-                    elen, epos = _U32(buf, pos + 8)[0], pos + 12
-                elif vr in VALID_VRS:
-                    elen, epos = _U16(buf, pos + 6)[0], pos + 8
-                else:
+                kind = vr_kind(vrb)
+                if kind is None:
                     raise _Stop(_issue_at(pos))
+                vr, is_long = kind
+                if is_long:
+                    elen, epos = _U32(buf, pos + 8)[0], pos + 12
+                else:
+                    epos = pos + 8
             else:
-                vr, elen, epos = "", _U32(buf, pos + 4)[0], pos + 8
+                vr, epos = "", pos + 8
+                if explicit:
+                    elen = _U32(buf, pos + 4)[0]
             undefined = elen == UNDEFINED
-            if not undefined and vr != "SQ" and not ((vr == "" or vr == "UN") and
-                                                     bytes(buf[epos : epos + 4]) in (_ITEM_LE, _ITEM_BE)):
+            if not undefined and vr != "SQ" and not ((vr == "" or vr == "UN") and buf[epos : epos + 4] in items):
                 nxt = epos + elen
                 if nxt > limit:
                     raise _Stop(_issue_at(pos))
-                append(tag.to_bytes(4, "big") + elen.to_bytes(4, "big"))
-                append(bytes(buf[epos:nxt]))
+                append(head(tag, elen))
+                append(buf[epos:nxt])
             else:
                 nxt = w.skip_value(tag, vr, elen, epos, limit, depth + 1)
                 append(_canonical(w, tag, vr, epos, nxt, undefined, depth + 1))
@@ -248,21 +254,21 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
     crc32 = zlib.crc32
     little = p.little
     items = (_ITEM_LE, _ITEM_BE)
-    for el in p.elements:
-        tag = el.tag
-        if tag >> 16 == 0x0002 or tag in PIXEL_TAGS or tag == PADDING_TAG:
+    append = parts.append
+    head_be = _HEAD_BE
+    skip = PIXEL_TAGS | {PADDING_TAG}
+    for tag, vr, _offset, vo, length, undefined in p.elements:
+        if tag >> 16 == 0x0002 or tag in skip:
             continue
-        vr = el.vr
-        vo = el.value_offset
-        if little and vr != "SQ" and not el.undefined and not ((vr == "" or vr == "UN") and mv[vo : vo + 4] in items):
-            value = mv[vo : vo + el.length]
-            head = tag.to_bytes(4, "big") + el.length.to_bytes(4, "big")
-            parts.append(head)
-            parts.append(value)
+        if little and vr != "SQ" and not undefined and not ((vr == "" or vr == "UN") and mv[vo : vo + 4] in items):
+            value = mv[vo : vo + length]
+            head = head_be(tag, length)
+            append(head)
+            append(value)
             crcs[f"{tag:08X}"] = f"{crc32(value, crc32(head)):08x}"
             continue
-        canon = _canonical(w, tag, vr, vo, el.end, el.undefined, 0)
-        parts.append(canon)
+        canon = _canonical(w, tag, vr, vo, vo + length, undefined, 0)
+        append(canon)
         crcs[f"{tag:08X}"] = f"{crc32(canon):08x}"
     return crcs, hashlib.sha256(b"".join(parts)).hexdigest()
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Table, Text, delete, select, update
+from sqlalchemy import BigInteger, Boolean, Connection, DateTime, Integer, String, Table, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from radguard.archive.digest import unpack_elements
@@ -116,6 +116,38 @@ def under(path: str) -> str:
     return esc + "/%"
 
 
+_INSERT_COLUMNS = tuple(c.name for c in _T.columns if c.name != "id")
+
+
+def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert of entry rows (a seal writes one per file): on SQLite straight through the driver's
+    ``executemany`` with each column's bind processor (booleans, timestamps) applied as SQLAlchemy
+    would; elsewhere a Core ``insert``."""
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        from sqlalchemy import insert
+
+        conn.execute(insert(_T), rows)
+        return
+    procs = [(_T.c[name].type.dialect_impl(dialect).bind_processor(dialect), name) for name in _INSERT_COLUMNS]
+    same = rows[0]
+    # values equal in every row of a batch (timestamp, run, root...) are processed once
+    constant = {name: (proc(same[name]) if proc else same[name]) for proc, name in procs
+                if name in ("sealed_at", "run_id", "seen_run", "root", "checks_version")
+                and all(r[name] == same[name] for r in rows)}
+    getters = [(name, proc) for proc, name in procs if name not in constant]
+    params = []
+    for r in rows:
+        values = dict(constant)
+        for name, proc in getters:
+            v = r[name]
+            values[name] = proc(v) if proc is not None and v is not None else v
+        params.append(tuple(values[name] for name in _INSERT_COLUMNS))
+    sql = (f"INSERT INTO {_T.name} ({', '.join(_INSERT_COLUMNS)}) "
+           f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})")
+    conn.exec_driver_sql(sql, params)
+
+
 class Ledger:
     """Reads and writes of the ledger tables through one :class:`radguard.store.Store`."""
 
@@ -176,17 +208,18 @@ class Ledger:
             return {p: (size, mt) for p, size, mt in s.execute(q)}
 
     def write_batch(self, root: str, run_id: int, sealed: Iterable[tuple[dict[str, Any], bool]],
-                    seen: list[str], checks_version: str = "") -> int:
+                    seen: list[str], checks_version: str = "", existing: set[str] | None = None) -> int:
         """Replace entries of sealed objects and mark unchanged ones seen, in one transaction (no torn ledger).
 
         ``sealed``: (row, canary) where row holds the fingerprint fields as :func:`radguard.archive.work.seal_batch`
-        returns them (elements packed, layout and checks as JSON text).
+        returns them (elements packed, layout and checks as JSON text). ``existing``: the paths among them
+        that may already have an entry (None: any may); only those are looked up and replaced.
         """
-        from sqlalchemy import insert
-
         items = list(sealed)
         now = datetime.now(UTC)
         paths = [row["path"] for row, _c in items]
+        if existing is not None:
+            paths = [p for p in paths if p in existing]
         with self.store.session() as s:
             conn = s.connection()
             was_canary: set[str] = set()
@@ -206,7 +239,7 @@ class Ledger:
                               sealed_at=now)
                 rows.append(fields)
             if rows:
-                conn.execute(insert(_T), rows)
+                _insert_entries(conn, rows)
             if seen:
                 conn.execute(update(_T).where(_T.c.path.in_(seen)).values(seen_run=run_id, root=root))
             s.commit()

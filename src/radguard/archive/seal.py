@@ -10,6 +10,7 @@ its studies, and of the run, are signed.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,13 +56,16 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
         root = ledger.sealed_root_for(path) or path
         ledger.ensure_root(root, run.id)
         seen_unchanged: list[str] = []
+        existing: deque[set[str] | None] = deque()  # per job in flight: its paths that have an entry
 
-        def jobs(path: str = path, seen_unchanged: list[str] = seen_unchanged) -> Iterator[SealJob]:
+        def jobs(path: str = path, seen_unchanged: list[str] = seen_unchanged,
+                 existing: deque[set[str] | None] = existing) -> Iterator[SealJob]:
             for chunk in batched(iter_files(path), BATCH):
-                todo, errors = _plan(ledger, chunk, rehash, seen_unchanged, summary)
+                todo, errors, known = _plan(ledger, chunk, rehash, seen_unchanged, summary)
                 summary.errors += len(errors)
                 if errors:
                     _record_errors(run, errors, summary, keep_findings)
+                existing.append(known)
                 yield [(i.path, i.mtime_ns) for i in todo], decode_pixels, True
 
         for results in run_ordered(seal_batch, jobs(), workers=workers, dask=dask):
@@ -73,7 +77,8 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
                     summary.errors += 1
                     continue
                 sealed.append((r["row"], r["path"] in canaries))
-            summary.hashed += ledger.write_batch(root, run.id, sealed, list(seen_unchanged), CHECKS_VERSION)
+            summary.hashed += ledger.write_batch(root, run.id, sealed, list(seen_unchanged), CHECKS_VERSION,
+                                                 existing=existing.popleft())
             seen_unchanged.clear()
             run.add_findings(found)
             if len(summary.findings) < keep_findings:
@@ -91,12 +96,13 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
 
 
 def _plan(ledger: Ledger, chunk: list[Item], rehash: bool, seen_unchanged: list[str],
-          summary: SealSummary) -> tuple[list[Item], list[Item]]:
+          summary: SealSummary) -> tuple[list[Item], list[Item], set[str] | None]:
+    """Split a chunk into files to hash, unreadable ones and (unless ``rehash``) the paths with an entry."""
     errors = [i for i in chunk if i.error is not None]
     ok = [i for i in chunk if i.error is None]
     summary.files += len(chunk)
     if rehash:
-        return ok, errors
+        return ok, errors, None
     known = ledger.stat_lookup([i.path for i in ok])
     todo: list[Item] = []
     for i in ok:
@@ -105,7 +111,7 @@ def _plan(ledger: Ledger, chunk: list[Item], rehash: bool, seen_unchanged: list[
             summary.unchanged += 1
         else:
             todo.append(i)
-    return todo, errors
+    return todo, errors, set(known)
 
 
 def _record_errors(run: RunHandle, errors: list[Item], summary: SealSummary, keep: int) -> None:

@@ -44,6 +44,8 @@ def _workers(workers: int | None) -> int:
 
     if workers is not None and workers < 1:
         raise UsageError("--workers must be at least 1")
+    # the parallelism is the worker processes: one BLAS thread each (numpy is imported by the workers)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     return workers or default_workers()
 
 

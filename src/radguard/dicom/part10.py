@@ -147,12 +147,16 @@ class _Stop(Exception):
         self.issue = issue
 
 
-_TAG_LE = struct.Struct("<HH")
-_TAG_BE = struct.Struct(">HH")
 _U16_LE = struct.Struct("<H")
 _U16_BE = struct.Struct(">H")
 _U32_LE = struct.Struct("<I")
 _U32_BE = struct.Struct(">I")
+_HEAD_EXPLICIT_LE = struct.Struct("<HH2sH")
+_HEAD_EXPLICIT_BE = struct.Struct(">HH2sH")
+_HEAD_IMPLICIT_LE = struct.Struct("<HHI")
+_HEAD_IMPLICIT_BE = struct.Struct(">HHI")
+#: explicit VR bytes -> (VR, 32-bit length field) for every VR of PS3.5 Table 6.2-1
+VR_KIND = {vr.encode("latin-1"): (vr, vr in LONG_VRS) for vr in VALID_VRS}
 
 
 class Walker:
@@ -167,29 +171,31 @@ class Walker:
         self.explicit = explicit
         self.little = little
         self.ends: SeqEnds = {} if ends is None else ends
-        self._tag = _TAG_LE if little else _TAG_BE
-        self._u16 = _U16_LE if little else _U16_BE
         self._u32 = _U32_LE if little else _U32_BE
+        self._explicit = (_HEAD_EXPLICIT_LE if little else _HEAD_EXPLICIT_BE).unpack_from
+        self._implicit = (_HEAD_IMPLICIT_LE if little else _HEAD_IMPLICIT_BE).unpack_from
 
     def header(self, pos: int, end: int) -> tuple[int, str, int, int]:
         """(tag, vr, value length, value offset) of the element at ``pos``."""
         buf = self.buf
         if pos + 8 > end:
             raise _Stop(Issue(IssueKind.TRUNCATED, pos, None, "element header past end"))
-        group, elem = self._tag.unpack_from(buf, pos)
+        if not self.explicit:
+            group, elem, length = self._implicit(buf, pos)
+            return (group << 16) | elem, "", length, pos + 8
+        group, elem, vrb, short = self._explicit(buf, pos)
         tag = (group << 16) | elem
         if group == 0xFFFE:  # items and delimiters: always implicit-style headers (PS3.5 §7.5)
             return tag, "", self._u32.unpack_from(buf, pos + 4)[0], pos + 8
-        if not self.explicit:
-            return tag, "", self._u32.unpack_from(buf, pos + 4)[0], pos + 8
-        vr = bytes(buf[pos + 4 : pos + 6]).decode("latin-1")
-        if vr in LONG_VRS:
+        kind = VR_KIND.get(vrb)
+        if kind is None:
+            raise _Stop(Issue(IssueKind.BAD_VR, pos + 4, tag, "explicit VR is not a DICOM VR"))
+        vr, is_long = kind
+        if is_long:
             if pos + 12 > end:
                 raise _Stop(Issue(IssueKind.TRUNCATED, pos, tag, "element header past end"))
             return tag, vr, self._u32.unpack_from(buf, pos + 8)[0], pos + 12
-        if vr not in VALID_VRS:
-            raise _Stop(Issue(IssueKind.BAD_VR, pos + 4, tag, "explicit VR is not a DICOM VR"))
-        return tag, vr, self._u16.unpack_from(buf, pos + 6)[0], pos + 8
+        return tag, vr, short, pos + 8
 
     def skip_sequence(self, pos: int, end: int, depth: int) -> int:
         """Skip the items of an undefined-length sequence starting at ``pos``; return the end after E0DD."""
@@ -256,15 +262,23 @@ def walk_dataset(buf: bytes | memoryview, start: int, explicit: bool, little: bo
     pos = start
     last = -1
     seen_pixel = False
-    unpack_tag = (_TAG_LE if little else _TAG_BE).unpack_from
-    unpack_u16 = (_U16_LE if little else _U16_BE).unpack_from
+    # one unpack per element header: (group, element, VR bytes, short length) or (group, element, length)
+    unpack_explicit = (_HEAD_EXPLICIT_LE if little else _HEAD_EXPLICIT_BE).unpack_from
+    unpack_implicit = (_HEAD_IMPLICIT_LE if little else _HEAD_IMPLICIT_BE).unpack_from
+    vrb = b""
+    short = 0
     unpack_u32 = (_U32_LE if little else _U32_BE).unpack_from
-    long_vrs, valid_vrs = LONG_VRS, VALID_VRS
+    vr_kind = VR_KIND.get
+    new_element = tuple.__new__
+    length = 0
     while pos < end:
         try:
             if end - pos < 8:
                 raise _Stop(Issue(IssueKind.TRUNCATED, pos, None, f"{end - pos} stray bytes"))
-            group, elem = unpack_tag(buf, pos)
+            if explicit:
+                group, elem, vrb, short = unpack_explicit(buf, pos)
+            else:
+                group, elem, length = unpack_implicit(buf, pos)
             tag = (group << 16) | elem
             if tag <= last or group == 0xFFFE:
                 raise _Stop(Issue(IssueKind.TAG_ORDER, pos, tag, "tag out of ascending order"))
@@ -272,17 +286,18 @@ def walk_dataset(buf: bytes | memoryview, start: int, explicit: bool, little: bo
                 raise _Stop(Issue(IssueKind.TAG_ORDER, pos, tag, "file meta element inside the data set"))
             # inline of Walker.header for speed (PS3.5 §7.1.2 / §7.1.3)
             if explicit:
-                vr = bytes(buf[pos + 4 : pos + 6]).decode("latin-1")
-                if vr in long_vrs:
+                kind = vr_kind(vrb)
+                if kind is None:
+                    raise _Stop(Issue(IssueKind.BAD_VR, pos + 4, tag, "explicit VR is not a DICOM VR"))
+                vr, is_long = kind
+                if is_long:
                     if pos + 12 > end:
                         raise _Stop(Issue(IssueKind.TRUNCATED, pos, tag, "element header past end"))
                     length, vpos = unpack_u32(buf, pos + 8)[0], pos + 12
-                elif vr in valid_vrs:
-                    length, vpos = unpack_u16(buf, pos + 6)[0], pos + 8
                 else:
-                    raise _Stop(Issue(IssueKind.BAD_VR, pos + 4, tag, "explicit VR is not a DICOM VR"))
+                    length, vpos = short, pos + 8
             else:
-                vr, length, vpos = "", unpack_u32(buf, pos + 4)[0], pos + 8
+                vr, vpos = "", pos + 8
             if length == UNDEFINED:
                 nxt = w.skip_value(tag, vr, length, vpos, end, 0)
             else:
@@ -299,7 +314,7 @@ def walk_dataset(buf: bytes | memoryview, start: int, explicit: bool, little: bo
             ):
                 return out, None, pos
             return out, issue, None
-        append(Element(tag, vr, pos, vpos, nxt - vpos, length == UNDEFINED))
+        append(new_element(Element, (tag, vr, pos, vpos, nxt - vpos, length == UNDEFINED)))
         if tag in PIXEL_TAGS:
             seen_pixel = True
         last = tag
