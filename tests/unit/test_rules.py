@@ -115,3 +115,19 @@ def test_cli_errors_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None
     err = capsys.readouterr()
     assert err.out == ""
     assert "unknown rule 'no-such-rule'" in err.err and "unknown producer 'nope'" in err.err
+
+
+def test_golden_findings_name_catalogued_rules() -> None:
+    """Findings the monitor's golden captures expect, and the archive verdicts inside their records."""
+    known = {r.id for r in rules.all_rules()}
+    archive = {r.id for r in rules.all_rules() if r.producer is rules.Producer.ARCHIVE}
+    golden = sorted((DOCS.parents[1] / "tests" / "captures" / "golden").glob("*.json"))
+    assert golden
+    seen: set[str] = set()
+    for path in golden:
+        doc = json.loads(path.read_text("utf-8"))
+        seen |= {f["rule"] for f in doc["findings"]}
+        for record in doc["records"]:
+            for verdict in record.get("inspection") or ():
+                assert verdict["rule"] in archive | {"not-inspected"}, (path.name, verdict)
+    assert seen and seen <= known, seen - known
