@@ -352,6 +352,15 @@ raises or lowers it per finding, the rule says how. Thresholds are the defaults;
 tuned with `radguard pcap|monitor --threshold RULE.FIELD=VALUE` (docs/monitor.md), the archive's
 `ransomware-burst` with `radguard audit --burst-min-count/--burst-min-share/--burst-window`.
 
+`--json` prints `{"schema": "radguard.rules/1", "producer": null|"scan"|..., "count": N, "rules": [...]}`
+(`show`: `{"schema": "radguard.rule/1", "rule": {...}}`); each rule: `id`, `producer` (whose table
+defines it), `used_by` (producers whose findings or decisions use it), `severity` (default,
+lowercase), `severity_note`, `title`, `description` (when it fires), `remediation`, `controls`
+(`[{"ref": "hipaa:164.312(e)(1)", "title": "Transmission security"}, ...]`), `thresholds`
+(`[{"name", "default", "type"}]`), `thresholds_doc`, `mitre` (ATT&CK technique ids), `profile`
+(monitor: `default` or `baseline`), `gateway_action` (the gateway's default `[inspection]` action),
+`source` (the module that defines it).
+
 Producers: [scan](#scan) (`radguard scan`, issue 3), [archive](#archive) (`radguard audit`,
 `seal`, `recover`, `canary`, docs/archive.md), [monitor](#monitor) (`radguard pcap`,
 `radguard monitor`, docs/monitor.md), [gateway](#gateway) (`radguard gateway`, docs/gateway.md).
