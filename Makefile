@@ -9,7 +9,7 @@ APT_PACKAGES := dcmtk orthanc postgresql nmap tshark tcpdump openssl rsyslog
 # commands whose presence tells that the system packages are installed
 APT_PROBES := storescp dcmqrscp Orthanc nmap tshark tcpdump openssl rsyslogd /usr/lib/postgresql/15/bin/initdb
 
-.PHONY: demo test lint unit bootstrap system-deps clean bench
+.PHONY: demo test lint unit bootstrap system-deps clean bench docs
 
 demo: bootstrap
 	TCP_NODELAY=1 $(PY) -m radguard.demo
@@ -46,6 +46,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
 	@touch $@
+
+docs: bootstrap
+	$(PY) -m radguard.rules --markdown > docs/rules.md
 
 bench: bootstrap
 	@for b in benchmarks/*.py; do echo "== $$b"; TCP_NODELAY=1 $(PY) $$b || exit 1; done
