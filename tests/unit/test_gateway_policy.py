@@ -171,6 +171,9 @@ def test_inspection_actions(tmp_path: Path) -> None:
     res = insp.inspect(b"x", "1.2.840.10008.1.2", "t")
     assert res.action is InspectAction.REJECT and not res.forward
     assert kind_of("executable-preamble") == "executable" and kind_of("trailing-data") == "malformed"
+    assert kind_of("trailing-data", {"kind": "pe"}) == "executable"
+    assert kind_of("trailing-data", {"kind": "zip"}) == "executable"
+    assert kind_of("trailing-data", {"kind": "other"}) == "malformed"
     crash = Inspection(lambda: cfg, checker=lambda data, ts, target: 1 / 0)  # type: ignore[arg-type,return-value]
     assert crash.inspect(b"x", "1.2.840.10008.1.2", "t").action is InspectAction.REJECT
     path = insp.quarantine(b"DATA", "1.2.3/../x", {"calling_ae": "CT01"})

@@ -13,7 +13,7 @@ import importlib
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,9 +49,19 @@ def archive_checker() -> Checker | None:
     return None
 
 
-def kind_of(rule: str) -> str:
-    """Which ``[inspection]`` key governs a finding's rule id."""
+#: trailer kinds (``trailing-data`` evidence) that are executables or archives: governed by ``executable``
+_EXECUTABLE_TRAILERS = frozenset({"pe", "elf", "mach-o", "script", "zip", "rar", "7z", "gzip"})
+
+
+def kind_of(rule: str, evidence: Mapping[str, object] | None = None) -> str:
+    """Which ``[inspection]`` key governs a finding (its rule id, and for trailers what they hold).
+
+    Bytes appended after the data set that are an executable or an archive count as ``executable``
+    (rejected by default, like an executable preamble); other trailers as ``malformed``.
+    """
     if "executable" in rule:
+        return "executable"
+    if rule == "trailing-data" and evidence is not None and evidence.get("kind") in _EXECUTABLE_TRAILERS:
         return "executable"
     if "active-content" in rule or "active_content" in rule:
         return "active_content"
@@ -97,7 +107,7 @@ class Inspection:
         cfg = self._config()
         action = InspectAction.PASS
         for f in findings:
-            candidate: InspectAction = getattr(cfg, kind_of(f.rule))
+            candidate: InspectAction = getattr(cfg, kind_of(f.rule, f.evidence))
             if _RANK[candidate] > _RANK[action]:
                 action = candidate
         return action
