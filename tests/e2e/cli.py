@@ -64,6 +64,10 @@ def check_finding(f: Mapping[str, Any]) -> None:
     assert not unknown, (f["rule"], unknown)
 
 
+def _strict(constant: str) -> Any:
+    raise AssertionError(f"not RFC 8259 JSON: {constant}")
+
+
 def json_doc(proc: subprocess.CompletedProcess[str], kind: str, *, rc: int | tuple[int, ...] = 0) -> dict[str, Any]:
     """Exactly one JSON object on stdout with the right schema; findings (if any) well formed."""
     no_traceback(proc)
@@ -71,7 +75,7 @@ def json_doc(proc: subprocess.CompletedProcess[str], kind: str, *, rc: int | tup
     assert proc.returncode in codes, (proc.returncode, proc.stderr[-1500:])
     text = proc.stdout.strip()
     assert text.startswith("{") and text.count("\n") == 0, text[:500]
-    doc: dict[str, Any] = json.loads(text)
+    doc: dict[str, Any] = json.loads(text, parse_constant=_strict)
     assert isinstance(doc, dict) and doc["schema"] == f"radguard.{kind}/1", doc.get("schema")
     for f in doc.get("findings", []):
         check_finding(f)
