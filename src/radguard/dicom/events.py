@@ -47,6 +47,9 @@ class CommandReceived(UpperLayerEvent):
     context_id: int
     command: Command
     raw: bytes = field(repr=False)
+    #: the whole P-DATA-TF PDU (header included) when the command set came in one PDU holding only
+    #: it and the UpperLayer keeps wire bytes (``keep_wire``): a relay may forward it untouched
+    wire: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -56,6 +59,9 @@ class DataChunk(UpperLayerEvent):
     context_id: int
     data: bytes = field(repr=False)
     last: bool
+    #: the whole P-DATA-TF PDU (header included) when this fragment was its only PDV and the
+    #: UpperLayer keeps wire bytes (``keep_wire``): a relay may forward it untouched
+    wire: bytes | None = field(default=None, repr=False)
 
 
 @dataclass

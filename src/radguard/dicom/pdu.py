@@ -462,7 +462,8 @@ class PDUFramer:
                                     f"{length} bytes, above the limit of {self.max_pdu_length}")
             if n - pos - 6 < length:
                 break
-            out.append((pdu_type, bytes(buf[pos + 6:pos + 6 + length])))
+            with memoryview(buf) as view:  # one copy of the body (a bytearray slice would make two)
+                out.append((pdu_type, bytes(view[pos + 6:pos + 6 + length])))
             pos += 6 + length
         if pos:
             del buf[:pos]

@@ -13,6 +13,7 @@ directions of a connection (a capture) and never sends.
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass, field
 
 from radguard.dicom.dimse import Command, decode_command, fragment
@@ -45,6 +46,8 @@ from radguard.dicom.pdu import (
 )
 from radguard.errors import ProtocolError
 
+#: PDU header: type, reserved, body length (PS3.8 §9.3.1)
+_PDATA_HEADER = struct.Struct(">BBL")
 #: a command set larger than this is not a command set (PS3.7 group 0000 is a few hundred bytes)
 MAX_COMMAND_SET = 64 * 1024
 
@@ -110,12 +113,17 @@ class UpperLayer:
     mid_stream
         OBSERVER only: the capture starts inside an established association; start in Sta6,
         learn presentation context ids as they appear, skip data until the first command.
+    keep_wire
+        Give :class:`~radguard.dicom.events.DataChunk` and :class:`~radguard.dicom.events.CommandReceived`
+        the whole P-DATA-TF PDU they came in (``wire``) when it held only that one PDV, so that a
+        relay can forward it untouched instead of re-encoding it (PS3.8 §9.3.5).
     """
 
     def __init__(self, role: Role, *, max_pdu_receive: int = 16384,
                  pdu_length_guard: int = DEFAULT_PDU_LENGTH_GUARD, enforce_max_pdu: bool = True,
-                 mid_stream: bool = False) -> None:
+                 mid_stream: bool = False, keep_wire: bool = False) -> None:
         self.role = role
+        self.keep_wire = keep_wire
         self.max_pdu_receive = max_pdu_receive
         self.enforce_max_pdu = enforce_max_pdu
         self.mid_stream = mid_stream and role is Role.OBSERVER
@@ -235,7 +243,7 @@ class UpperLayer:
             self.state, self.closed = State.STA1, True
             events.append(AssociateRejected(pdu, from_requestor=sender))
         elif isinstance(pdu, PDataTF):
-            self._pdata(sender, pdu, len(body), events)
+            self._pdata(sender, pdu, body, events)
         elif isinstance(pdu, ReleaseRequest):
             self._release_rq(sender, events)
         else:
@@ -286,14 +294,17 @@ class UpperLayer:
             raise _Violation(f"unexpected A-RELEASE-RP in state {st.name}")
         events.append(ReleaseConfirmed(from_requestor=sender))
 
-    def _pdata(self, sender: bool, pdu: PDataTF, length: int, events: list[Event]) -> None:
+    def _pdata(self, sender: bool, pdu: PDataTF, body: bytes, events: list[Event]) -> None:
         st = self.state
+        length = len(body)
         if st not in (State.STA6, State.STA7):  # Sta7: the peer may still send until it answers (AR-6)
             raise _Violation(f"unexpected P-DATA-TF in state {st.name}")
         limit = self._receiver_max(sender)
         if self.enforce_max_pdu and limit and length > limit:
             raise _Violation(f"P-DATA-TF of {length} bytes exceeds the negotiated maximum of {limit}")
         stream = self._streams[sender]
+        wire = _PDATA_HEADER.pack(PDUType.P_DATA_TF, 0, length) + body if (
+            self.keep_wire and len(pdu.pdvs) == 1) else None
         for pdv in pdu.pdvs:
             ctx = pdv.context_id
             if ctx not in self.contexts:
@@ -303,7 +314,7 @@ class UpperLayer:
                     raise _Violation(f"PDV on even presentation context id {ctx}")
                 self.contexts[ctx] = (None, None)
             if pdv.is_command:
-                self._command_fragment(sender, stream, ctx, pdv.is_last, pdv.data, events)
+                self._command_fragment(sender, stream, ctx, pdv.is_last, pdv.data, events, wire)
             elif stream.data_ctx is None:
                 if not stream.synced:
                     stream.skipped += len(pdv.data)
@@ -314,10 +325,10 @@ class UpperLayer:
             else:
                 if pdv.is_last:
                     stream.data_ctx = None
-                events.append(DataChunk(ctx, pdv.data, pdv.is_last, from_requestor=sender))
+                events.append(DataChunk(ctx, pdv.data, pdv.is_last, wire, from_requestor=sender))
 
     def _command_fragment(self, sender: bool, stream: _Stream, ctx: int, last: bool, data: bytes,
-                          events: list[Event]) -> None:
+                          events: list[Event], wire: bytes | None = None) -> None:
         if stream.data_ctx is not None:
             if not stream.synced:
                 stream.data_ctx = None
@@ -325,6 +336,8 @@ class UpperLayer:
                 raise _Violation(f"command fragment on context {ctx} while a data set is incomplete")
         if stream.cmd_ctx is not None and stream.cmd_ctx != ctx:
             raise _Violation(f"command fragment on context {ctx} interleaved with context {stream.cmd_ctx}'s")
+        if stream.cmd_buf:
+            wire = None  # the command set spans PDUs: there is no single PDU to forward
         stream.cmd_ctx = ctx
         stream.cmd_buf += data
         if len(stream.cmd_buf) > MAX_COMMAND_SET:
@@ -344,7 +357,7 @@ class UpperLayer:
         stream.synced = True
         if command.has_dataset:
             stream.data_ctx = ctx
-        events.append(CommandReceived(ctx, command, raw, from_requestor=sender))
+        events.append(CommandReceived(ctx, command, raw, wire, from_requestor=sender))
 
     # ------------------------------------------------------------------ send
     def send(self, pdu: PDU) -> bytes:

@@ -23,28 +23,39 @@ _PATIENT_ID_TAG = 0x00100020
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 
 
+_EXPLICIT = struct.Struct("<HH2sH")  # group, element, VR, 2-byte length (PS3.5 §7.1.2)
+_IMPLICIT = struct.Struct("<HHL")  # group, element, 4-byte length (PS3.5 §7.1.3)
+_LONG_LENGTH = struct.Struct("<L")
+
+
 def _walk(data: bytes, implicit: bool) -> tuple[str, str] | None:
-    """Fast path: walk top-level little-endian elements up to (0020,000D); None when it cannot."""
+    """Fast path: walk top-level little-endian elements up to (0020,000D); None when it cannot.
+
+    One precompiled unpack per element: this runs for every relayed C-STORE (audit identifiers).
+    """
     pos, n = 0, len(data)
     pid = study = ""
+    unpack = _IMPLICIT.unpack_from if implicit else _EXPLICIT.unpack_from
+    long_length = _LONG_LENGTH.unpack_from
+    long_vrs = _LONG_VRS
     while pos + 8 <= n:
-        group, elem = struct.unpack_from("<HH", data, pos)
-        tag = group << 16 | elem
-        if tag > _STUDY_UID_TAG:
-            break
         if implicit:
-            length = struct.unpack_from("<L", data, pos + 4)[0]
+            group, elem, length = unpack(data, pos)
+            if group << 16 | elem > _STUDY_UID_TAG:
+                break
             pos += 8
         else:
-            vr = data[pos + 4:pos + 6]
-            if vr in _LONG_VRS:
+            group, elem, vr, length = unpack(data, pos)
+            if group << 16 | elem > _STUDY_UID_TAG:
+                break
+            if vr in long_vrs:
                 if pos + 12 > n:
                     return None
-                length = struct.unpack_from("<L", data, pos + 8)[0]
+                length = long_length(data, pos + 8)[0]
                 pos += 12
             else:
-                length = struct.unpack_from("<H", data, pos + 6)[0]
                 pos += 8
+        tag = group << 16 | elem
         if length == 0xFFFFFFFF:
             return None  # undefined length (sequence): let pydicom walk it
         if tag in (_PATIENT_ID_TAG, _STUDY_UID_TAG):

@@ -66,8 +66,11 @@ class Relay:
         self.u_writer: asyncio.StreamWriter | None = None
         limits = gw.config.limits
         guard = limits.max_pdu_length + 1024
-        self.client = UpperLayer(Role.ACCEPTOR, max_pdu_receive=limits.max_pdu_length, pdu_length_guard=guard)
-        self.up = UpperLayer(Role.REQUESTOR, max_pdu_receive=limits.max_pdu_length, pdu_length_guard=guard)
+        # keep_wire: P-DATA-TF PDUs that fit the other side's maximum are forwarded untouched
+        self.client = UpperLayer(Role.ACCEPTOR, max_pdu_receive=limits.max_pdu_length, pdu_length_guard=guard,
+                                 keep_wire=True)
+        self.up = UpperLayer(Role.REQUESTOR, max_pdu_receive=limits.max_pdu_length, pdu_length_guard=guard,
+                             keep_wire=True)
         self.established = False
         self.closing = False
         self.how = "closed"
@@ -82,7 +85,12 @@ class Relay:
         # data-set fragments relayed as they come are queued and sent once per read (one syscall, not one per PDU)
         self._u_buf: list[bytes] = []
         self._c_buf: list[bytes] = []
+        #: a relayed command whose data set has not started is held in _u_buf: it goes with its first
+        #: fragment (one send, one wake-up of the upstream, instead of two)
+        self._u_hold = False
         self._last_activity = 0.0
+        self._loop = asyncio.get_running_loop()
+        self._watchdog: asyncio.TimerHandle | None = None
         #: called once when the A-ASSOCIATE phase is over (accepted or not): the server's flood accounting
         self.on_established: Callable[[], None] | None = None
 
@@ -100,24 +108,28 @@ class Relay:
             return b""
 
     async def _read_active(self, reader: asyncio.StreamReader) -> bytes:
-        """Read during the association: b"" on EOF, or once neither side has sent anything for
-        ``idle_timeout`` seconds (a long C-MOVE keeps the client quiet while the upstream talks)."""
-        loop = asyncio.get_running_loop()
-        while not self.closing:
-            idle = self.gw.config.limits.idle_timeout
-            try:
-                async with asyncio.timeout(idle):  # cheaper than wait_for: no task per read
-                    data = await reader.read(READ_SIZE)
-            except TimeoutError:
-                if loop.time() - self._last_activity < idle:
-                    continue
-                self.how = "idle timeout"
-                return b""
-            except (ConnectionError, OSError):
-                return b""
-            self._last_activity = loop.time()
-            return data
-        return b""
+        """Read during the association: b"" on EOF or error. Idleness is the watchdog's job
+        (:meth:`_watch_idle`, one timer per association instead of one per read)."""
+        if self.closing:
+            return b""
+        try:
+            data = await reader.read(READ_SIZE)
+        except (ConnectionError, OSError):
+            return b""
+        self._last_activity = self._loop.time()
+        return data
+
+    def _watch_idle(self) -> None:
+        """Abort once neither side has sent anything for ``idle_timeout`` seconds (a long C-MOVE
+        keeps the client quiet while the upstream talks); otherwise check again when it could be due."""
+        if self.closing:
+            return
+        idle = self.gw.config.limits.idle_timeout
+        quiet = self._loop.time() - self._last_activity
+        if quiet >= idle:
+            self.abort("idle timeout")
+            return
+        self._watchdog = self._loop.call_later(idle - quiet, self._watch_idle)
 
     async def _write(self, writer: asyncio.StreamWriter | None, *chunks: bytes) -> None:
         """Send ``chunks`` after any data-set fragments queued for the same side, then drain."""
@@ -131,6 +143,23 @@ class Relay:
             writer.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
         with contextlib.suppress(ConnectionError, OSError):
             await writer.drain()
+
+    @staticmethod
+    def _command_pdus(ev: CommandReceived, ul: UpperLayer) -> list[bytes]:
+        """A relayed command set for the side of ``ul``: its PDU untouched when it fits that side's
+        Maximum Length Received, else re-fragmented (PS3.8 Annex D.1)."""
+        limit = ul.peer_max_pdu or 0
+        if ev.wire is not None and (not limit or len(ev.wire) - 6 <= limit):
+            return [ev.wire]
+        return fragment(ev.context_id, ev.raw, None, limit)
+
+    @staticmethod
+    def _data_pdus(ev: DataChunk, ul: UpperLayer) -> list[bytes]:
+        """A relayed data-set fragment for the side of ``ul``: untouched when it fits, else re-cut."""
+        limit = ul.peer_max_pdu or 0
+        if ev.wire is not None and (not limit or len(ev.wire) - 6 <= limit):
+            return [ev.wire]
+        return pdvs(ev.context_id, ev.data, ev.last, limit)
 
     def _ts(self, context_id: int) -> str:
         return (self.client.contexts.get(context_id, (None, None))[1]) or "1.2.840.10008.1.2"
@@ -158,12 +187,15 @@ class Relay:
         try:
             if await self._associate():
                 self.established = True
-                self._last_activity = asyncio.get_running_loop().time()
+                self._last_activity = self._loop.time()
+                self._watchdog = self._loop.call_later(self.gw.config.limits.idle_timeout, self._watch_idle)
                 await asyncio.gather(self._client_pump(), self._upstream_pump())
         except Exception as exc:
             log.error("association %s: internal error %s: %s", self.info.label, type(exc).__name__, exc)
             self.abort("internal error", provider=True)
         finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
             for p in list(self.pending.values()):
                 if p.command.command_field is CommandField.C_STORE_RQ and self.gw.audit is not None:
                     if p.captured:
@@ -264,13 +296,13 @@ class Relay:
             data = await self._read_active(self.c_reader)
             if not data:
                 if not self.closing:
-                    self.abort(self.how if self.how == "idle timeout" else "client closed the connection")
+                    self.abort("client closed the connection")
                 return
             for ev in self.client.receive(data):
                 await self._on_client(ev)
                 if self.closing:
                     return
-            if self._u_buf:
+            if self._u_buf and not self._u_hold:
                 await self._write(self.u_writer)
 
     async def _on_client(self, ev: Event) -> None:
@@ -301,8 +333,9 @@ class Relay:
             if sub is not None and self.gw.audit is not None:
                 self.gw.audit.retrieved(self.info, patient_id=sub.patient_id, study_uid=sub.study_uid,
                                         sop_class=sub.command.sop_class_uid or "", status=cmd.status)
-            self._u_buf.extend(fragment(ctx, ev.raw, None, self.up.peer_max_pdu or 0))  # sent with what follows
+            self._u_buf.extend(self._command_pdus(ev, self.up))  # sent with what follows
             self.c_mode = DataMode.FORWARD if cmd.has_dataset else DataMode.NONE
+            self._u_hold = cmd.has_dataset
             return
         decision = self.gw.engine.on_request(self.info, cmd)
         if not decision.allowed:
@@ -325,7 +358,8 @@ class Relay:
             return
         if cf is not CommandField.C_CANCEL_RQ and cmd.message_id is not None:
             self.pending[cmd.message_id] = pending
-        self._u_buf.extend(fragment(ctx, ev.raw, None, self.up.peer_max_pdu or 0))  # sent with what follows
+        self._u_buf.extend(self._command_pdus(ev, self.up))  # sent with what follows
+        self._u_hold = cmd.has_dataset
         if cf is CommandField.C_STORE_RQ:  # no inspection: cut-through, the data set streams upstream
             self.gw.stats["stores_forwarded"] += 1
         self.c_forward = pending
@@ -339,7 +373,8 @@ class Relay:
         elif self.c_mode is DataMode.FORWARD:
             if self.c_forward is not None and len(self.c_forward.captured) < CAPTURE_LIMIT:
                 self.c_forward.captured += ev.data[: CAPTURE_LIMIT - len(self.c_forward.captured)]
-            self._u_buf.extend(pdvs(ev.context_id, ev.data, ev.last, self.up.peer_max_pdu or 0))
+            self._u_buf.extend(self._data_pdus(ev, self.up))
+            self._u_hold = False
             if ev.last:
                 self._request_identified(self.c_forward)
         if ev.last:
@@ -426,7 +461,7 @@ class Relay:
             data = await self._read_active(self.u_reader)
             if not data:
                 if not self.closing:
-                    how = self.how if self.how == "idle timeout" else f"{self.info.target_ae} closed the connection"
+                    how = f"{self.info.target_ae} closed the connection"
                     log.warning("association %s: %s", self.info.label, how)
                     self.abort(how)
                 return
@@ -444,7 +479,7 @@ class Relay:
             sub = self.u_forward
             if sub is not None and len(sub.captured) < CAPTURE_LIMIT:
                 sub.captured += ev.data[: CAPTURE_LIMIT - len(sub.captured)]
-            self._c_buf.extend(pdvs(ev.context_id, ev.data, ev.last, self.client.peer_max_pdu or 0))
+            self._c_buf.extend(self._data_pdus(ev, self.client))
             if ev.last and sub is not None:
                 sub.patient_id, sub.study_uid = identifiers(bytes(sub.captured), self._ts(sub.context_id))
                 sub.captured = bytearray()
@@ -477,10 +512,10 @@ class Relay:
             if p is not None and final:
                 del self.pending[msg_id]  # type: ignore[arg-type]
                 # answer the client first, audit after: the audit record is off the latency path
-                await self._write(self.c_writer, *fragment(ctx, ev.raw, None, self.client.peer_max_pdu or 0))
+                await self._write(self.c_writer, *self._command_pdus(ev, self.client))
                 self._audit_response(p, cmd)
                 return
-        self._c_buf.extend(fragment(ctx, ev.raw, None, self.client.peer_max_pdu or 0))  # sent with what follows
+        self._c_buf.extend(self._command_pdus(ev, self.client))  # sent with what follows
 
     def _audit_response(self, p: Pending, rsp: Command) -> None:
         audit = self.gw.audit
