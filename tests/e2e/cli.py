@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -51,6 +52,14 @@ def usage_error(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@functools.cache
+def catalogued_rules() -> frozenset[str]:
+    """Every rule id ``radguard rules --json`` documents (docs/rules.md is generated from it)."""
+    proc = radguard(["rules", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    return frozenset(r["id"] for r in json.loads(proc.stdout)["rules"])
+
+
 def check_finding(f: Mapping[str, Any]) -> None:
     assert set(f) == FINDING_KEYS, sorted(f)
     assert isinstance(f["rule"], str) and f["rule"] == f["rule"].strip() and f["rule"]
@@ -62,6 +71,7 @@ def check_finding(f: Mapping[str, Any]) -> None:
     assert isinstance(f["controls"], list) and f["controls"], f["rule"]
     unknown = [c for c in f["controls"] if not is_known(c)]
     assert not unknown, (f["rule"], unknown)
+    assert f["rule"] in catalogued_rules(), f"rule {f['rule']!r} is not in `radguard rules`"
 
 
 def _strict(constant: str) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from radguard.catalog import is_known
 from radguard.range.peers import free_port
 from radguard.range.samples import bundled
 from tests.e2e.cli import check_sarif, json_doc, no_traceback, radguard, usage_error
@@ -18,7 +19,7 @@ HEAVY = ("pydicom", "pynetdicom", "sqlalchemy", "alembic", "numpy", "cryptograph
          "dpkt", "httpx", "lxml", "fastapi", "uvicorn", "psutil")
 COMMANDS = ("", "scan", "keygen", "seal", "audit", "recover", "canary", "canary plant", "gateway", "contain",
             "pcap", "monitor", "runs", "findings", "findings list", "findings diff", "controls",
-            "controls list", "controls show")
+            "controls list", "controls show", "rules", "rules show")
 UNREACHABLE = "postgresql://x@127.0.0.1:1/x"
 
 
@@ -170,6 +171,17 @@ def test_scan_closed_and_unresolvable_are_results(tmp_path: Path) -> None:
     check_sarif(sarif, doc["findings"])
     runs = json_doc(radguard(["runs", "--kind", "scan", "--json"]), "runs")
     assert [r["id"] for r in runs["runs"]] == [doc["run"]]
+
+
+def test_rules_catalogue() -> None:
+    doc = json_doc(radguard(["rules", "--json"]), "rules")
+    assert doc["count"] == len(doc["rules"]) >= 30
+    for rule in doc["rules"]:
+        assert rule["severity"] in ("critical", "high", "medium", "low", "info"), rule["id"]
+        assert rule["controls"] and all(is_known(c["ref"]) for c in rule["controls"]), rule["id"]
+    one = json_doc(radguard(["rules", "show", "dicom-any-calling-ae", "--json"]), "rule")
+    assert "dicom-any-calling-ae" in json.dumps(one)
+    usage_error(radguard(["rules", "show", "no-such-rule", "--json"]))
 
 
 def test_controls_list_and_show() -> None:
