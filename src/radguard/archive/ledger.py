@@ -83,9 +83,13 @@ VERIFY_FIELDS = (*LEAF_FIELDS, "id", "elements", "layout")
 QUICK_FIELDS = ("path", "id", "file_sha256", "dicom", "canary", "checks", "checks_version")
 
 
+#: ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` without building an encoder per call
+_LEAF_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
 def leaf_bytes(fields: dict[str, Any]) -> bytes:
     """Canonical JSON (sorted keys, no spaces) of the :data:`LEAF_FIELDS` of an entry."""
-    return json.dumps({k: fields.get(k) for k in LEAF_FIELDS}, sort_keys=True, separators=(",", ":")).encode()
+    return _LEAF_JSON({k: fields.get(k) for k in LEAF_FIELDS}).encode()
 
 
 def leaf_of(fields: dict[str, Any]) -> str:
@@ -129,20 +133,23 @@ def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
         conn.execute(insert(_T), rows)
         return
-    procs = [(_T.c[name].type.dialect_impl(dialect).bind_processor(dialect), name) for name in _INSERT_COLUMNS]
-    same = rows[0]
-    # values equal in every row of a batch (timestamp, run, root...) are processed once
-    constant = {name: (proc(same[name]) if proc else same[name]) for proc, name in procs
-                if name in ("sealed_at", "run_id", "seen_run", "root", "checks_version")
-                and all(r[name] == same[name] for r in rows)}
-    getters = [(name, proc) for proc, name in procs if name not in constant]
+    from operator import itemgetter
+
+    get = itemgetter(*_INSERT_COLUMNS)
+    procs = [(i, proc) for i, name in enumerate(_INSERT_COLUMNS)
+             if (proc := _T.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    done: dict[tuple[int, int], Any] = {}  # (column, id(value)) -> processed: one timestamp per batch
     params = []
     for r in rows:
-        values = dict(constant)
-        for name, proc in getters:
-            v = r[name]
-            values[name] = proc(v) if proc is not None and v is not None else v
-        params.append(tuple(values[name] for name in _INSERT_COLUMNS))
+        values = list(get(r))
+        for i, proc in procs:
+            v = values[i]
+            if v is not None:
+                key = (i, id(v))
+                if key not in done:
+                    done[key] = proc(v)
+                values[i] = done[key]
+        params.append(tuple(values))
     sql = (f"INSERT INTO {_T.name} ({', '.join(_INSERT_COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})")
     conn.exec_driver_sql(sql, params)

@@ -20,6 +20,8 @@ from radguard.models import Finding
 
 SealJob = tuple[list[tuple[str, int]], bool, bool]  # [(path, mtime_ns)], decode_pixels, run checks
 AuditJob = list[tuple[str, dict[str, Any] | None]]
+#: ``json.dumps(..., separators=(",", ":"))`` without building an encoder per call
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _checks_cache(found: list[Finding]) -> list[dict[str, Any]]:
@@ -47,8 +49,8 @@ def seal_batch(job: SealJob) -> list[dict[str, Any]]:
         row.update(path=path, mtime_ns=mtime_ns, canary=False)
         row["leaf"] = leaf_of(row)
         row.update(elements=pack_elements(fp.elements),
-                   layout=json.dumps(fp.layout, separators=(",", ":")) if fp.layout is not None else None,
-                   checks=json.dumps(_checks_cache(found), separators=(",", ":")))
+                   layout=_COMPACT_JSON(fp.layout) if fp.layout is not None else None,
+                   checks=_COMPACT_JSON(_checks_cache(found)))
         out.append({"path": path, "row": row, "error": False, "findings": [f.to_dict() for f in found]})
     return out
 

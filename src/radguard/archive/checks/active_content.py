@@ -60,31 +60,32 @@ def check(obj: ArchiveObject) -> Iterator[Finding]:
     if not p.elements:
         return
     buf = p.dataset
-    for el in p.elements:
-        if el.tag in PIXEL_TAGS:
+    binary_vrs = _BINARY_VRS
+    for tag, vr, offset, vo, length, _undefined in p.elements:
+        private = (tag >> 16) & 1
+        if not private and vr not in binary_vrs and tag != TAG_ENCAPSULATED_DOCUMENT:
+            continue  # the common case: a public element of a text or numeric VR
+        if tag in PIXEL_TAGS:
             continue
-        if el.tag == TAG_ENCAPSULATED_DOCUMENT:
-            yield from _document(obj, bytes(buf[el.value_offset : el.end]), el.offset)
+        if tag == TAG_ENCAPSULATED_DOCUMENT:
+            yield from _document(obj, bytes(buf[vo : vo + length]), offset)
             continue
-        private = bool((el.tag >> 16) & 1)
-        if el.vr not in _BINARY_VRS and not private:
-            continue
-        if el.vr == "" and not private:
+        if vr == "" and not private:
             continue  # implicit VR: only private elements are opaque here
-        if el.length < 4:
+        if length < 4:
             continue
-        head = bytes(buf[el.value_offset : el.value_offset + 16])
+        head = bytes(buf[vo : vo + 16])
         if not maybe_dangerous(head):
             continue
-        kind = classify(bytes(buf[el.value_offset : el.value_offset + 132]))
+        kind = classify(bytes(buf[vo : vo + 132]))
         if kind in DANGEROUS:
-            value = buf[el.value_offset : el.end]
+            value = buf[vo : vo + length]
             yield RULE.finding(
                 obj.target,
-                {"tag": tag_str(el.tag), "keyword": keyword(el.tag), "vr": el.vr or "implicit", "kind": kind.value,
-                 "offset": el.offset, "size": el.length, "value_sha256": hashlib.sha256(value).hexdigest()},
+                {"tag": tag_str(tag), "keyword": keyword(tag), "vr": vr or "implicit", "kind": kind.value,
+                 "offset": offset, "size": length, "value_sha256": hashlib.sha256(value).hexdigest()},
                 severity=KIND_SEVERITY[kind],
-                title=f"{kind.value} content inside element {tag_str(el.tag)}",
+                title=f"{kind.value} content inside element {tag_str(tag)}",
             )
 
 
