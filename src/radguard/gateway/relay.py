@@ -53,6 +53,11 @@ READ_SIZE = 256 * 1024
 ARTIM_SECONDS = 30.0
 #: C-STORE data sets up to this size stay in memory, larger ones go to the spool directory
 SPOOL_IN_MEMORY = 4 * 1024 * 1024
+#: C-STORE data sets up to this size are inspected on the event loop (a few hundred microseconds),
+#: larger ones in the inspection thread pool so that other associations keep moving
+INSPECT_INLINE = 256 * 1024
+#: a held data set is sent upstream in writes of about this many bytes
+WRITE_BATCH = 256 * 1024
 
 
 class Relay:
@@ -405,8 +410,11 @@ class Relay:
             data = spool.read()
             ts = self._ts(ctx)
             target = f"{self.info.calling_ae}@{self.info.client_host}:{store.command.affected_sop_instance_uid}"
-            loop = asyncio.get_running_loop()
-            result, (pid, study) = await loop.run_in_executor(self.gw.executor, self._inspect, data, ts, target)
+            if size <= INSPECT_INLINE:  # a thread hand-off costs more than checking a small data set here
+                result, (pid, study) = self._inspect(data, ts, target)
+            else:
+                result, (pid, study) = await self._loop.run_in_executor(self.gw.executor, self._inspect, data, ts,
+                                                                        target)
             store.patient_id, store.study_uid = pid, study
             if not result.forward:
                 await self._refuse_store(store, data, ts, result)
@@ -419,9 +427,18 @@ class Relay:
             if store.command.message_id is not None:
                 self.pending[store.command.message_id] = store
             max_pdu = self.up.peer_max_pdu or 0
-            await self._write(self.u_writer, *fragment(ctx, store.command.encode(), None, max_pdu))
+            # command and data PDUs go out in batches of WRITE_BATCH bytes: one send (and one wake-up of
+            # the upstream) per batch rather than one per PDU
+            batch = fragment(ctx, store.command.encode(), None, max_pdu)
+            queued = 0
             for pdu in fragment_stream(ctx, chunks_of(spool, size), max_pdu):
-                await self._write(self.u_writer, pdu)
+                batch.append(pdu)
+                queued += len(pdu)
+                if queued >= WRITE_BATCH:
+                    await self._write(self.u_writer, *batch)
+                    batch, queued = [], 0
+            if batch:
+                await self._write(self.u_writer, *batch)
             self.gw.stats["stores_forwarded"] += 1
         finally:
             spool.close()
