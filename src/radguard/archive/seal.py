@@ -58,13 +58,18 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
         seen_unchanged: list[str] = []
         existing: deque[set[str] | None] = deque()  # per job in flight: its paths that have an entry
 
-        def jobs(path: str = path, seen_unchanged: list[str] = seen_unchanged,
+        def jobs(path: str = path, root: str = root, seen_unchanged: list[str] = seen_unchanged,
                  existing: deque[set[str] | None] = existing) -> Iterator[SealJob]:
             for chunk in batched(iter_files(path), BATCH):
                 todo, errors, known = _plan(ledger, chunk, rehash, seen_unchanged, summary)
                 summary.errors += len(errors)
                 if errors:
                     _record_errors(run, errors, summary, keep_findings)
+                if not todo:  # nothing to hash: no round trip through the workers
+                    if len(seen_unchanged) >= BATCH:
+                        ledger.write_batch(root, run.id, [], list(seen_unchanged))
+                        seen_unchanged.clear()
+                    continue
                 existing.append(known)
                 yield [(i.path, i.mtime_ns) for i in todo], decode_pixels, True
 
