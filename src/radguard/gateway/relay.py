@@ -3,9 +3,10 @@
 The client talks to an ACCEPTOR :class:`~radguard.dicom.ul.UpperLayer`, the upstream (PACS, or a
 peer's storage SCP for C-MOVE sub-operations) to a REQUESTOR one (PS3.8 §9.2). The A-ASSOCIATE-RQ
 is relayed with the client's calling AE, so the upstream's own per-AE permissions still apply.
-Each side is told the gateway's own Maximum Length Received (``[limits] max_pdu_length``) and
-P-DATA fragments are re-cut to the receiving side's maximum (PS3.8 Annex D.1), so a PDU larger
-than what the gateway announced is a violation whatever the other side accepts.
+Each side is told a Maximum Length Received of ``[limits] max_pdu_length`` lowered to the other
+side's own maximum (PS3.8 Annex D.1), so P-DATA-TF PDUs are forwarded untouched (re-cut only if a
+peer's PDU does not fit, e.g. a C-MOVE sub-operation peer), and a PDU larger than what the gateway
+announced is a violation whatever the other side accepts.
 DIMSE requests go through the policy engine (fail closed) before they are relayed; C-STORE data
 sets are spooled (memory up to 4 MiB, then disk), inspected, then streamed upstream; the client
 gets the upstream's C-STORE response (end-to-end acknowledgement), or a refusal status.
@@ -37,6 +38,7 @@ from radguard.dicom.events import (
 )
 from radguard.dicom.pdu import Abort, AssociateRequest, ReleaseRequest, ReleaseResponse
 from radguard.dicom.ul import Role, UpperLayer
+from radguard.gateway import streams
 from radguard.gateway.addons.inspection import InspectionResult
 from radguard.gateway.config import InspectAction
 from radguard.gateway.dataset import identifiers, query_keys
@@ -101,10 +103,12 @@ class Relay:
 
     # ------------------------------------------------------------------ helpers
 
-    def _own_max(self) -> int:
-        """The Maximum Length Received the gateway announces to both sides (``[limits] max_pdu_length``)."""
+    def _own_max(self, other_side: int | None = None) -> int:
+        """The Maximum Length Received the gateway announces to one side: ``[limits] max_pdu_length``,
+        lowered to the other side's own maximum (``other_side``; 0 or None = unlimited), so that P-DATA-TF
+        PDUs fit the other side as they are and are forwarded untouched (PS3.8 Annex D.1)."""
         limit: int = self.gw.config.limits.max_pdu_length
-        return limit
+        return min(limit, other_side) if other_side else limit
 
     async def _read(self, reader: asyncio.StreamReader, timeout: float) -> bytes:
         try:
@@ -253,7 +257,7 @@ class Relay:
         assert info.target is not None
         try:
             u_reader, u_writer = await asyncio.wait_for(
-                asyncio.open_connection(*info.target), gw.config.limits.connect_timeout)
+                streams.open_connection(*info.target), gw.config.limits.connect_timeout)
             gw.tune_socket(u_writer)
             self.u_reader, self.u_writer = u_reader, u_writer
         except (OSError, TimeoutError) as exc:
@@ -265,7 +269,8 @@ class Relay:
                 gw.audit.association(info, accepted=False, reason=f"upstream {info.target_ae} unavailable")
             return False
         # each side gets the gateway's own receive maximum; fragments are re-cut to the other side's maximum
-        up_rq = dataclasses.replace(rq, called_ae=info.target_ae, max_pdu_length=self._own_max())
+        up_rq = dataclasses.replace(rq, called_ae=info.target_ae, max_pdu_length=self._own_max(rq.max_pdu_length))
+        self.up.max_pdu_receive = up_rq.max_pdu_length or 0
         await self._write(self.u_writer, self.up.send(up_rq))
         while self.u_reader is not None:
             data = await self._read(self.u_reader, gw.config.limits.connect_timeout)
@@ -273,7 +278,7 @@ class Relay:
             for ev in events:
                 if isinstance(ev, AssociateAccepted):
                     ac = dataclasses.replace(ev.pdu, called_ae=rq.called_ae, calling_ae=rq.calling_ae,
-                                             max_pdu_length=self._own_max())
+                                             max_pdu_length=self._own_max(ev.pdu.max_pdu_length))
                     self.client.max_pdu_receive = ac.max_pdu_length or 0
                     await self._write(self.c_writer, self.client.send(ac))
                     gw.stats["associations_accepted"] += 1

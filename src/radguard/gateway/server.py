@@ -24,6 +24,7 @@ from typing import Any
 
 from radguard.audittrail.trail import AuditTrail
 from radguard.errors import ConfigError
+from radguard.gateway import streams
 from radguard.gateway.addons.allowlist import Allowlist
 from radguard.gateway.addons.audit import GatewayAudit
 from radguard.gateway.addons.inspection import Checker, Inspection
@@ -124,13 +125,13 @@ class Gateway:
         cfg = self.config
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         if cfg.listen is not None:
-            srv = await asyncio.start_server(lambda r, w: self._on_client(r, w, False), *cfg.listen,
+            srv = await streams.start_server(lambda r, w: self._on_client(r, w, False), *cfg.listen,
                                              reuse_address=True)
             self._servers.append(srv)
             self.addresses["listen"] = srv.sockets[0].getsockname()[:2]
         if cfg.listen_tls is not None:
-            srv = await asyncio.start_server(lambda r, w: self._on_client(r, w, True), *cfg.listen_tls,
-                                             ssl=server_tls_context(cfg), reuse_address=True)
+            srv = await streams.start_server(lambda r, w: self._on_client(r, w, True), *cfg.listen_tls,
+                                             ssl_context=server_tls_context(cfg), reuse_address=True)
             self._servers.append(srv)
             self.addresses["listen_tls"] = srv.sockets[0].getsockname()[:2]
         self._control = ControlServer(self)
