@@ -56,7 +56,7 @@ def test_audit_survives_links_to_special_files(tmp_path: Path, special: str) -> 
         os.mkfifo(tmp_path / "fifo")
         (arc / "fifo.dcm").symlink_to(tmp_path / "fifo")
     try:
-        proc = radguard(["audit", str(arc), "--workers", "1", "--json"], timeout=10, memory_limit=2 * GIB)
+        proc = radguard(["audit", str(arc), "--workers", "1", "--json"], timeout=6, memory_limit=2 * GIB)
     except subprocess.TimeoutExpired:
         pytest.fail("audit hangs on a link to a special file")
     finally:
