@@ -9,8 +9,12 @@ Same objects, same storescp, one storescu association per run, runs interleaved 
 median of ``--runs`` runs;
 C-ECHO latency from one held association (sans-io upper layer over a blocking socket), p50/p99.
 The gateway runs as its own process (``radguard gateway --config``). DCMTK runs with TCP_NODELAY=1.
+Also printed: the gateway process's CPU time per object (user + system, from /proc), which depends
+far less on the machine's load than wall-time ratios do, and the load average before and after.
+``--baseline-src DIR`` adds, interleaved, the same setups run from another checkout's ``src``
+(e.g. ``git archive <commit> src | tar -x -C /tmp/base``) to compare two versions on equal terms.
 
-    .venv/bin/python benchmarks/gateway_overhead.py [--quick]
+    .venv/bin/python benchmarks/gateway_overhead.py [--quick] [--ct512] [--baseline-src DIR]
 """
 
 from __future__ import annotations
@@ -101,13 +105,22 @@ def echo_latencies(port: int, called: str, n: int) -> list[float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def start_gateway(work: Path, up_port: int, *, inspection: bool, tls: tuple[Path, Path] | None,
-                  audit: bool = True) -> tuple[
+                  audit: bool = True, src: Path | None = None) -> tuple[
         subprocess.Popen[bytes], int, int | None]:
     port = free_port()
     tls_port = free_port() if tls else None
@@ -122,8 +135,11 @@ def start_gateway(work: Path, up_port: int, *, inspection: bool, tls: tuple[Path
         '[limits]\nassociations_per_minute = 100000\n\n'
         f'[inspection]\nenabled = {"true" if inspection else "false"}\n\n'
         + (f'[audit]\nfile = "{work}/audit-{port}.jsonl"\n' if audit else ""))
+    env = dict(os.environ)
+    if src is not None:  # another checkout's code, ahead of the installed one
+        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
     proc = subprocess.Popen([sys.executable, "-m", "radguard.cli.main", "gateway", "--config", str(cfg)],
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, env=env)
     wait_port(LOOPBACK, port, proc=proc)
     return proc, port, tls_port
 
@@ -136,7 +152,11 @@ def main() -> int:
     ap.add_argument("--no-audit", action="store_true", help="run the gateway without an audit trail")
     ap.add_argument("--ignore-store", action="store_true", help="storescp --ignore: receive, do not write")
     ap.add_argument("--ct512", action="store_true", help="CT-sized objects (~0.5 MB) instead of 39 kB ones")
+    ap.add_argument("--baseline-src", type=Path, default=None,
+                    help="also run every gateway setup from this src directory (another version), interleaved")
+    ap.add_argument("--only-plain", action="store_true", help="only the plain gateway setup (no inspection, no TLS)")
     args = ap.parse_args()
+    load_before = os.getloadavg()
     n_obj = args.objects or (100 if args.quick else 500)
     runs = args.runs or (3 if args.quick else 5)
     n_echo = 300 if args.quick else 2000
@@ -149,22 +169,33 @@ def main() -> int:
         up = start_storescp(work, ae="UP", extra_args=["--ignore"] if args.ignore_store else [])
         setups = [("gateway plain", False, False), ("gateway plain + inspection", True, False),
                   ("gateway TLS + inspection", True, True)]
+        if args.only_plain:
+            setups = setups[:1]
+        versions: list[tuple[str, Path | None]] = [("", None)]
+        if args.baseline_src is not None:
+            versions.append((" (baseline)", args.baseline_src.resolve()))
         gateways = []
         times: dict[str, list[float]] = {"direct": []}
+        cpu: dict[str, float] = {}
         try:
             for name, inspection, use_tls in setups:
-                proc, port, tls_port = start_gateway(work, up.port, inspection=inspection,
-                                                     tls=(cert, key) if use_tls else None, audit=not args.no_audit)
-                gateways.append((name, proc, port, tls_port))
-                times[name] = []
+                for suffix, src in versions:
+                    proc, port, tls_port = start_gateway(work, up.port, inspection=inspection,
+                                                         tls=(cert, key) if use_tls else None,
+                                                         audit=not args.no_audit, src=src)
+                    gateways.append((name + suffix, proc, port, tls_port))
+                    times[name + suffix] = []
+                    cpu[name + suffix] = 0.0
             tls_args = ["+tls", str(key), str(cert), "+cf", str(ca)]
             for _ in range(runs):  # interleaved, so that load from other processes hits every setup alike
                 times["direct"].append(storescu(up.port, files, "UP"))
-                for name, _proc, port, tls_port in gateways:
+                for name, proc, port, tls_port in gateways:
+                    before = cpu_seconds(proc.pid)
                     if tls_port is not None:
                         times[name].append(storescu(tls_port, files, "RADGUARD", tls_args))
                     else:
                         times[name].append(storescu(port, files, "RADGUARD"))
+                    cpu[name] += cpu_seconds(proc.pid) - before
             echo_direct = echo_latencies(up.port, "UP", n_echo)
             echo_gw = echo_latencies(gateways[0][2], "RADGUARD", n_echo)
         finally:
@@ -173,12 +204,15 @@ def main() -> int:
                 proc.wait(30)
             up.stop()
         results = {name: statistics.median(t) for name, t in times.items()}
-    print(f"objects: {n_obj} ({size_mb:.1f} MB), runs: {runs}, median wall times:")
+    load_after = os.getloadavg()
+    print(f"objects: {n_obj} ({size_mb:.1f} MB), runs: {runs}, load average {load_before[0]:.2f} before, "
+          f"{load_after[0]:.2f} after ({os.cpu_count()} CPUs); median wall times:")
     base = results["direct"]
     for name, t in results.items():
         ratio = base / t
         goal = "  (goal >= 0.8)" if name == "gateway plain" else ""
-        print(f"  {name:30s} {t:7.3f} s  {n_obj / t:8.1f} obj/s  throughput ratio {ratio:5.2f}{goal}")
+        per_obj = f"  gateway CPU {cpu[name] / (n_obj * runs) * 1e3:6.3f} ms/obj" if name in cpu else ""
+        print(f"  {name:41s} {t:7.3f} s  {n_obj / t:8.1f} obj/s  throughput ratio {ratio:5.2f}{per_obj}{goal}")
     p50d, p99d = pct(echo_direct, 50) * 1e3, pct(echo_direct, 99) * 1e3
     p50g, p99g = pct(echo_gw, 50) * 1e3, pct(echo_gw, 99) * 1e3
     print(f"C-ECHO round trip ({n_echo} on one association): direct p50 {p50d:.3f} ms p99 {p99d:.3f} ms; "
