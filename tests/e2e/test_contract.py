@@ -192,11 +192,6 @@ def test_controls_list_and_show() -> None:
     assert "164.312(e)(1)" in json.dumps(show)
 
 
-@pytest.mark.xfail(strict=True, reason="output files are opened without translating OSError: cli/output.py "
-                   "write_sarif(), the pcap/monitor --records/--zeek-log/--learn-baseline writers and keygen --key "
-                   "raise FileNotFoundError/NotADirectoryError/FileExistsError -> 'radguard: internal error: ...' "
-                   "after the work is done (the --json result is lost); check the path first or raise a "
-                   "RadguardError naming the file")
 @pytest.mark.parametrize("cmd", ["scan", "audit", "seal", "recover", "findings", "pcap", "pcap-records",
                                  "pcap-zeek", "pcap-baseline", "keygen"])
 def test_unwritable_output_file_is_a_clear_error(cmd: str, tmp_path: Path) -> None:

@@ -24,10 +24,6 @@ sys.exit(main(["runs", "--json"]))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="store/api.py:322-335 _migrate() runs the Alembic upgrade with no lock: "
-                   "processes opening a fresh store at the same time race on creating it ('table alembic_version "
-                   "already exists' / 'table runs already exists' -> exit 2); take an exclusive lock around the "
-                   "upgrade (flock on the SQLite file, pg_advisory_lock on PostgreSQL)")
 def test_first_use_of_a_store_by_concurrent_processes(tmp_path: Path) -> None:
     failures = []
     for attempt in range(2):
@@ -48,9 +44,6 @@ def test_first_use_of_a_store_by_concurrent_processes(tmp_path: Path) -> None:
     assert failures == []
 
 
-@pytest.mark.xfail(strict=True, reason="store/api.py open_store(): the default store directory is created 0755 and "
-                   "the SQLite file 0644 (umask): any local user reads the findings, events, hashed Patient IDs "
-                   "and the ledger; create the data dir 0700 and the database 0600 (the signing key already is)")
 def test_default_store_is_private(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RADGUARD_DB"}
     env["XDG_DATA_HOME"] = str(tmp_path / "data")

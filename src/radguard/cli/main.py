@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     interrupts: tuple[type[BaseException], ...] = (*aborts, KeyboardInterrupt)
     command = typer.main.get_command(app)
     try:
+        if "--help" not in (argv if argv is not None else sys.argv[1:]):
+            from radguard.cli.output import check_output_paths
+
+            check_output_paths(argv if argv is not None else sys.argv[1:])
         rv = command.main(args=argv, prog_name="radguard", standalone_mode=False)
     except RadguardError as exc:
         print(f"radguard: error: {exc}", file=sys.stderr)

@@ -121,6 +121,67 @@ def print_findings_table(findings: Sequence[Finding], title: str = "Findings") -
 
 
 def write_sarif(path: Path, findings: Sequence[Finding], tool: str = "radguard") -> None:
+    from radguard.errors import UsageError
     from radguard.report.sarif import to_sarif
 
-    path.write_text(json.dumps(to_sarif(findings, tool=tool), indent=2) + "\n", encoding="utf-8")
+    try:
+        path.write_text(json.dumps(to_sarif(findings, tool=tool), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+#: options that name an output file (``"file"``) or directory (``"dir"``), by command (``"*"``: any)
+OUTPUT_OPTIONS: dict[str, dict[str, str]] = {
+    "*": {"--sarif": "file", "--records": "file", "--learn-baseline": "file", "--zeek-log": "dir"},
+    "keygen": {"--key": "file"},
+}
+
+
+def output_problem(path: Path, kind: str) -> str | None:
+    """Why ``path`` cannot be written as an output file/directory, or None if it looks writable.
+
+    Checked before a command does its work, so a typo in an output path does not cost the
+    result of a long scan or audit.
+    """
+    import os
+
+    if path.exists():
+        if kind == "file" and path.is_dir():
+            return "is a directory"
+        if kind == "dir" and not path.is_dir():
+            return "exists and is not a directory"
+        if not os.access(path, os.W_OK):
+            return "not writable"
+        return None
+    parent = path.parent
+    while not parent.exists():
+        if parent == parent.parent:
+            return "no existing parent directory"
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    if kind == "file" and parent != path.parent:
+        return f"directory {path.parent} does not exist"
+    return None
+
+
+def check_output_paths(argv: Sequence[str]) -> None:
+    """Raise UsageError for an output option (``--sarif FILE`` ...) whose path cannot be written."""
+    from radguard.errors import UsageError
+
+    command = next((a for a in argv if not a.startswith("-")), "")
+    options = {**OUTPUT_OPTIONS["*"], **OUTPUT_OPTIONS.get(command, {})}
+    args = list(argv)
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name not in options:
+            continue
+        if not eq:
+            if i + 1 >= len(args):
+                continue
+            value = args[i + 1]
+        problem = output_problem(Path(value), options[name])
+        if problem:
+            raise UsageError(f"{name} {value}: {problem}")

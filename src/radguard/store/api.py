@@ -319,20 +319,68 @@ def _current_heads(engine: Engine) -> set[str]:
         return {str(r[0]) for r in conn.execute(text("SELECT version_num FROM alembic_version"))}
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Serialise schema upgrades between processes opening the same store for the first time.
+
+    SQLite: ``flock`` on ``<database>.lock`` beside the file. PostgreSQL: a session-level advisory lock.
+    Other back ends: no lock.
+    """
+    url = engine.url
+    if engine.dialect.name == "sqlite" and url.database and url.database != ":memory:":
+        import fcntl
+
+        lock_path = Path(url.database).expanduser().with_name(Path(url.database).name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                conn.commit()
+        return
+    yield
+
+
+#: advisory lock key of schema upgrades on PostgreSQL ("radguard" in ASCII, truncated to 63 bits)
+_PG_MIGRATION_LOCK = 0x7261646775617264 & 0x7FFFFFFFFFFFFFFF
+
+
 def _migrate(engine: Engine) -> None:
     if _current_heads(engine) == set(_script_heads()):
         return
-    import logging
+    with _migration_lock(engine):
+        if _current_heads(engine) == set(_script_heads()):  # another process did it while we waited
+            return
+        import logging
 
-    from alembic import command
-    from alembic.config import Config
+        from alembic import command
+        from alembic.config import Config
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+
+
+def _create_private_sqlite(path: Path) -> None:
+    """Create the SQLite file (and a missing parent) readable by its owner only: the store holds findings,
+    events and hashed identifiers that other local users have no business reading."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
 
 def open_store(url: str | None = None) -> Store:
@@ -346,7 +394,7 @@ def open_store(url: str | None = None) -> Store:
     url = url or default_url()
     try:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private_sqlite(Path(url.removeprefix("sqlite:///")).expanduser())
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         engine = create_engine(url, pool_pre_ping=True)
