@@ -8,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.cli import no_traceback
 
 #: each process imports everything first, then waits for the start flag: they open the store together
