@@ -95,6 +95,8 @@ class Relay:
         #: a relayed command whose data set has not started is held in _u_buf: it goes with its first
         #: fragment (one send, one wake-up of the upstream, instead of two)
         self._u_hold = False
+        #: a C-STORE relayed as it came whose identifiers are still to be read (off the response's path)
+        self._identify: Pending | None = None
         self._last_activity = 0.0
         self._loop = asyncio.get_running_loop()
         self._watchdog: asyncio.TimerHandle | None = None
@@ -314,6 +316,9 @@ class Relay:
                     return
             if self._u_buf and not self._u_hold:
                 await self._write(self.u_writer)
+            if self._identify is not None:  # the upstream has the data set: read its identifiers meanwhile
+                self._note_identifiers(self._identify)
+                self._identify = None
 
     async def _on_client(self, ev: Event) -> None:
         if isinstance(ev, CommandReceived):
@@ -397,7 +402,8 @@ class Relay:
             return
         cf = p.command.command_field
         if cf is CommandField.C_STORE_RQ:
-            return  # identifiers are read from the captured prefix once the upstream has answered
+            self._identify = p  # read once the data set is on its way upstream, before the response comes
+            return
         elif cf in (CommandField.C_MOVE_RQ, CommandField.C_GET_RQ) and self.gw.audit is not None:
             pid, study = identifiers(bytes(p.captured), self._ts(p.context_id))
             dest = p.command.move_destination or self.info.calling_ae
@@ -539,14 +545,18 @@ class Relay:
                 return
         self._c_buf.extend(self._command_pdus(ev, self.client))  # sent with what follows
 
+    def _note_identifiers(self, p: Pending) -> None:
+        """Read the audit identifiers of a relayed data set from its captured prefix (once)."""
+        if p.captured:
+            p.patient_id, p.study_uid = identifiers(bytes(p.captured), self._ts(p.context_id))
+            p.captured = bytearray()
+
     def _audit_response(self, p: Pending, rsp: Command) -> None:
         audit = self.gw.audit
         cf = p.command.command_field
         if cf is CommandField.C_STORE_RQ:
             self.gw.stats["stores_acknowledged"] += 1
-            if p.captured:
-                p.patient_id, p.study_uid = identifiers(bytes(p.captured), self._ts(p.context_id))
-                p.captured = bytearray()
+            self._note_identifiers(p)
             if audit is not None:
                 audit.stored(self.info, patient_id=p.patient_id, study_uid=p.study_uid,
                              sop_class=p.command.sop_class_uid or "", status=rsp.status)
