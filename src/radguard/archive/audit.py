@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from radguard.archive import keys
@@ -157,6 +158,9 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
                     emit([unreadable(i.path, i.error) for i in errs if i.error is not None])
                 yield [(i.path, entries.get(i.path)) for i in chunk if i.error is None]
 
+        # the ledger side (every leaf recomputed, Merkle roots, missing objects) advances as results
+        # come: it uses the main process while the workers hash, instead of after them
+        ledger_pass = _LedgerPass(ledger, path, merkles, bad_leaves, summary, emit)
         for results in run_ordered(audit_batch, jobs(), workers=workers, dask=dask):
             found: list[Finding] = []
             mismatched = [r["path"] for r in results if r["status"] == MISMATCH]
@@ -180,34 +184,52 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
                         _span(changed_mtimes, r["mtime_ns"])
                     found.append(UNEXPECTED.finding(r["path"], {"dicom": r["dicom"], "sop_instance_uid": r["sop"]}))
             emit(found)
+            ledger_pass.step(len(results))
             if progress:
                 progress(len(results))
-        sealed_count = 0
-        missing_found: list[Finding] = []
-        for e in ledger.iter_leaves(path):
-            sealed_count += 1
-            builder = merkles.get(e["root"])
-            if builder is not None:
-                builder.add(bytes.fromhex(e["leaf"]))
-                if leaf_of(e) != e["leaf"]:
-                    bad_leaves[e["root"]] += 1
-            if not path_exists(e["path"]):
-                summary.missing += 1
-                changed += 1
-                missing_found.append(MISSING.finding(e["path"], {"sop_instance_uid": e["sop_instance_uid"],
-                                                                  "sealed_sha256": e["file_sha256"],
-                                                                  "size": e["size"]}))
-                if e["canary"]:
-                    missing_found.append(CANARY.finding(e["path"], {"status": "missing"}))
-            if len(missing_found) >= BATCH:
-                emit(missing_found)
-                missing_found = []
-        emit(missing_found)
+        ledger_pass.step(None)
+        changed += ledger_pass.missing
+        sealed_count = ledger_pass.count
         for sealed_root, builder in merkles.items():
             emit(check_root(ledger, sealed_root, bad_leaves[sealed_root], builder.root(), builder.count, trusted_key))
         if sealed_count:
             emit(_burst(path, changed, sealed_count, changed_mtimes, burst))
     return summary
+
+
+class _LedgerPass:
+    """Walks the ledger entries under a path in id order, a step at a time: recomputes each leaf (entries
+    edited outside radguard), feeds the Merkle builders of the sealed roots being verified and reports
+    sealed objects that are gone (``missing``, plus ``canary-touched`` for a decoy)."""
+
+    def __init__(self, ledger: Ledger, path: str, merkles: dict[str, MerkleBuilder], bad_leaves: dict[str, int],
+                 summary: AuditSummary, emit: Callable[[list[Finding]], None]) -> None:
+        self._entries = ledger.iter_leaves(path)
+        self._merkles, self._bad, self._summary, self._emit = merkles, bad_leaves, summary, emit
+        self.count = 0
+        self.missing = 0
+
+    def step(self, n: int | None) -> None:
+        """Handle the next ``n`` entries (all the rest if None); missing objects are emitted in batches."""
+        found: list[Finding] = []
+        for e in self._entries if n is None else islice(self._entries, n):
+            self.count += 1
+            builder = self._merkles.get(e["root"])
+            if builder is not None:
+                builder.add(bytes.fromhex(e["leaf"]))
+                if leaf_of(e) != e["leaf"]:
+                    self._bad[e["root"]] += 1
+            if not path_exists(e["path"]):
+                self._summary.missing += 1
+                self.missing += 1
+                found.append(MISSING.finding(e["path"], {"sop_instance_uid": e["sop_instance_uid"],
+                                                          "sealed_sha256": e["file_sha256"], "size": e["size"]}))
+                if e["canary"]:
+                    found.append(CANARY.finding(e["path"], {"status": "missing"}))
+            if len(found) >= BATCH:
+                self._emit(found)
+                found = []
+        self._emit(found)
 
 
 def _span(span: list[int], value: int) -> None:
