@@ -7,9 +7,12 @@ Part 10 layout (:mod:`radguard.dicom.part10`, values never decoded) and returns 
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
+import stat
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from radguard.dicom.part10 import Part10, parse
 
@@ -75,6 +78,23 @@ def from_bytes(data: bytes | memoryview, target: str, *, transfer_syntax: str | 
                          expect_part10=transfer_syntax is None)
 
 
+def open_regular(path: str) -> BinaryIO:
+    """Open a regular file for reading; anything else (FIFO, device, socket) is an ``OSError``.
+
+    ``O_NONBLOCK`` so that a FIFO swapped in after the walk cannot block the open; the type is
+    checked on the open handle, so there is no race with an earlier ``stat``. Callers read at most
+    ``st_size`` bytes.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return open(fd, "rb", closefd=True)
+
+
 def read_raw(path: str) -> tuple[bytes | memoryview, int, mmap.mmap | None]:
     """The bytes of one file (memory-mapped when large), its mtime and the map to close.
 
@@ -83,12 +103,13 @@ def read_raw(path: str) -> tuple[bytes | memoryview, int, mmap.mmap | None]:
     OSError
         If the file cannot be opened or read.
     """
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    with open_regular(path) as fh:
+        fd = fh.fileno()
+        st = os.fstat(fd)
         if st.st_size >= MMAP_THRESHOLD:
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
             return memoryview(mm), st.st_mtime_ns, mm
-        return fh.read(), st.st_mtime_ns, None
+        return fh.read(st.st_size), st.st_mtime_ns, None
 
 
 def object_from_raw(path: str, data: bytes | memoryview, mtime_ns: int, mm: mmap.mmap | None) -> ArchiveObject:

@@ -7,7 +7,9 @@ moved aside by ``recover``) are skipped.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -35,7 +37,10 @@ def iter_files(root: str) -> Iterator[Item]:
         yield Item(root, error=exc)
         return
     if not os.path.isdir(root):
-        yield Item(root, st.st_size, st.st_mtime_ns)
+        if stat.S_ISREG(st.st_mode):
+            yield Item(root, st.st_size, st.st_mtime_ns)
+        else:
+            yield Item(root, error=OSError(errno.EINVAL, "not a regular file"))
         return
     stack = [root]
     while stack:
@@ -58,6 +63,10 @@ def iter_files(root: str) -> Iterator[Item]:
                     if os.path.isdir(e.path):
                         continue  # directory symlinks are not followed
                     st = os.stat(e.path)  # raises on broken links and loops
+                    if not stat.S_ISREG(st.st_mode):
+                        # a link to /dev/zero, a FIFO or a socket: never opened (it would never end)
+                        yield Item(e.path, error=OSError(errno.EINVAL, "not a regular file (symlink target)"))
+                        continue
                 elif e.is_file(follow_symlinks=False):
                     st = e.stat(follow_symlinks=False)
                 else:

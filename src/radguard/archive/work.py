@@ -14,7 +14,7 @@ from radguard.archive.checks import CHECKS_VERSION, run_checks
 from radguard.archive.digest import fingerprint, pack_elements
 from radguard.archive.inspect import unreadable
 from radguard.archive.ledger import leaf_of
-from radguard.archive.obj import object_from_raw, read_object, read_raw
+from radguard.archive.obj import object_from_raw, open_regular, read_object, read_raw
 from radguard.archive.verify import Status, compare
 from radguard.models import Finding
 
@@ -112,7 +112,7 @@ def compare_one(path: str, entry: dict[str, Any]) -> tuple[Status, list[Finding]
 def file_sha256(path: str) -> str:
     """SHA-256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while block := fh.read(1 << 20):
             h.update(block)
     return h.hexdigest()

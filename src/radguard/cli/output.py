@@ -125,6 +125,7 @@ def write_sarif(path: Path, findings: Sequence[Finding], tool: str = "radguard")
     from radguard.report.sarif import to_sarif
 
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(to_sarif(findings, tool=tool), indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
@@ -162,8 +163,6 @@ def output_problem(path: Path, kind: str) -> str | None:
         return f"{parent} is not a directory"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"directory {parent} is not writable"
-    if kind == "file" and parent != path.parent:
-        return f"directory {path.parent} does not exist"
     return None
 
 
