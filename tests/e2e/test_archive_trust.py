@@ -30,10 +30,6 @@ def test_audit_with_another_key_flags_the_ledger(tmp_path: Path) -> None:
         ("ledger-invalid", "critical", ["untrusted-key"])]
 
 
-@pytest.mark.xfail(strict=True, reason="archive/keys.py:104-110 trusted_public() returns None when the --key given "
-                   "explicitly has no readable .pub, and None means 'trust whatever key signed the ledger': a typo "
-                   "or a missing .pub silently disables the trust anchor (a re-signed ledger passes); an explicit "
-                   "--key that cannot be read should be exit 2")
 @pytest.mark.parametrize("key", ["missing.pem", "garbage.pem"])
 def test_audit_with_an_unreadable_explicit_key_does_not_trust_any_signature(tmp_path: Path, key: str) -> None:
     arc, env = _sealed(tmp_path)
@@ -43,8 +39,6 @@ def test_audit_with_an_unreadable_explicit_key_does_not_trust_any_signature(tmp_
     assert key in line
 
 
-@pytest.mark.xfail(strict=True, reason="seal/audit --dask with an address without a port ('notaurl'): distributed's "
-                   "ValueError is not translated -> 'radguard: internal error: ValueError: missing port number'")
 def test_bad_dask_address_is_a_usage_error(tmp_path: Path) -> None:
     arc, env = _sealed(tmp_path)
     line = usage_error(radguard(["audit", str(arc), "--dask", "notaurl", "--json"], env=env))

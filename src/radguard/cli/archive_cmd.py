@@ -38,6 +38,31 @@ def _key_path(key: Path | None) -> Path:
     return key.expanduser() if key else default_key_path()
 
 
+def _is_ed25519_public(text: str) -> bool:
+    """A 32-byte Ed25519 public key in hex, as ``keygen`` writes it."""
+    try:
+        return len(bytes.fromhex(text)) == 32
+    except ValueError:
+        return False
+
+
+def _check_dask(address: str | None) -> None:
+    """``--dask`` must name a scheduler as ``[tcp|tls]://HOST:PORT`` or ``HOST:PORT``."""
+    if address is None:
+        return
+    from urllib.parse import urlsplit
+
+    from radguard.errors import UsageError
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls", "inproc", "ws", "wss", "ucx") or not parts.hostname or port is None:
+        raise UsageError(f"--dask {address}: expected a scheduler address like tcp://HOST:8786")
+
+
 def _workers(workers: int | None) -> int:
     from radguard.archive.runner import default_workers
     from radguard.errors import UsageError
@@ -134,6 +159,7 @@ def seal_cmd(
     signing = keys.load(_key_path(key), passphrase_env=passphrase_env)
     n = _workers(workers)
     store = open_store()
+    _check_dask(dask)
     run = store.start_run("seal", {"paths": targets, "workers": n, "dask": dask, "rehash": rehash})
     try:
         with _progress("sealing", json_out) as prog:
@@ -177,7 +203,13 @@ def audit_cmd(
     targets = _check_paths(paths)
     n = _workers(workers)
     trusted = keys.trusted_public(_key_path(key))
+    if key is not None and (trusted is None or not _is_ed25519_public(trusted)):
+        from radguard.errors import UsageError
+
+        raise UsageError(f"--key {key}: no readable Ed25519 public key ({key}.pub or a .pub file); "
+                         "refusing to audit without the trust anchor you named")
     store = open_store()
+    _check_dask(dask)
     run = store.start_run("audit", {"paths": targets, "workers": n, "dask": dask})
     try:
         with _progress("auditing", json_out) as prog:
