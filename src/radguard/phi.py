@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from functools import cache
 
 #: DICOM attributes treated as directly patient-identifying (keyword list).
 #: Source: DICOM PS3.15 Annex E Table E.1-1 (Basic Profile), patient module subset.
@@ -38,6 +39,20 @@ PHI_KEYWORDS: frozenset[str] = frozenset(
         "PatientReligiousPreference",
     }
 )
+
+
+@cache
+def phi_tags() -> frozenset[int]:
+    """The tags (``0xggggeeee``) of :data:`PHI_KEYWORDS`, from pydicom's data dictionary."""
+    from pydicom.datadict import tag_for_keyword
+
+    tags = (tag_for_keyword(k) for k in PHI_KEYWORDS)
+    return frozenset(int(t) for t in tags if t is not None)
+
+
+def site_secret() -> bytes:
+    """The site secret that keys every hash of identifying data (``RADGUARD_PHI_SECRET``)."""
+    return _site_secret()
 
 
 def _site_secret() -> bytes:

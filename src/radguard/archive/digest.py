@@ -6,7 +6,9 @@
   element outside group 0002 and pixel data. The canonical value is the value bytes in little
   endian (PS3.5 §7.3: big-endian numeric values are byte-swapped), independent of explicit or
   implicit VR encoding (the VR and length fields are not hashed); a sequence (PS3.5 §7.5) is hashed
-  over its items' element digests, so defined or undefined lengths do not matter.
+  over its items' element digests, so defined or undefined lengths do not matter. Attributes that
+  identify the patient (:data:`radguard.phi.PHI_KEYWORDS`) get a BLAKE2b-32 keyed with the site secret
+  (``RADGUARD_PHI_SECRET``) instead, so the store cannot be used to guess their values.
 - ``header_sha256``: SHA-256 over the element digests in tag order: the data set without group
   0002 and pixel data, invariant under file meta rewrites and VR/length re-encoding.
 - ``pixel_sha256``: SHA-256 of the raw pixel data value (fragments included when encapsulated).
@@ -50,6 +52,7 @@ from radguard.dicom.part10 import (
     Walker,
     _Stop,
 )
+from radguard.phi import phi_tags, site_secret
 
 #: number of row bands and column bands per frame for change localisation
 BANDS = 16
@@ -257,6 +260,7 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
     append = parts.append
     head_be = _HEAD_BE
     skip = PIXEL_TAGS | {PADDING_TAG}
+    phi = phi_tags()
     for tag, vr, _offset, vo, length, undefined in p.elements:
         if tag >> 16 == 0x0002 or tag in skip:
             continue
@@ -265,12 +269,24 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
             head = head_be(tag, length)
             append(head)
             append(value)
-            crcs[f"{tag:08X}"] = f"{crc32(value, crc32(head)):08x}"
+            if tag in phi:
+                crcs[f"{tag:08X}"] = _keyed(bytes(head) + bytes(value))
+            else:
+                crcs[f"{tag:08X}"] = f"{crc32(value, crc32(head)):08x}"
             continue
         canon = _canonical(w, tag, vr, vo, vo + length, undefined, 0)
         append(canon)
-        crcs[f"{tag:08X}"] = f"{crc32(canon):08x}"
+        crcs[f"{tag:08X}"] = _keyed(canon) if tag in phi else f"{crc32(canon):08x}"
     return crcs, hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def _keyed(data: bytes) -> str:
+    """Element digest of a patient-identifying attribute: BLAKE2b-32 keyed with the site secret.
+
+    An unkeyed checksum of a low-entropy value (a birth date: ~73,000 candidates) could be reversed
+    by anyone who reads the store; keyed with ``RADGUARD_PHI_SECRET`` it cannot. Same 8-hex format.
+    """
+    return hashlib.blake2b(data, key=site_secret()[:64], digest_size=4).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
