@@ -163,9 +163,6 @@ file = "audit.jsonl"
 """
 
 
-@pytest.mark.xfail(strict=True, reason="gateway/addons/inspection.py:117-129 quarantine() creates the folder with "
-                   "the default mode and writes the refused data set (a patient's object) with write_bytes(): 0755 "
-                   "folder, 0644 files, readable by every local user; create the folder 0700 and the files 0600")
 def test_quarantined_objects_are_private(tmp_path: Path) -> None:
     from tests.peers import start_storescp
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -127,13 +128,21 @@ class Inspection:
     def quarantine(self, data: bytes, sop_instance: str, meta: dict[str, Any]) -> Path:
         """Keep a refused data set (and a JSON sidecar) in the quarantine folder; returns the data path."""
         folder = self._config().quarantine
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)  # patient data: owner only, whatever the umask or an older folder said
         name = _SAFE.sub("_", sop_instance or "unknown")[:128]
-        path = folder / f"{name}.dcmds"
-        n = 1
-        while path.exists():
-            path = folder / f"{name}.{n}.dcmds"
-            n += 1
-        path.write_bytes(data)
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+        n = 0
+        while True:
+            path = folder / (f"{name}.dcmds" if n == 0 else f"{name}.{n}.dcmds")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never reuse or follow a name
+            except FileExistsError:
+                n += 1
+                continue
+            break
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        side = os.open(path.with_suffix(".json"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(side, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(meta, indent=1, default=str))
         return path
