@@ -93,11 +93,12 @@ class AuditTrail:
         self._jsonl: IO[str] | None = None
         if jsonl is not None:
             jsonl.parent.mkdir(parents=True, exist_ok=True)
-            self._jsonl = open(jsonl, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            fd = os.open(jsonl, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._jsonl = os.fdopen(fd, "a", encoding="utf-8")
         if sender is not None:
             if spool_dir is None:
                 raise ValueError("a syslog sender needs a spool directory")
-            spool_dir.mkdir(parents=True, exist_ok=True)
+            spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._seq = self._last_spool_seq()
         self._thread = threading.Thread(target=self._run, name="radguard-audit", daemon=True)
         self._thread.start()
@@ -225,7 +226,8 @@ class AuditTrail:
         assert self._spool is not None
         self._seq += 1
         tmp = self._spool / f"{self._seq:012d}.tmp"
-        with open(tmp, "wb") as fh:
+        # owner only: with include_patient_id the ATNA message carries the real Patient ID
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
             fh.write(message)
             fh.flush()
             os.fsync(fh.fileno())

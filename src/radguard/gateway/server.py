@@ -123,7 +123,7 @@ class Gateway:
     async def start(self) -> None:
         """Open the listeners and the control socket."""
         cfg = self.config
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # C-STORE data sets: owner only
         if cfg.listen is not None:
             srv = await streams.start_server(lambda r, w: self._on_client(r, w, False), *cfg.listen,
                                              reuse_address=True)
