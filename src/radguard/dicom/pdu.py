@@ -377,8 +377,8 @@ def _decode_associate(pdu_type: int, body: bytes) -> AssociateRequest | Associat
     return pdu
 
 
-def decode_pdata(body: bytes) -> PDataTF:
-    """Decode a P-DATA-TF body into its PDVs (PS3.8 §9.3.5)."""
+def decode_pdata(body: bytes | memoryview) -> PDataTF:
+    """Decode a P-DATA-TF body into its PDVs (PS3.8 §9.3.5); PDV values are always ``bytes``."""
     pdvs: list[PDV] = []
     pos, end = 0, len(body)
     if end == 0:
@@ -393,7 +393,7 @@ def decode_pdata(body: bytes) -> PDataTF:
         header = body[pos + 5]
         if header & 0xFC:
             raise ProtocolError(f"P-DATA-TF: reserved bits set in message control header 0x{header:02X}")
-        pdvs.append(PDV(body[pos + 4], bool(header & 1), bool(header & 2), body[pos + 6:pos + 4 + length]))
+        pdvs.append(PDV(body[pos + 4], bool(header & 1), bool(header & 2), bytes(body[pos + 6:pos + 4 + length])))
         pos += 4 + length
     return PDataTF(pdvs)
 
@@ -446,29 +446,59 @@ class PDUFramer:
         """Bytes held waiting for the rest of a PDU."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        """Add bytes; return (type, body) for each PDU completed by them, in order."""
-        buf = self._buf
-        buf += data
+    def feed(self, data: bytes, *, whole: bool = False) -> list[tuple[int, bytes]]:
+        """Add bytes; return (type, body) for each PDU completed by them, in order.
+
+        With ``whole``, each PDU is returned with its 6-byte header (type, reserved, length), as it
+        was on the wire. PDUs are sliced straight out of ``data`` (one copy each); only a PDU split
+        across calls goes through the internal buffer.
+        """
+        skip = 0 if whole else 6
+        if not isinstance(data, bytes):
+            data = bytes(data)
         out: list[tuple[int, bytes]] = []
-        pos = 0
-        n = len(buf)
+        buf = self._buf
+        pos, n = 0, len(data)
+        if buf:  # finish the PDU begun by earlier calls
+            if len(buf) < 6:
+                pos = min(6 - len(buf), n)
+                buf += data[:pos]
+                if len(buf) < 6:
+                    return out
+            pdu_type, _, length = _HDR.unpack_from(buf, 0)
+            self._check_length(pdu_type, length, data, pos)
+            missing = 6 + length - len(buf)
+            if n - pos < missing:
+                buf += data[pos:]
+                return out
+            buf += data[pos:pos + missing]
+            pos += missing
+            with memoryview(buf) as view:
+                out.append((pdu_type, bytes(view[skip:])))
+            self.offset += len(buf)
+            buf.clear()
         while n - pos >= 6:
-            pdu_type, _, length = _HDR.unpack_from(buf, pos)
-            if self.max_pdu_length and length > self.max_pdu_length:
-                del buf[:pos]
-                self.offset += pos
-                raise ProtocolError(f"PDU type 0x{pdu_type:02X} at stream offset {self.offset} announces "
-                                    f"{length} bytes, above the limit of {self.max_pdu_length}")
+            pdu_type, _, length = _HDR.unpack_from(data, pos)
+            self._check_length(pdu_type, length, data, pos)
             if n - pos - 6 < length:
                 break
-            with memoryview(buf) as view:  # one copy of the body (a bytearray slice would make two)
-                out.append((pdu_type, bytes(view[pos + 6:pos + 6 + length])))
+            out.append((pdu_type, data[pos + skip:pos + 6 + length]))
             pos += 6 + length
-        if pos:
-            del buf[:pos]
-            self.offset += pos
+            self.offset += 6 + length
+        if pos < n:
+            buf += data[pos:]
         return out
+
+    def _check_length(self, pdu_type: int, length: int, data: bytes, pos: int) -> None:
+        """Raise ProtocolError before buffering a body longer than the limit; the buffer then holds
+        the offending PDU's bytes (``self.offset`` is where it starts)."""
+        if self.max_pdu_length and length > self.max_pdu_length:
+            if self._buf:
+                self._buf += data[pos:]
+            else:
+                self._buf = bytearray(data[pos:])
+            raise ProtocolError(f"PDU type 0x{pdu_type:02X} at stream offset {self.offset} announces "
+                                f"{length} bytes, above the limit of {self.max_pdu_length}")
 
 
 def plausible_pdu_start(data: bytes, pos: int = 0) -> bool:

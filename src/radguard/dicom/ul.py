@@ -13,7 +13,6 @@ directions of a connection (a capture) and never sends.
 from __future__ import annotations
 
 import enum
-import struct
 from dataclasses import dataclass, field
 
 from radguard.dicom.dimse import Command, decode_command, fragment
@@ -42,12 +41,11 @@ from radguard.dicom.pdu import (
     PDUFramer,
     ReleaseRequest,
     ReleaseResponse,
+    decode_pdata,
     decode_pdu,
 )
 from radguard.errors import ProtocolError
 
-#: PDU header: type, reserved, body length (PS3.8 §9.3.1)
-_PDATA_HEADER = struct.Struct(">BBL")
 #: a command set larger than this is not a command set (PS3.7 group 0000 is a few hundred bytes)
 MAX_COMMAND_SET = 64 * 1024
 
@@ -186,7 +184,7 @@ class UpperLayer:
         stream = self._streams[sender]
         offset = stream.framer.offset
         try:
-            pdus = stream.framer.feed(data)
+            pdus = stream.framer.feed(data, whole=self.keep_wire)
         except ProtocolError as exc:
             pdus = []
             stream.framer = PDUFramer(0)
@@ -194,11 +192,12 @@ class UpperLayer:
         else:
             framing_error = None
         try:
-            for pdu_type, body in pdus:
+            header = 0 if self.keep_wire else 6
+            for pdu_type, chunk in pdus:
                 if self.closed:
                     break
-                self._handle(sender, pdu_type, body, events)
-                offset += 6 + len(body)
+                self._handle(sender, pdu_type, chunk, events)
+                offset += header + len(chunk)
             if framing_error is not None and not self.closed:
                 raise _Violation(str(framing_error))
         except _Violation as exc:
@@ -214,9 +213,21 @@ class UpperLayer:
         event.from_requestor = sender
         return event
 
-    def _handle(self, sender: bool, pdu_type: int, body: bytes, events: list[Event]) -> None:
+    def _handle(self, sender: bool, pdu_type: int, chunk: bytes, events: list[Event]) -> None:
+        """One PDU: ``chunk`` is its body, or with ``keep_wire`` the whole PDU, header included."""
+        wire: bytes | None = None
+        body: bytes | memoryview = chunk
         try:
-            pdu = decode_pdu(pdu_type, body)
+            if self.keep_wire:
+                wire = chunk
+                if pdu_type == PDUType.P_DATA_TF:  # the body is read in place, PDV values are copied once
+                    body = memoryview(chunk)[6:]
+                    pdu: PDU = decode_pdata(body)
+                else:
+                    body = chunk[6:]
+                    pdu = decode_pdu(pdu_type, body)
+            else:
+                pdu = decode_pdu(pdu_type, chunk)
         except ProtocolError as exc:
             raise _Violation(str(exc)) from None
         st = self.state
@@ -243,7 +254,7 @@ class UpperLayer:
             self.state, self.closed = State.STA1, True
             events.append(AssociateRejected(pdu, from_requestor=sender))
         elif isinstance(pdu, PDataTF):
-            self._pdata(sender, pdu, body, events)
+            self._pdata(sender, pdu, len(body), wire, events)
         elif isinstance(pdu, ReleaseRequest):
             self._release_rq(sender, events)
         else:
@@ -294,17 +305,16 @@ class UpperLayer:
             raise _Violation(f"unexpected A-RELEASE-RP in state {st.name}")
         events.append(ReleaseConfirmed(from_requestor=sender))
 
-    def _pdata(self, sender: bool, pdu: PDataTF, body: bytes, events: list[Event]) -> None:
+    def _pdata(self, sender: bool, pdu: PDataTF, length: int, wire: bytes | None, events: list[Event]) -> None:
         st = self.state
-        length = len(body)
         if st not in (State.STA6, State.STA7):  # Sta7: the peer may still send until it answers (AR-6)
             raise _Violation(f"unexpected P-DATA-TF in state {st.name}")
         limit = self._receiver_max(sender)
         if self.enforce_max_pdu and limit and length > limit:
             raise _Violation(f"P-DATA-TF of {length} bytes exceeds the negotiated maximum of {limit}")
         stream = self._streams[sender]
-        wire = _PDATA_HEADER.pack(PDUType.P_DATA_TF, 0, length) + body if (
-            self.keep_wire and len(pdu.pdvs) == 1) else None
+        if len(pdu.pdvs) != 1:
+            wire = None  # a relay must split such a PDU: there is no single PDU to forward per event
         for pdv in pdu.pdvs:
             ctx = pdv.context_id
             if ctx not in self.contexts:
