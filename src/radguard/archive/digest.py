@@ -261,6 +261,7 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
     head_be = _HEAD_BE
     skip = PIXEL_TAGS | {PADDING_TAG}
     phi = phi_tags()
+    key = site_secret()[:64]  # read once per object, not per attribute
     for tag, vr, _offset, vo, length, undefined in p.elements:
         if tag >> 16 == 0x0002 or tag in skip:
             continue
@@ -270,23 +271,24 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
             append(head)
             append(value)
             if tag in phi:
-                crcs[f"{tag:08X}"] = _keyed(bytes(head) + bytes(value))
+                crcs[f"{tag:08X}"] = _keyed(bytes(head) + bytes(value), key)
             else:
                 crcs[f"{tag:08X}"] = f"{crc32(value, crc32(head)):08x}"
             continue
         canon = _canonical(w, tag, vr, vo, vo + length, undefined, 0)
         append(canon)
-        crcs[f"{tag:08X}"] = _keyed(canon) if tag in phi else f"{crc32(canon):08x}"
+        crcs[f"{tag:08X}"] = _keyed(canon, key) if tag in phi else f"{crc32(canon):08x}"
     return crcs, hashlib.sha256(b"".join(parts)).hexdigest()
 
 
-def _keyed(data: bytes) -> str:
+def _keyed(data: bytes, key: bytes) -> str:
     """Element digest of a patient-identifying attribute: BLAKE2b-32 keyed with the site secret.
 
     An unkeyed checksum of a low-entropy value (a birth date: ~73,000 candidates) could be reversed
-    by anyone who reads the store; keyed with ``RADGUARD_PHI_SECRET`` it cannot. Same 8-hex format.
+    by anyone who reads the store; keyed with ``RADGUARD_PHI_SECRET`` (``key``: its first 64 bytes)
+    it cannot. Same 8-hex format.
     """
-    return hashlib.blake2b(data, key=site_secret()[:64], digest_size=4).hexdigest()
+    return hashlib.blake2b(data, key=key, digest_size=4).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
