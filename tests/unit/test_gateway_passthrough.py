@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from radguard.dicom import uids
 from radguard.dicom.dimse import c_store_rq, fragment
@@ -11,7 +12,7 @@ from radguard.dicom.events import CommandReceived, DataChunk
 from radguard.dicom.pdu import PDV, AssociateAccept, AssociateRequest, PDataTF, PresentationContext
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.gateway import streams
-from radguard.gateway.pieces import pdvs
+from radguard.gateway.pieces import HeldDataSet, pdvs
 from radguard.gateway.relay import Relay
 
 RQ = AssociateRequest("GW", "CT01", [PresentationContext(3, uids.CT_IMAGE_STORAGE, [uids.EXPLICIT_VR_LITTLE_ENDIAN])],
@@ -92,3 +93,39 @@ def test_chunk_reader_delivers_every_byte_in_order_with_flow_control() -> None:
         return bytes(received)
 
     assert asyncio.run(scenario()) == payload
+
+
+def _pdu(value: bytes, last: bool) -> bytes:
+    return PDataTF([PDV(3, False, last, value)]).encode()
+
+
+def test_held_data_set_forwards_the_pdus_it_received(tmp_path: Path) -> None:
+    parts = [DATA[:4000], DATA[4000:8000], DATA[8000:]]
+    held = HeldDataSet(tmp_path, 1 << 20, 4096)
+    for i, part in enumerate(parts):
+        held.add(part, _pdu(part, i == 2))
+    assert held.size == len(DATA) and held.data() == DATA
+    assert list(held.pdus(3)) == [_pdu(p, i == 2) for i, p in enumerate(parts)]
+    held.close()
+
+
+def test_held_data_set_recuts_when_a_pdu_does_not_fit_or_is_missing(tmp_path: Path) -> None:
+    held = HeldDataSet(tmp_path, 1 << 20, 4096)
+    held.add(DATA[:4000], _pdu(DATA[:4000], False))
+    held.add(DATA[4000:], None)  # came in a PDU with several PDVs
+    assert held.data() == DATA
+    assert list(held.pdus(3)) == pdvs(3, DATA[:4090], False, 4096) + pdvs(3, DATA[4090:8180], False, 4096) + \
+        pdvs(3, DATA[8180:], True, 4096)
+    too_big = HeldDataSet(tmp_path, 1 << 20, 4096)
+    too_big.add(DATA, _pdu(DATA, True))  # 10 kB PDU, upstream takes 4 kB
+    assert too_big.data() == DATA and b"".join(too_big.pdus(3)) == b"".join(pdvs(3, DATA, True, 4096))
+
+
+def test_held_data_set_spills_to_the_spool_directory(tmp_path: Path) -> None:
+    held = HeldDataSet(tmp_path, 5000, 4096)
+    for i in range(0, len(DATA), 2000):
+        part = DATA[i:i + 2000]
+        held.add(part, _pdu(part, i + 2000 >= len(DATA)))
+    assert held.data() == DATA
+    assert b"".join(held.pdus(3)) == b"".join(pdvs(3, DATA, True, 4096))
+    held.close()

@@ -1,13 +1,16 @@
-"""Small pieces of the relay: data-mode enum, pending-request record, P-DATA re-fragmentation."""
+"""Small pieces of the relay: data-mode enum, pending-request record, P-DATA re-fragmentation,
+C-STORE data sets held for inspection."""
 
 from __future__ import annotations
 
 import enum
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
-from radguard.dicom.dimse import Command
+from radguard.dicom.dimse import Command, fragment_stream
 from radguard.dicom.pdu import PDV, PDataTF
 
 #: bytes of a relayed data set (identifier, C-STORE, C-GET sub-operation) kept for the audit trail
@@ -57,3 +60,73 @@ def chunks_of(fh: IO[bytes], size: int) -> Iterator[bytes]:
             return
         remaining -= len(chunk)
         yield chunk
+
+
+#: bytes in front of the value of the one PDV of a P-DATA-TF PDU: PDU header (6), PDV length (4),
+#: presentation context id (1), message control header (1) (PS3.8 §9.3.5, Annex E.2)
+PDV_VALUE_OFFSET = 12
+
+
+class HeldDataSet:
+    """A C-STORE data set held for inspection before it goes upstream.
+
+    In memory up to ``in_memory`` bytes, then in a temporary file in ``spool_dir``. While every
+    fragment came in a P-DATA-TF PDU of its own that fits the upstream's maximum (``max_pdu``;
+    0 = unlimited), the PDUs are kept as they came, to be forwarded untouched; the data set is then
+    read out of them (no second copy). Otherwise the values are kept and re-fragmented on the way out.
+    """
+
+    def __init__(self, spool_dir: Path, in_memory: int, max_pdu: int) -> None:
+        self.size = 0
+        self._spool_dir = spool_dir
+        self._in_memory = in_memory
+        self._max_pdu = max_pdu
+        self._pdus: list[bytes] | None = []
+        self._values: list[bytes] = []
+        self._file: IO[bytes] | None = None
+
+    def add(self, value: bytes, wire: bytes | None) -> None:
+        """One data-set fragment (``wire``: the PDU it came in, when it was the only PDV)."""
+        self.size += len(value)
+        if self._file is not None:
+            self._file.write(value)
+            return
+        if self._pdus is not None and wire is not None and (not self._max_pdu or len(wire) - 6 <= self._max_pdu):
+            self._pdus.append(wire)
+        else:
+            if self._pdus is not None:
+                self._values = [pdu[PDV_VALUE_OFFSET:] for pdu in self._pdus]
+                self._pdus = None
+            self._values.append(value)
+        if self.size > self._in_memory:
+            self._file = tempfile.TemporaryFile(dir=str(self._spool_dir))  # noqa: SIM115 - closed in close()
+            for chunk in self._chunks():
+                self._file.write(chunk)
+            self._pdus, self._values = None, []
+
+    def _chunks(self) -> Iterator[bytes | memoryview]:
+        if self._pdus is not None:
+            return (memoryview(pdu)[PDV_VALUE_OFFSET:] for pdu in self._pdus)
+        return iter(self._values)
+
+    def data(self) -> bytes:
+        """The whole data set."""
+        if self._file is not None:
+            self._file.seek(0)
+            return self._file.read()
+        return b"".join(self._chunks())
+
+    def pdus(self, context_id: int) -> Iterator[bytes]:
+        """The data set's P-DATA-TF PDUs for the upstream: as received when possible, else re-cut."""
+        if self._pdus is not None:
+            return iter(self._pdus)
+        if self._file is not None:
+            self._file.seek(0)
+            return fragment_stream(context_id, chunks_of(self._file, self.size), self._max_pdu)
+        return fragment_stream(context_id, iter(self._values), self._max_pdu)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._pdus, self._values = None, []
