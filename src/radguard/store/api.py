@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,20 +82,25 @@ class RunHandle:
         self.id = run_id
 
     def add_findings(self, findings: Iterable[Finding]) -> None:
+        """Insert findings in one bulk statement (Core ``executemany``), committed at once."""
         rows = [
-            FindingRow(
-                run_id=self.id,
-                rule=f.rule,
-                severity=f.severity.value,
-                title=f.title,
-                target=f.target,
-                evidence=dict(f.evidence),
-                remediation=f.remediation,
-                controls=list(f.controls),
-            )
+            {
+                "run_id": self.id,
+                "rule": f.rule,
+                "severity": f.severity.value,
+                "title": f.title,
+                "target": f.target,
+                "evidence": dict(f.evidence),
+                "remediation": f.remediation,
+                "controls": list(f.controls),
+            }
             for f in findings
         ]
-        self.store._add_all(rows)
+        if not rows:
+            return
+        with self.store.session() as s:
+            s.execute(insert(FindingRow), rows)
+            s.commit()
 
     def add_assets(self, assets: Iterable[Asset]) -> None:
         rows = [
