@@ -118,6 +118,14 @@ def print_findings_table(findings: Sequence[Finding], title: str = "Findings") -
             ", ".join(f.controls[:3]) + (" …" if len(f.controls) > 3 else ""),
         )
     console.print(table)
+    fixes: dict[str, str] = {}
+    for f in sort_findings(findings):
+        if f.remediation and f.rule not in fixes:
+            fixes[f.rule] = f.remediation
+    if fixes:
+        console.print("[bold]How to fix[/bold] (most severe first; `radguard rules show RULE` for details)")
+        for rule, text in fixes.items():
+            console.print(f"  [bold]{rule}[/bold]: {text}", highlight=False)
 
 
 def write_sarif(path: Path, findings: Sequence[Finding], tool: str = "radguard") -> None:
