@@ -8,7 +8,10 @@ verification). Warm page cache for all. Prints medians, both ratios and peak mem
 process tree, sampled), and the CPU time of each process tree (user+sys): on a shared machine the
 CPU-time ratio is the steadier figure, the wall-clock ratio the claim.
 
-Usage: python benchmarks/audit_vs_sha256sum.py [--quick] [--repeat 3] [--workers N]
+With ``--compare-python`` every repetition also runs seal and audit on the pure-Python element walk
+(``RADGUARD_NO_SPEEDUPS=1``), interleaved with the compiled one, to measure ``radguard._speedups``.
+
+Usage: python benchmarks/audit_vs_sha256sum.py [--quick] [--repeat 3] [--workers N] [--compare-python]
 """
 
 from __future__ import annotations
@@ -95,11 +98,21 @@ def timed(cmd: list[str] | str, env: dict[str, str], shell: bool = False) -> tup
     return elapsed, peak, proc.returncode, _children_cpu() - cpu0
 
 
+def _speedups_built() -> bool:
+    try:
+        import radguard._speedups  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small corpus (900 files), one repetition")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--compare-python", action="store_true",
+                    help="also run seal/audit with RADGUARD_NO_SPEEDUPS=1 (pure-Python walk), interleaved")
     args = ap.parse_args()
     files, min_bytes = (900, 28_000_000) if args.quick else (9000, 280_000_000)
     repeat = 1 if args.quick else max(3, args.repeat)
@@ -107,35 +120,41 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="radguard-bench-") as tmp:
         root = Path(tmp) / "archive"
         n, size = build_corpus(root, files, min_bytes)
-        print(f"corpus: {n} files, {size / 1e6:.1f} MB, workers={args.workers}, repetitions={repeat}")
+        print(f"corpus: {n} files, {size / 1e6:.1f} MB, workers={args.workers}, repetitions={repeat}, "
+              f"compiled speedups: {_speedups_built()}, load average {os.getloadavg()[0]:.2f}")
         env = dict(os.environ, RADGUARD_KEY=str(Path(tmp) / "k.pem"), TCP_NODELAY="1")
         subprocess.run([radguard, "keygen"], env=env, check=True, stdout=subprocess.DEVNULL)
         sha_cmd = f"find {root} -type f -print0 | xargs -0 -P {args.workers} -n 256 sha256sum"
         timed(sha_cmd, env, shell=True)  # warm the page cache
-        wall: dict[str, list[float]] = {"sha256sum": [], "seal": [], "audit": []}
-        cpu: dict[str, list[float]] = {"sha256sum": [], "seal": [], "audit": []}
-        peaks = {"sha256sum": 0, "seal": 0, "audit": 0}
+        names = ["sha256sum", "seal", "audit"] + (["seal (python)", "audit (python)"] if args.compare_python else [])
+        wall: dict[str, list[float]] = {k: [] for k in names}
+        cpu: dict[str, list[float]] = {k: [] for k in names}
+        peaks = dict.fromkeys(names, 0)
         for i in range(repeat):
-            run_env = dict(env, RADGUARD_DB=f"sqlite:///{tmp}/bench-{i}.db")
-            cmds: list[tuple[str, list[str] | str]] = [
-                ("sha256sum", sha_cmd),
-                ("seal", [radguard, "seal", str(root), "--workers", str(args.workers), "--json"]),
-                ("audit", [radguard, "audit", str(root), "--workers", str(args.workers), "--json"]),
-            ]
-            for name, cmd in cmds:
-                t, m, rc, c = timed(cmd, run_env if name != "sha256sum" else env, shell=name == "sha256sum")
+            envs = {"": dict(env, RADGUARD_DB=f"sqlite:///{tmp}/bench-{i}.db")}
+            if args.compare_python:
+                envs[" (python)"] = dict(env, RADGUARD_DB=f"sqlite:///{tmp}/bench-py-{i}.db", RADGUARD_NO_SPEEDUPS="1")
+            cmds: list[tuple[str, list[str] | str, dict[str, str]]] = [("sha256sum", sha_cmd, env)]
+            for suffix, run_env in envs.items():
+                cmds += [
+                    ("seal" + suffix, [radguard, "seal", str(root), "--workers", str(args.workers), "--json"], run_env),
+                    ("audit" + suffix, [radguard, "audit", str(root), "--workers", str(args.workers), "--json"],
+                     run_env),
+                ]
+            for name, cmd, cmd_env in cmds:
+                t, m, rc, c = timed(cmd, cmd_env, shell=name == "sha256sum")
                 wall[name].append(t)
                 cpu[name].append(c)
                 peaks[name] = max(peaks[name], m)
-                if name == "audit" and rc != 0:
+                if name.startswith("audit") and rc != 0:
                     sys.exit("audit reported findings on a clean, sealed corpus")
         med = {k: statistics.median(v) for k, v in wall.items()}
         mcpu = {k: statistics.median(v) for k, v in cpu.items()}
-        for name in ("sha256sum", "seal", "audit"):
-            print(f"{name + ':':10} {med[name]:.2f} s  ({size / 1e6 / med[name]:.0f} MB/s)  CPU {mcpu[name]:.2f} s  "
+        for name in names:
+            print(f"{name + ':':16} {med[name]:.2f} s  ({size / 1e6 / med[name]:.0f} MB/s)  CPU {mcpu[name]:.2f} s  "
                   f"peak RSS {peaks[name] / 1e6:.0f} MB")
-        for name in ("seal", "audit"):
-            print(f"ratio {name:5} throughput / sha256sum: {med['sha256sum'] / med[name]:.2f}x (goal >= 0.5x); "
+        for name in names[1:]:
+            print(f"ratio {name:14} throughput / sha256sum: {med['sha256sum'] / med[name]:.2f}x (goal >= 0.5x); "
                   f"CPU-time ratio {mcpu['sha256sum'] / mcpu[name]:.2f}x")
     return 0
 

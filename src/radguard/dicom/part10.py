@@ -14,10 +14,11 @@ records it as :class:`Issue` (malformed) or as the start of trailing data. No I/
 from __future__ import annotations
 
 import enum
+import os
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 PREAMBLE_LEN = 128
 MAGIC = b"DICM"
@@ -35,6 +36,21 @@ VALID_VRS = LONG_VRS | frozenset(
      "TM", "UI", "UL", "US"}
 )
 _MAX_DEPTH = 32
+
+
+def _load_speedups() -> object | None:
+    """The compiled fast paths (``radguard._speedups``), or None: not built, or ``RADGUARD_NO_SPEEDUPS`` set."""
+    if os.environ.get("RADGUARD_NO_SPEEDUPS"):
+        return None
+    try:
+        from radguard import _speedups
+    except ImportError:
+        return None
+    return _speedups
+
+
+#: the compiled module when in use (:func:`walk_dataset`, ``header_digests``); tests set it to None
+speedups: Any = _load_speedups()
 
 #: ends of undefined-length sequences already skipped in one buffer:
 #: (explicit, little, start, limit) -> (end, nesting depth it was checked at)
@@ -271,7 +287,13 @@ def walk_dataset(buf: bytes | memoryview, start: int, explicit: bool, little: bo
     vr_kind = VR_KIND.get
     new_element = tuple.__new__
     length = 0
+    fast = speedups.walk if speedups is not None else None
     while pos < end:
+        if fast is not None and pos >= 0:  # compiled walk of the well-formed elements; anything else is below
+            pos, last, px = fast(buf, pos, explicit, little, last, out, Element)
+            seen_pixel = seen_pixel or px
+            if pos >= end:
+                break
         try:
             if end - pos < 8:
                 raise _Stop(Issue(IssueKind.TRUNCATED, pos, None, f"{end - pos} stray bytes"))

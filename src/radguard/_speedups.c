@@ -1,0 +1,442 @@
+/* Compiled fast paths of the Part 10 element walk and of the canonical header digests.
+ *
+ * Optional: radguard.dicom.part10 and radguard.archive.digest use this module when it is importable
+ * (and RADGUARD_NO_SPEEDUPS is unset) and their pure-Python code otherwise. It handles only the
+ * success path: whenever an element is anything the Python code would report as an issue, or
+ * anything unusual, the C code stops and hands that position back to the Python code, which then
+ * produces exactly the result (and the issue) it always did. Every length is bounds-checked before
+ * use; recursion is capped at the Python depth limits (DICOM PS3.5 §7.1, §7.5).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define UNDEF 0xFFFFFFFFu
+#define ITEM 0xFFFEE000u
+#define ITEM_DELIM 0xFFFEE00Du
+#define SEQ_DELIM 0xFFFEE0DDu
+#define MAX_DEPTH 32      /* radguard.dicom.part10._MAX_DEPTH */
+#define CANON_DEPTH 16    /* radguard.archive.digest._canonical */
+#define PADDING_TAG 0xFFFCFFFCu
+
+typedef struct { const char *name; int is_long; } vr_def;
+
+/* PS3.5 Table 6.2-1; is_long: 12-byte explicit header (PS3.5 §7.1.2) */
+static const vr_def VRS[] = {
+    {"OB", 1}, {"OD", 1}, {"OF", 1}, {"OL", 1}, {"OV", 1}, {"OW", 1}, {"SQ", 1}, {"UC", 1}, {"UN", 1},
+    {"UR", 1}, {"UT", 1}, {"SV", 1}, {"UV", 1}, {"AE", 0}, {"AS", 0}, {"AT", 0}, {"CS", 0}, {"DA", 0},
+    {"DS", 0}, {"DT", 0}, {"FL", 0}, {"FD", 0}, {"IS", 0}, {"LO", 0}, {"LT", 0}, {"PN", 0}, {"SH", 0},
+    {"SL", 0}, {"SS", 0}, {"ST", 0}, {"TM", 0}, {"UI", 0}, {"UL", 0}, {"US", 0},
+};
+#define NVRS ((int)(sizeof(VRS) / sizeof(VRS[0])))
+enum { VR_NONE = -1 };
+static PyObject *vr_str[NVRS];
+static PyObject *empty_str;
+static int VR_OB, VR_OW, VR_SQ, VR_UN;
+
+static int vr_index(const unsigned char *p) {
+    for (int i = 0; i < NVRS; i++)
+        if (VRS[i].name[0] == (char)p[0] && VRS[i].name[1] == (char)p[1]) return i;
+    return VR_NONE;
+}
+
+static inline uint32_t u16(const unsigned char *p, int little) {
+    return little ? (uint32_t)p[0] | ((uint32_t)p[1] << 8) : ((uint32_t)p[0] << 8) | (uint32_t)p[1];
+}
+static inline uint32_t u32(const unsigned char *p, int little) {
+    return little ? (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24)
+                  : ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+static inline int is_pixel(uint32_t tag) { return tag == 0x7FE00010u || tag == 0x7FE00008u || tag == 0x7FE00009u; }
+
+typedef struct { const unsigned char *b; int64_t n; } buf_t;
+
+/* Walker.header: 0 on success, -1 where the Python code raises */
+static int header(const buf_t *B, int explicit, int little, int64_t pos, int64_t end,
+                  uint32_t *tag, int *vr, uint32_t *len, int64_t *vpos) {
+    if (pos + 8 > end) return -1;
+    const unsigned char *p = B->b + pos;
+    uint32_t g = u16(p, little), e = u16(p + 2, little);
+    *tag = (g << 16) | e;
+    if (!explicit || g == 0xFFFE) {
+        *vr = VR_NONE;
+        *len = u32(p + 4, little);
+        *vpos = pos + 8;
+        return 0;
+    }
+    int k = vr_index(p + 4);
+    if (k == VR_NONE) return -1;
+    *vr = k;
+    if (VRS[k].is_long) {
+        if (pos + 12 > end) return -1;
+        *len = u32(p + 8, little);
+        *vpos = pos + 12;
+    } else {
+        *len = u16(p + 6, little);
+        *vpos = pos + 8;
+    }
+    return 0;
+}
+
+static int64_t skip_sequence(const buf_t *B, int explicit, int little, int64_t pos, int64_t end, int depth);
+
+/* Walker.skip_items_elements / skip_value: the end position, or -1 */
+static int64_t skip_value(const buf_t *B, int explicit, int little, uint32_t tag, int vr, uint32_t len,
+                          int64_t vpos, int64_t end, int depth) {
+    if (len == UNDEF) {
+        if (vr == VR_UN && explicit) return skip_sequence(B, 0, 1, vpos, end, depth + 1);
+        if (vr == VR_SQ || vr == VR_UN || vr == VR_NONE || is_pixel(tag) || vr == VR_OB || vr == VR_OW)
+            return skip_sequence(B, explicit, little, vpos, end, depth + 1);
+        return -1;
+    }
+    if (vpos + (int64_t)len > end) return -1;
+    return vpos + (int64_t)len;
+}
+
+static int64_t skip_items_elements(const buf_t *B, int explicit, int little, int64_t pos, int64_t end, int depth) {
+    for (;;) {
+        uint32_t tag, len; int vr; int64_t vpos;
+        if (header(B, explicit, little, pos, end, &tag, &vr, &len, &vpos)) return -1;
+        if (tag == ITEM_DELIM) return vpos;
+        pos = skip_value(B, explicit, little, tag, vr, len, vpos, end, depth);
+        if (pos < 0) return -1;
+    }
+}
+
+static int64_t skip_sequence(const buf_t *B, int explicit, int little, int64_t pos, int64_t end, int depth) {
+    if (depth > MAX_DEPTH) return -1;
+    for (;;) {
+        uint32_t tag, len; int vr; int64_t vpos;
+        if (header(B, explicit, little, pos, end, &tag, &vr, &len, &vpos)) return -1;
+        if (tag == SEQ_DELIM) return vpos;
+        if (tag != ITEM) return -1;
+        if (len == UNDEF) {
+            pos = skip_items_elements(B, explicit, little, vpos, end, depth + 1);
+            if (pos < 0) return -1;
+        } else {
+            if (vpos + (int64_t)len > end) return -1;
+            pos = vpos + (int64_t)len;
+        }
+    }
+}
+
+/* walk(buf, pos, explicit, little, last, out, Element) -> (pos, last, seen_pixel)
+ * Appends the well-formed top-level elements from ``pos`` to ``out``; stops at the first element
+ * the Python walk_dataset must look at itself (issue, trailing data) or at the end. */
+static PyObject *py_walk(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start;
+    int explicit, little;
+    long long last;
+    PyObject *out, *etype;
+    if (!PyArg_ParseTuple(args, "y*nppLO!O!", &view, &start, &explicit, &little, &last, &PyList_Type, &out,
+                          &PyType_Type, &etype))
+        return NULL;
+    buf_t B = {(const unsigned char *)view.buf, (int64_t)view.len};
+    PyTypeObject *et = (PyTypeObject *)etype;
+    int64_t pos = start, end = B.n;
+    int seen_pixel = 0;
+    while (pos >= 0 && pos < end) {
+        if (end - pos < 8) break;
+        const unsigned char *p = B.b + pos;
+        uint32_t g = u16(p, little), e = u16(p + 2, little), tag = (g << 16) | e, len;
+        int vr = VR_NONE;
+        int64_t vpos, nxt;
+        if ((long long)tag <= last || g == 0xFFFE) break;
+        if (g == 0x0002 && PyList_GET_SIZE(out) > 0) break;
+        if (explicit) {
+            vr = vr_index(p + 4);
+            if (vr == VR_NONE) break;
+            if (VRS[vr].is_long) {
+                if (pos + 12 > end) break;
+                len = u32(p + 8, little);
+                vpos = pos + 12;
+            } else {
+                len = u16(p + 6, little);
+                vpos = pos + 8;
+            }
+        } else {
+            len = u32(p + 4, little);
+            vpos = pos + 8;
+        }
+        if (len == UNDEF) {
+            nxt = skip_value(&B, explicit, little, tag, vr, len, vpos, end, 0);
+            if (nxt < 0) break;
+        } else {
+            if ((len & 1) && vr != VR_UN && vr != VR_NONE) break;
+            nxt = vpos + (int64_t)len;
+            if (nxt > end) break;
+        }
+        PyObject *el = et->tp_alloc(et, 6);
+        if (el == NULL) { PyBuffer_Release(&view); return NULL; }
+        PyObject *vs = vr == VR_NONE ? empty_str : vr_str[vr];
+        Py_INCREF(vs);
+        PyTuple_SET_ITEM(el, 0, PyLong_FromUnsignedLong(tag));
+        PyTuple_SET_ITEM(el, 1, vs);
+        PyTuple_SET_ITEM(el, 2, PyLong_FromLongLong(pos));
+        PyTuple_SET_ITEM(el, 3, PyLong_FromLongLong(vpos));
+        PyTuple_SET_ITEM(el, 4, PyLong_FromLongLong(nxt - vpos));
+        PyObject *u = len == UNDEF ? Py_True : Py_False;
+        Py_INCREF(u);
+        PyTuple_SET_ITEM(el, 5, u);
+        if (PyTuple_GET_ITEM(el, 0) == NULL || PyTuple_GET_ITEM(el, 2) == NULL || PyTuple_GET_ITEM(el, 3) == NULL
+            || PyTuple_GET_ITEM(el, 4) == NULL || PyList_Append(out, el) < 0) {
+            Py_DECREF(el);
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        Py_DECREF(el);
+        if (is_pixel(tag)) seen_pixel = 1;
+        last = tag;
+        pos = nxt;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("LLO", (long long)pos, last, seen_pixel ? Py_True : Py_False);
+}
+
+/* ---- canonical header (radguard.archive.digest, little endian only) ---- */
+
+typedef struct { unsigned char *p; size_t n, cap; int oom; } out_t;
+
+static int grow(out_t *o, size_t add) {
+    if (o->n + add <= o->cap) return 0;
+    size_t cap = o->cap ? o->cap : 4096;
+    while (cap < o->n + add) cap *= 2;
+    unsigned char *np = realloc(o->p, cap);
+    if (np == NULL) { o->oom = 1; return -1; }
+    o->p = np;
+    o->cap = cap;
+    return 0;
+}
+static int put(out_t *o, const void *src, size_t n) {
+    if (grow(o, n)) return -1;
+    memcpy(o->p + o->n, src, n);
+    o->n += n;
+    return 0;
+}
+static int put_be32(out_t *o, uint32_t v) {
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8), (unsigned char)v};
+    return put(o, b, 4);
+}
+static const unsigned char ITEM_LE[4] = {0xfe, 0xff, 0x00, 0xe0};
+static const unsigned char ITEM_BE[4] = {0xff, 0xfe, 0xe0, 0x00};
+
+static int item_at(const buf_t *B, int64_t pos) {
+    return pos >= 0 && pos + 4 <= B->n && (!memcmp(B->b + pos, ITEM_LE, 4) || !memcmp(B->b + pos, ITEM_BE, 4));
+}
+
+static int canonical(const buf_t *B, out_t *o, int explicit, uint32_t tag, int vr, int64_t vpos, int64_t end,
+                     int undefined, int depth);
+
+/* _items_canonical: 0, or -1 where the Python code raises (_Stop / struct.error) */
+static int items_canonical(const buf_t *B, out_t *o, int explicit, int64_t start, int64_t end, int depth) {
+    int64_t pos = start, limit = B->n;
+    while (pos < end) {
+        if (pos + 8 > limit) return -1;
+        const unsigned char *p = B->b + pos;
+        uint32_t g = u16(p, 1), e = u16(p + 2, 1), length = u32(p + 4, 1);
+        if (g != 0xFFFE) return -1;
+        if (e == 0xE0DD) break;
+        if (e != 0xE000) return -1;
+        int64_t item_end = length == UNDEF ? limit : pos + 8 + (int64_t)length;
+        if (put(o, ITEM_LE, 4)) return -1;
+        pos += 8;
+        int delimited = 0;
+        while (pos < item_end) {
+            if (pos + 8 > limit) return -1;
+            p = B->b + pos;
+            uint32_t eg = u16(p, 1), ee = u16(p + 2, 1), tag = (eg << 16) | ee, elen;
+            int vr = VR_NONE;
+            int64_t epos;
+            if (tag == ITEM_DELIM) { pos += 8; delimited = 1; break; }
+            if (explicit && eg != 0xFFFE) {
+                vr = vr_index(p + 4);
+                if (vr == VR_NONE) return -1;
+                if (VRS[vr].is_long) {
+                    if (pos + 12 > limit) return -1;
+                    elen = u32(p + 8, 1);
+                    epos = pos + 12;
+                } else {
+                    elen = u16(p + 6, 1);
+                    epos = pos + 8;
+                }
+            } else {
+                elen = u32(p + 4, 1);
+                epos = pos + 8;
+            }
+            int undefined = elen == UNDEF;
+            int64_t nxt;
+            if (!undefined && vr != VR_SQ && !((vr == VR_NONE || vr == VR_UN) && item_at(B, epos))) {
+                nxt = epos + (int64_t)elen;
+                if (nxt > limit) return -1;
+                if (put_be32(o, tag) || put_be32(o, elen) || put(o, B->b + epos, (size_t)elen)) return -1;
+            } else {
+                nxt = skip_value(B, explicit, 1, tag, vr, elen, epos, limit, depth + 1);
+                if (nxt < 0) return -1;
+                if (canonical(B, o, explicit, tag, vr, epos, nxt, undefined, depth + 1)) return -1;
+            }
+            pos = nxt;
+        }
+        if (!delimited) pos = item_end;
+    }
+    return 0;
+}
+
+/* _canonical: tag (4, BE) || length (4, BE) || value; -1 only when out of memory */
+static int canonical(const buf_t *B, out_t *o, int explicit, uint32_t tag, int vr, int64_t vpos, int64_t end,
+                     int undefined, int depth) {
+    if (put_be32(o, tag) || put_be32(o, 0)) return -1;
+    size_t mark = o->n;
+    int done = 0;
+    int sq = vr == VR_SQ || ((vr == VR_NONE || vr == VR_UN) && (undefined || item_at(B, vpos)));
+    if (depth < CANON_DEPTH && sq) {
+        if (items_canonical(B, o, explicit, vpos, end, depth) == 0) done = 1;
+        else if (o->oom) return -1;
+        else o->n = mark;
+    }
+    if (!done) {
+        int64_t a = vpos < 0 ? 0 : vpos, b = end > B->n ? B->n : end;
+        if (b > a && put(o, B->b + a, (size_t)(b - a))) return -1;
+    }
+    size_t vlen = o->n - mark;
+    if (vlen > 0xFFFFFFFFu) { o->oom = 1; return -1; }
+    unsigned char *lp = o->p + mark - 4;
+    lp[0] = (unsigned char)(vlen >> 24); lp[1] = (unsigned char)(vlen >> 16);
+    lp[2] = (unsigned char)(vlen >> 8); lp[3] = (unsigned char)vlen;
+    return 0;
+}
+
+static uint32_t crc_table[8][256];
+
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[0][i] = c;
+    }
+    for (int t = 1; t < 8; t++)
+        for (int i = 0; i < 256; i++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xFF];
+}
+
+/* CRC-32 as zlib.crc32 (ISO 3309), slicing by 8 */
+static uint32_t crc32_of(const unsigned char *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    while (n >= 8) {
+        uint32_t lo = c ^ ((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24));
+        c = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^ crc_table[5][(lo >> 16) & 0xFF]
+            ^ crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]]
+            ^ crc_table[0][p[7]];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) c = crc_table[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static int vr_of(PyObject *s) {
+    if (!PyUnicode_Check(s)) return -2;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (n == 0) return VR_NONE;
+    const char *u = PyUnicode_AsUTF8(s);
+    if (u == NULL || n != 2) return -2;
+    int k = vr_index((const unsigned char *)u);
+    return k == VR_NONE ? -2 : k;
+}
+
+/* digest(buf, elements, explicit, phi, keyed) -> (canonical header bytes, {"GGGGEEEE": "8 hex"})
+ * radguard.archive.digest.header_digests for little-endian data sets; ``keyed(bytes) -> str`` gives
+ * the digest of a patient-identifying element (tags in the set ``phi``). */
+static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view;
+    int explicit;
+    PyObject *elements, *phi, *keyed;
+    if (!PyArg_ParseTuple(args, "y*OpOO", &view, &elements, &explicit, &phi, &keyed)) return NULL;
+    buf_t B = {(const unsigned char *)view.buf, (int64_t)view.len};
+    out_t o = {NULL, 0, 0, 0};
+    PyObject *crcs = PyDict_New(), *seq = PySequence_Fast(elements, "elements must be a sequence");
+    PyObject *result = NULL;
+    if (crcs == NULL || seq == NULL) goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *el = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(el) || PyTuple_GET_SIZE(el) < 6) { PyErr_SetString(PyExc_TypeError, "bad element"); goto done; }
+        unsigned long tag = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(el, 0));
+        long long vo = PyLong_AsLongLong(PyTuple_GET_ITEM(el, 3));
+        long long length = PyLong_AsLongLong(PyTuple_GET_ITEM(el, 4));
+        int undefined = PyObject_IsTrue(PyTuple_GET_ITEM(el, 5));
+        if (PyErr_Occurred() || undefined < 0) goto done;
+        if ((tag >> 16) == 0x0002 || is_pixel((uint32_t)tag) || tag == PADDING_TAG) continue;
+        int vr = vr_of(PyTuple_GET_ITEM(el, 1));
+        if (vr == -2 || vo < 0 || length < 0 || vo + length > B.n || length > 0xFFFFFFFFLL || tag > 0xFFFFFFFFul) {
+            PyErr_SetString(PyExc_ValueError, "element outside the buffer");
+            goto done;
+        }
+        size_t mark = o.n;
+        if (vr != VR_SQ && !undefined && !((vr == VR_NONE || vr == VR_UN) && item_at(&B, vo))) {
+            if (put_be32(&o, (uint32_t)tag) || put_be32(&o, (uint32_t)length) || put(&o, B.b + vo, (size_t)length))
+                goto nomem;
+        } else if (canonical(&B, &o, explicit, (uint32_t)tag, vr, vo, vo + length, undefined, 0)) {
+            goto nomem;
+        }
+        char key[9], val[9];
+        snprintf(key, sizeof key, "%08lX", tag);
+        PyObject *k = PyUnicode_FromStringAndSize(key, 8), *v = NULL, *tg = PyLong_FromUnsignedLong(tag);
+        int is_phi = tg == NULL ? -1 : PySet_Contains(phi, tg);
+        Py_XDECREF(tg);
+        if (k != NULL && is_phi == 1) {
+            PyObject *seg = PyBytes_FromStringAndSize((const char *)o.p + mark, (Py_ssize_t)(o.n - mark));
+            if (seg != NULL) v = PyObject_CallOneArg(keyed, seg);
+            Py_XDECREF(seg);
+        } else if (k != NULL && is_phi == 0) {
+            snprintf(val, sizeof val, "%08x", crc32_of(o.p + mark, o.n - mark));
+            v = PyUnicode_FromStringAndSize(val, 8);
+        }
+        if (k == NULL || v == NULL || PyDict_SetItem(crcs, k, v) < 0) {
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+            goto done;
+        }
+        Py_DECREF(k);
+        Py_DECREF(v);
+    }
+    {
+        PyObject *joined = PyBytes_FromStringAndSize(o.n ? (const char *)o.p : "", (Py_ssize_t)o.n);
+        if (joined != NULL) result = Py_BuildValue("NO", joined, crcs);
+    }
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    free(o.p);
+    Py_XDECREF(seq);
+    Py_XDECREF(crcs);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"walk", py_walk, METH_VARARGS, "Top-level element walk fast path (radguard.dicom.part10.walk_dataset)."},
+    {"digest", py_digest, METH_VARARGS, "Canonical header and element digests (radguard.archive.digest)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "radguard._speedups",
+                                    "Compiled fast paths of radguard's Part 10 walk and header digests.", -1,
+                                    methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    crc_init();
+    for (int i = 0; i < NVRS; i++) {
+        vr_str[i] = PyUnicode_InternFromString(VRS[i].name);
+        if (vr_str[i] == NULL) return NULL;
+        if (!strcmp(VRS[i].name, "OB")) VR_OB = i;
+        if (!strcmp(VRS[i].name, "OW")) VR_OW = i;
+        if (!strcmp(VRS[i].name, "SQ")) VR_SQ = i;
+        if (!strcmp(VRS[i].name, "UN")) VR_UN = i;
+    }
+    empty_str = PyUnicode_InternFromString("");
+    if (empty_str == NULL) return NULL;
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,6 @@
+from typing import Any
+
+def walk(buf: bytes | memoryview, pos: int, explicit: bool, little: bool, last: int, out: list[Any],
+         element: type, /) -> tuple[int, int, bool]: ...
+def digest(buf: bytes | memoryview, elements: list[Any], explicit: bool, phi: frozenset[int],
+           keyed: Any, /) -> tuple[bytes, dict[str, str]]: ...
