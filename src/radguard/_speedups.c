@@ -20,14 +20,16 @@
 #define CANON_DEPTH 16    /* radguard.archive.digest._canonical */
 #define PADDING_TAG 0xFFFCFFFCu
 
-typedef struct { const char *name; int is_long; } vr_def;
+typedef struct { const char *name; int is_long; int swap; } vr_def;
 
-/* PS3.5 Table 6.2-1; is_long: 12-byte explicit header (PS3.5 §7.1.2) */
+/* PS3.5 Table 6.2-1; is_long: 12-byte explicit header (PS3.5 §7.1.2); swap: byte width of the
+ * numeric values that big endian reverses (radguard.archive.digest._SWAP, PS3.5 §7.3) */
 static const vr_def VRS[] = {
-    {"OB", 1}, {"OD", 1}, {"OF", 1}, {"OL", 1}, {"OV", 1}, {"OW", 1}, {"SQ", 1}, {"UC", 1}, {"UN", 1},
-    {"UR", 1}, {"UT", 1}, {"SV", 1}, {"UV", 1}, {"AE", 0}, {"AS", 0}, {"AT", 0}, {"CS", 0}, {"DA", 0},
-    {"DS", 0}, {"DT", 0}, {"FL", 0}, {"FD", 0}, {"IS", 0}, {"LO", 0}, {"LT", 0}, {"PN", 0}, {"SH", 0},
-    {"SL", 0}, {"SS", 0}, {"ST", 0}, {"TM", 0}, {"UI", 0}, {"UL", 0}, {"US", 0},
+    {"OB", 1, 0}, {"OD", 1, 8}, {"OF", 1, 4}, {"OL", 1, 4}, {"OV", 1, 8}, {"OW", 1, 2}, {"SQ", 1, 0},
+    {"UC", 1, 0}, {"UN", 1, 0}, {"UR", 1, 0}, {"UT", 1, 0}, {"SV", 1, 8}, {"UV", 1, 8}, {"AE", 0, 0},
+    {"AS", 0, 0}, {"AT", 0, 2}, {"CS", 0, 0}, {"DA", 0, 0}, {"DS", 0, 0}, {"DT", 0, 0}, {"FL", 0, 4},
+    {"FD", 0, 8}, {"IS", 0, 0}, {"LO", 0, 0}, {"LT", 0, 0}, {"PN", 0, 0}, {"SH", 0, 0}, {"SL", 0, 4},
+    {"SS", 0, 2}, {"ST", 0, 0}, {"TM", 0, 0}, {"UI", 0, 0}, {"UL", 0, 4}, {"US", 0, 2},
 };
 #define NVRS ((int)(sizeof(VRS) / sizeof(VRS[0])))
 enum { VR_NONE = -1 };
@@ -121,6 +123,9 @@ static int64_t skip_sequence(const buf_t *B, int explicit, int little, int64_t p
     }
 }
 
+static PyObject *new_element(PyTypeObject *et, uint32_t tag, int vr, int64_t pos, int64_t vpos, int64_t len,
+                             int undefined);
+
 /* walk(buf, pos, explicit, little, last, out, Element) -> (pos, last, seen_pixel)
  * Appends the well-formed top-level elements from ``pos`` to ``out``; stops at the first element
  * the Python walk_dataset must look at itself (issue, trailing data) or at the end. */
@@ -168,21 +173,9 @@ static PyObject *py_walk(PyObject *Py_UNUSED(self), PyObject *args) {
             nxt = vpos + (int64_t)len;
             if (nxt > end) break;
         }
-        PyObject *el = et->tp_alloc(et, 6);
-        if (el == NULL) { PyBuffer_Release(&view); return NULL; }
-        PyObject *vs = vr == VR_NONE ? empty_str : vr_str[vr];
-        Py_INCREF(vs);
-        PyTuple_SET_ITEM(el, 0, PyLong_FromUnsignedLong(tag));
-        PyTuple_SET_ITEM(el, 1, vs);
-        PyTuple_SET_ITEM(el, 2, PyLong_FromLongLong(pos));
-        PyTuple_SET_ITEM(el, 3, PyLong_FromLongLong(vpos));
-        PyTuple_SET_ITEM(el, 4, PyLong_FromLongLong(nxt - vpos));
-        PyObject *u = len == UNDEF ? Py_True : Py_False;
-        Py_INCREF(u);
-        PyTuple_SET_ITEM(el, 5, u);
-        if (PyTuple_GET_ITEM(el, 0) == NULL || PyTuple_GET_ITEM(el, 2) == NULL || PyTuple_GET_ITEM(el, 3) == NULL
-            || PyTuple_GET_ITEM(el, 4) == NULL || PyList_Append(out, el) < 0) {
-            Py_DECREF(el);
+        PyObject *el = new_element(et, tag, vr, pos, vpos, nxt - vpos, len == UNDEF);
+        if (el == NULL || PyList_Append(out, el) < 0) {
+            Py_XDECREF(el);
             PyBuffer_Release(&view);
             return NULL;
         }
@@ -193,6 +186,52 @@ static PyObject *py_walk(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     PyBuffer_Release(&view);
     return Py_BuildValue("LLO", (long long)pos, last, seen_pixel ? Py_True : Py_False);
+}
+
+static PyObject *new_element(PyTypeObject *et, uint32_t tag, int vr, int64_t pos, int64_t vpos, int64_t len,
+                             int undefined) {
+    PyObject *el = et->tp_alloc(et, 6);
+    if (el == NULL) return NULL;
+    PyObject *vs = vr == VR_NONE ? empty_str : vr_str[vr], *u = undefined ? Py_True : Py_False;
+    Py_INCREF(vs);
+    Py_INCREF(u);
+    PyTuple_SET_ITEM(el, 0, PyLong_FromUnsignedLong(tag));
+    PyTuple_SET_ITEM(el, 1, vs);
+    PyTuple_SET_ITEM(el, 2, PyLong_FromLongLong(pos));
+    PyTuple_SET_ITEM(el, 3, PyLong_FromLongLong(vpos));
+    PyTuple_SET_ITEM(el, 4, PyLong_FromLongLong(len));
+    PyTuple_SET_ITEM(el, 5, u);
+    for (int i = 0; i < 5; i++)
+        if (PyTuple_GET_ITEM(el, i) == NULL) { Py_DECREF(el); return NULL; }
+    return el;
+}
+
+/* meta(buf, pos, out, Element) -> pos
+ * The well-formed file meta elements (group 0002, explicit VR little endian, PS3.10 §7.1) from
+ * ``pos`` into the dict ``out``; radguard.dicom.part10._parse_meta reads whatever stops it. */
+static PyObject *py_meta(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start;
+    PyObject *out, *etype;
+    if (!PyArg_ParseTuple(args, "y*nO!O!", &view, &start, &PyDict_Type, &out, &PyType_Type, &etype)) return NULL;
+    buf_t B = {(const unsigned char *)view.buf, (int64_t)view.len};
+    int64_t pos = start, end = B.n;
+    while (pos >= 0 && pos + 8 <= end && u16(B.b + pos, 1) == 0x0002) {
+        uint32_t tag, len; int vr; int64_t vpos;
+        if (header(&B, 1, 1, pos, end, &tag, &vr, &len, &vpos) || len == UNDEF || vpos + (int64_t)len > end) break;
+        PyObject *el = new_element((PyTypeObject *)etype, tag, vr, pos, vpos, len, 0), *key = PyLong_FromUnsignedLong(tag);
+        if (el == NULL || key == NULL || PyDict_SetItem(out, key, el) < 0) {
+            Py_XDECREF(el);
+            Py_XDECREF(key);
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        Py_DECREF(el);
+        Py_DECREF(key);
+        pos = vpos + (int64_t)len;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromLongLong(pos);
 }
 
 /* ---- canonical header (radguard.archive.digest, little endian only) ---- */
@@ -226,8 +265,34 @@ static int item_at(const buf_t *B, int64_t pos) {
     return pos >= 0 && pos + 4 <= B->n && (!memcmp(B->b + pos, ITEM_LE, 4) || !memcmp(B->b + pos, ITEM_BE, 4));
 }
 
-static int canonical(const buf_t *B, out_t *o, int explicit, uint32_t tag, int vr, int64_t vpos, int64_t end,
-                     int undefined, int depth);
+static int canonical(const buf_t *B, out_t *o, int explicit, int little, uint32_t tag, int vr, int64_t vpos,
+                     int64_t end, int undefined, int depth);
+
+/* _items_canonical_slow (big endian): 0, or -1 where the Python code raises */
+static int items_canonical_be(const buf_t *B, out_t *o, int explicit, int64_t start, int64_t end, int depth) {
+    int64_t pos = start, limit = B->n;
+    while (pos < end) {
+        uint32_t itag, length; int ivr; int64_t vpos;
+        if (header(B, explicit, 0, pos, limit, &itag, &ivr, &length, &vpos)) return -1;
+        if (itag == SEQ_DELIM) break;
+        if (itag != ITEM) return -1;
+        int64_t item_end = length == UNDEF ? limit : vpos + (int64_t)length;
+        if (put(o, ITEM_LE, 4)) return -1;
+        pos = vpos;
+        int delimited = 0;
+        while (pos < item_end) {
+            uint32_t etag, elen; int vr; int64_t epos;
+            if (header(B, explicit, 0, pos, limit, &etag, &vr, &elen, &epos)) return -1;
+            if (etag == ITEM_DELIM) { pos = epos; delimited = 1; break; }
+            int64_t nxt = skip_value(B, explicit, 0, etag, vr, elen, epos, limit, depth + 1);
+            if (nxt < 0) return -1;
+            if (canonical(B, o, explicit, 0, etag, vr, epos, nxt, elen == UNDEF, depth + 1)) return -1;
+            pos = nxt;
+        }
+        if (!delimited) pos = item_end;
+    }
+    return 0;
+}
 
 /* _items_canonical: 0, or -1 where the Python code raises (_Stop / struct.error) */
 static int items_canonical(const buf_t *B, out_t *o, int explicit, int64_t start, int64_t end, int depth) {
@@ -274,7 +339,7 @@ static int items_canonical(const buf_t *B, out_t *o, int explicit, int64_t start
             } else {
                 nxt = skip_value(B, explicit, 1, tag, vr, elen, epos, limit, depth + 1);
                 if (nxt < 0) return -1;
-                if (canonical(B, o, explicit, tag, vr, epos, nxt, undefined, depth + 1)) return -1;
+                if (canonical(B, o, explicit, 1, tag, vr, epos, nxt, undefined, depth + 1)) return -1;
             }
             pos = nxt;
         }
@@ -284,20 +349,33 @@ static int items_canonical(const buf_t *B, out_t *o, int explicit, int64_t start
 }
 
 /* _canonical: tag (4, BE) || length (4, BE) || value; -1 only when out of memory */
-static int canonical(const buf_t *B, out_t *o, int explicit, uint32_t tag, int vr, int64_t vpos, int64_t end,
-                     int undefined, int depth) {
+static int canonical(const buf_t *B, out_t *o, int explicit, int little, uint32_t tag, int vr, int64_t vpos,
+                     int64_t end, int undefined, int depth) {
     if (put_be32(o, tag) || put_be32(o, 0)) return -1;
     size_t mark = o->n;
     int done = 0;
     int sq = vr == VR_SQ || ((vr == VR_NONE || vr == VR_UN) && (undefined || item_at(B, vpos)));
     if (depth < CANON_DEPTH && sq) {
-        if (items_canonical(B, o, explicit, vpos, end, depth) == 0) done = 1;
+        if ((little ? items_canonical(B, o, explicit, vpos, end, depth)
+                    : items_canonical_be(B, o, explicit, vpos, end, depth)) == 0)
+            done = 1;
         else if (o->oom) return -1;
         else o->n = mark;
     }
     if (!done) {
         int64_t a = vpos < 0 ? 0 : vpos, b = end > B->n ? B->n : end;
         if (b > a && put(o, B->b + a, (size_t)(b - a))) return -1;
+        int w = vr >= 0 ? VRS[vr].swap : 0;
+        if (!little && w > 0 && b > a) { /* _value_bytes: each full value reversed, a tail kept */
+            unsigned char *v = o->p + o->n - (size_t)(b - a);
+            size_t usable = (size_t)(b - a) - (size_t)(b - a) % (size_t)w;
+            for (size_t i = 0; i < usable; i += (size_t)w)
+                for (int j = 0; j < w / 2; j++) {
+                    unsigned char t = v[i + (size_t)j];
+                    v[i + (size_t)j] = v[i + (size_t)(w - 1 - j)];
+                    v[i + (size_t)(w - 1 - j)] = t;
+                }
+        }
     }
     size_t vlen = o->n - mark;
     if (vlen > 0xFFFFFFFFu) { o->oom = 1; return -1; }
@@ -345,14 +423,14 @@ static int vr_of(PyObject *s) {
     return k == VR_NONE ? -2 : k;
 }
 
-/* digest(buf, elements, explicit, phi, keyed) -> (canonical header bytes, {"GGGGEEEE": "8 hex"})
- * radguard.archive.digest.header_digests for little-endian data sets; ``keyed(bytes) -> str`` gives
+/* digest(buf, elements, explicit, little, phi, keyed) -> (canonical header bytes, {"GGGGEEEE": "8 hex"})
+ * radguard.archive.digest.header_digests; ``keyed(bytes) -> str`` gives
  * the digest of a patient-identifying element (tags in the set ``phi``). */
 static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer view;
-    int explicit;
+    int explicit, little;
     PyObject *elements, *phi, *keyed;
-    if (!PyArg_ParseTuple(args, "y*OpOO", &view, &elements, &explicit, &phi, &keyed)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*OppOO", &view, &elements, &explicit, &little, &phi, &keyed)) return NULL;
     buf_t B = {(const unsigned char *)view.buf, (int64_t)view.len};
     out_t o = {NULL, 0, 0, 0};
     PyObject *crcs = PyDict_New(), *seq = PySequence_Fast(elements, "elements must be a sequence");
@@ -374,10 +452,10 @@ static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
             goto done;
         }
         size_t mark = o.n;
-        if (vr != VR_SQ && !undefined && !((vr == VR_NONE || vr == VR_UN) && item_at(&B, vo))) {
+        if (little && vr != VR_SQ && !undefined && !((vr == VR_NONE || vr == VR_UN) && item_at(&B, vo))) {
             if (put_be32(&o, (uint32_t)tag) || put_be32(&o, (uint32_t)length) || put(&o, B.b + vo, (size_t)length))
                 goto nomem;
-        } else if (canonical(&B, &o, explicit, (uint32_t)tag, vr, vo, vo + length, undefined, 0)) {
+        } else if (canonical(&B, &o, explicit, little, (uint32_t)tag, vr, vo, vo + length, undefined, 0)) {
             goto nomem;
         }
         char key[9], val[9];
@@ -418,6 +496,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS, "Top-level element walk fast path (radguard.dicom.part10.walk_dataset)."},
+    {"meta", py_meta, METH_VARARGS, "File meta group fast path (radguard.dicom.part10._parse_meta)."},
     {"digest", py_digest, METH_VARARGS, "Canonical header and element digests (radguard.archive.digest)."},
     {NULL, NULL, 0, NULL},
 };

@@ -98,36 +98,53 @@ def test_bundled_files_as_bare_datasets() -> None:
         assert_same(body)  # encoding guessed
 
 
+def test_file_meta_cut_anywhere_identical() -> None:
+    data = _bundled()["CT_small.dcm"]
+    meta_end = parse(data).meta_end
+    for cut in range(128, meta_end + 24):
+        assert_same(data[:cut])
+    # undefined and overlong file meta lengths (PS3.10 §7.1: group 0002 has defined lengths)
+    first = _el(0x00020001, "OB", b"\0\1", True)
+    for length in (0xFFFFFFFF, 0x7FFFFFFF, 3):
+        bad = first[:8] + struct.pack("<I", length) + first[12:]
+        assert_same(data[:132] + bad + data[132:])
+
+
 @pytest.mark.parametrize("threat", THREATS, ids=lambda t: t.name)
 def test_threat_corpus_identical(threat: Any) -> None:
     assert_same(threat.build())
 
 
-def _el(tag: int, vr: str, value: bytes, explicit: bool, undefined: bool = False) -> bytes:
+def _el(tag: int, vr: str, value: bytes, explicit: bool, undefined: bool = False, big: bool = False) -> bytes:
+    order = ">" if big else "<"
     length = 0xFFFFFFFF if undefined else len(value)
-    head = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
+    head = struct.pack(order + "HH", tag >> 16, tag & 0xFFFF)
     if not explicit:
-        return head + struct.pack("<I", length) + value
+        return head + struct.pack(order + "I", length) + value
     if vr in part10.LONG_VRS:
-        return head + vr.encode() + b"\0\0" + struct.pack("<I", length) + value
-    return head + vr.encode() + struct.pack("<H", length) + value
+        return head + vr.encode() + b"\0\0" + struct.pack(order + "I", length) + value
+    return head + vr.encode() + struct.pack(order + "H", length) + value
 
 
-def _item(body: bytes, undefined: bool) -> bytes:
+def _item(body: bytes, undefined: bool, big: bool = False) -> bytes:
+    order = ">HHI" if big else "<HHI"
     if undefined:
-        return struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF) + body + struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
-    return struct.pack("<HHI", 0xFFFE, 0xE000, len(body)) + body
+        return struct.pack(order, 0xFFFE, 0xE000, 0xFFFFFFFF) + body + struct.pack(order, 0xFFFE, 0xE00D, 0)
+    return struct.pack(order, 0xFFFE, 0xE000, len(body)) + body
 
 
-def _nested(depth: int, explicit: bool, undefined: bool, vr: str = "SQ", mixed: bool = False) -> bytes:
-    """A data set whose sequence (0040,0275) nests ``depth`` levels, one text element per item."""
-    inner = _el(0x00100020, "LO", b"ID42", explicit)
+def _nested(depth: int, explicit: bool, undefined: bool, vr: str = "SQ", mixed: bool = False,
+            big: bool = False) -> bytes:
+    """A data set whose sequence (0040,0275) nests ``depth`` levels, one text and one US element per item."""
+    inner = _el(0x00100020, "LO", b"ID42", explicit, big=big) + _el(0x00280010, "US", b"\1\2", explicit, big=big)
     for level in range(depth):
-        items = _item(inner, undefined and not (mixed and level % 3 == 0))
-        seq = items + (struct.pack("<HHI", 0xFFFE, 0xE0DD, 0) if undefined else b"")
-        inner = _el(0x00080100, "SH", b"CODE" + bytes([65 + level % 26]) + b" ", explicit) + \
-            _el(0x00400275, vr, seq, explicit, undefined)
-    return _el(0x00080016, "UI", b"1.2.3\0", explicit) + inner + _el(0x7FE00010, "OW", b"\1\2\3\4", explicit)
+        items = _item(inner, undefined and not (mixed and level % 3 == 0), big) + \
+            _item(_el(0x00100020, "LO", b"ID%02d" % level, explicit, big=big), undefined, big)
+        seq = items + (struct.pack(">HHI" if big else "<HHI", 0xFFFE, 0xE0DD, 0) if undefined else b"")
+        inner = _el(0x00080100, "SH", b"CODE" + bytes([65 + level % 26]) + b" ", explicit, big=big) + \
+            _el(0x00400275, vr, seq, explicit, undefined, big)
+    return _el(0x00080016, "UI", b"1.2.3\0", explicit, big=big) + inner + \
+        _el(0x7FE00010, "OW", b"\1\2\3\4", explicit, big=big)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40])
@@ -140,6 +157,10 @@ def test_nested_sequences_identical(depth: int, undefined: bool, mixed: bool) ->
         for cut in (len(data) - 3, len(data) // 2, len(data) // 3):
             assert_same(data[:cut], str(ts_for[explicit]))
     assert_same(_nested(depth, True, undefined, "UN"), str(TransferSyntax.EXPLICIT_LE))
+    big = _nested(depth, True, undefined, mixed=mixed, big=True)
+    for cut in (len(big), len(big) - 3, len(big) // 2):
+        assert_same(big[:cut], str(TransferSyntax.EXPLICIT_BE))
+    assert_same(_nested(depth, True, undefined, "UN", big=True), str(TransferSyntax.EXPLICIT_BE))
 
 
 def _handmade() -> list[tuple[str, bytes]]:
@@ -164,6 +185,29 @@ def _handmade() -> list[tuple[str, bytes]]:
         ("zip-after", ui + b"PK\x03\x04" + bytes(20)),
         ("stray", ui + b"\x01\x02\x03"),
     ]
+
+
+def _sequence_defects(big: bool) -> list[bytes]:
+    ui = _el(0x00080016, "UI", b"1.2.3\0", True, big=big)
+    lo = _el(0x00100020, "LO", b"ID42", True, big=big)
+    us = _el(0x00280010, "US", b"\1\2", True, big=big)
+    end = struct.pack(">HHI" if big else "<HHI", 0xFFFE, 0xE0DD, 0)
+    return [
+        ui + _el(0x00400275, "SQ", lo, True, big=big),  # an element where an item belongs
+        ui + _el(0x00400275, "SQ", lo + end, True, undefined=True, big=big),
+        ui + _el(0x00400275, "SQ", _item(lo, False, big) + us, True, big=big),
+        ui + _el(0x00400275, "SQ", _item(lo + end, True, big) + _item(us, False, big), True, big=big),
+        ui + _el(0x00400275, "SQ", _item(lo, True, big)[:-8] + end, True, undefined=True, big=big),
+        ui + _el(0x00400275, "SQ", struct.pack(">HHI" if big else "<HHI", 0xFFFE, 0xE00D, 0), True, big=big) + lo,
+    ]
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_sequence_defects_identical(big: bool) -> None:
+    ts = TransferSyntax.EXPLICIT_BE if big else TransferSyntax.EXPLICIT_LE
+    for data in _sequence_defects(big):
+        assert_same(data, str(ts))
+        assert_same(data)
 
 
 @pytest.mark.parametrize(("name", "data"), _handmade(), ids=[n for n, _ in _handmade()])
@@ -199,18 +243,21 @@ def test_mutated_files_identical(name: str, edits: list[tuple[float, bytes]], cu
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
-@given(depth=st.integers(1, 20), explicit=st.booleans(), undefined=st.booleans(),
+@given(depth=st.integers(1, 20), explicit=st.booleans(), undefined=st.booleans(), big=st.booleans(),
        edits=st.lists(_edit, min_size=1, max_size=3), cut=st.none() | st.floats(0, 1))
-def test_mutated_sequences_identical(depth: int, explicit: bool, undefined: bool,
+def test_mutated_sequences_identical(depth: int, explicit: bool, undefined: bool, big: bool,
                                      edits: list[tuple[float, bytes]], cut: float | None) -> None:
-    data = bytearray(_nested(depth, explicit, undefined))
+    big = big and explicit  # no implicit VR big endian transfer syntax
+    data = bytearray(_nested(depth, explicit, undefined, big=big))
     for where, new in edits:
         at = int(where * (len(data) - 1))
         data[at : at + len(new)] = new
     if cut is not None:
         data = data[: int(cut * len(data))]
-    ts = TransferSyntax.EXPLICIT_LE if explicit else TransferSyntax.IMPLICIT_LE
+    ts = TransferSyntax.EXPLICIT_BE if big else TransferSyntax.EXPLICIT_LE if explicit else TransferSyntax.IMPLICIT_LE
     assert_same(bytes(data), str(ts))
+    if big:
+        assert_same(bytes(data))  # encoding guessed
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

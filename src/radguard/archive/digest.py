@@ -95,7 +95,7 @@ _ITEM_BE = b"\xff\xfe\xe0\x00"
 
 def pack_elements(elements: dict[str, str]) -> str:
     """Ledger form of the element CRCs: ``ggggeeee`` + 8 hex per element, concatenated in tag order."""
-    return "".join(k + v for k, v in elements.items())
+    return "".join(map(str.__add__, elements, elements.values()))
 
 
 def unpack_elements(packed: str) -> dict[str, str]:
@@ -254,8 +254,8 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
     phi = phi_tags()
     key = site_secret()[:64]  # read once per object, not per attribute
     fast = part10.speedups
-    if fast is not None and p.little:  # compiled, same bytes (tests/unit/test_speedups.py)
-        joined, fast_crcs = fast.digest(buf, p.elements, p.explicit, phi, lambda data: _keyed(data, key))
+    if fast is not None:  # compiled, same bytes (tests/unit/test_speedups.py)
+        joined, fast_crcs = fast.digest(buf, p.elements, p.explicit, p.little, phi, lambda data: _keyed(data, key))
         return fast_crcs, hashlib.sha256(joined).hexdigest()
     mv = memoryview(buf) if isinstance(buf, bytes) else buf
     w = Walker(buf, p.explicit, p.little, p.seq_ends)

@@ -349,7 +349,12 @@ def _parse_meta(buf: bytes | memoryview, pos: int) -> tuple[dict[int, Element], 
     w = Walker(buf, True, True)
     end = len(buf)
     meta: dict[int, Element] = {}
+    fast = speedups.meta if speedups is not None else None
     while pos + 8 <= end:
+        if fast is not None and pos >= 0:  # compiled: the well-formed elements; anything else is read below
+            pos = fast(buf, pos, meta, Element)
+            if pos + 8 > end:
+                break
         group = _U16_LE.unpack_from(buf, pos)[0]
         if group != 0x0002:
             break
