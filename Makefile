@@ -41,7 +41,7 @@ system-deps:
 	fi; \
 	for svc in orthanc postgresql rsyslog; do service $$svc stop >/dev/null 2>&1 || true; done
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py src/radguard/_speedups.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
@@ -54,4 +54,4 @@ bench: bootstrap
 	@for b in benchmarks/*.py; do echo "== $$b"; TCP_NODELAY=1 $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache src/radguard/*.so
