@@ -12,6 +12,8 @@ import struct
 from dataclasses import dataclass
 
 _TAG_VR = struct.Struct("<HH2s")
+_EXPLICIT_HEAD = struct.Struct("<HH2sH")  # group, element, VR, 2-byte length (PS3.5 §7.1.2)
+_IMPLICIT_HEAD = struct.Struct("<HHL")  # group, element, 4-byte length (PS3.5 §7.1.3)
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<L")
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
@@ -115,3 +117,45 @@ def walk(data: bytes, *, implicit: bool, stop_after_group: int = 0xFFFF) -> tupl
 def value(data: bytes, element: Element) -> bytes:
     """The raw value bytes of an element (possibly cut short at the end of ``data``)."""
     return data[element.offset:element.offset + element.length]
+
+
+def find(data: bytes, tags: frozenset[int], *, implicit: bool) -> dict[int, bytes] | None:
+    """Raw values of the top-level ``tags`` present before the walk passes the largest of them.
+
+    The hot-path variant of :func:`walk` for a handful of early attributes (the gateway reads
+    Patient ID and Study Instance UID of every relayed C-STORE): one precompiled unpack per element,
+    no per-element objects. Returns None when it cannot answer cheaply (an undefined-length value
+    before the last tag, or truncation): the caller then falls back to a full parser.
+    """
+    last = max(tags)
+    found: dict[int, bytes] = {}
+    pos, n = 0, len(data)
+    unpack = _IMPLICIT_HEAD.unpack_from if implicit else _EXPLICIT_HEAD.unpack_from
+    long_vrs = _LONG_VRS
+    try:
+        while pos + 8 <= n:
+            if implicit:
+                group, elem, length = unpack(data, pos)
+                pos += 8
+            else:
+                group, elem, vr, length = unpack(data, pos)
+                if vr in long_vrs:
+                    if pos + 12 > n:
+                        return None
+                    length = _U32.unpack_from(data, pos + 8)[0]
+                    pos += 12
+                else:
+                    pos += 8
+            tag = group << 16 | elem
+            if tag > last:
+                break
+            if length == UNDEFINED:
+                return None
+            if tag in tags:
+                if pos + length > n:
+                    return None
+                found[tag] = data[pos : pos + length]
+            pos += length
+    except struct.error:
+        return None
+    return found

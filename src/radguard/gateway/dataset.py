@@ -10,6 +10,8 @@ import io
 import logging
 import struct
 
+from radguard.dicom import scan
+
 log = logging.getLogger("radguard.gateway")
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
@@ -19,55 +21,18 @@ _STUDY_UID_TAG = 0x0020000D
 
 
 _PATIENT_ID_TAG = 0x00100020
-#: explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 §7.1.2, Table 7.1-1)
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
-
-
-_EXPLICIT = struct.Struct("<HH2sH")  # group, element, VR, 2-byte length (PS3.5 §7.1.2)
-_IMPLICIT = struct.Struct("<HHL")  # group, element, 4-byte length (PS3.5 §7.1.3)
-_LONG_LENGTH = struct.Struct("<L")
+_WANTED = frozenset({_PATIENT_ID_TAG, _STUDY_UID_TAG})
 
 
 def _walk(data: bytes, implicit: bool) -> tuple[str, str] | None:
-    """Fast path: walk top-level little-endian elements up to (0020,000D); None when it cannot.
+    """Fast path over the shared walker (:func:`radguard.dicom.scan.find`); None when it cannot answer."""
+    found = scan.find(data, _WANTED, implicit=implicit)
+    if found is None:
+        return None
+    def text(tag: int) -> str:
+        return found.get(tag, b"").decode("ascii", "replace").strip(" \x00")
 
-    One precompiled unpack per element: this runs for every relayed C-STORE (audit identifiers).
-    """
-    pos, n = 0, len(data)
-    pid = study = ""
-    unpack = _IMPLICIT.unpack_from if implicit else _EXPLICIT.unpack_from
-    long_length = _LONG_LENGTH.unpack_from
-    long_vrs = _LONG_VRS
-    while pos + 8 <= n:
-        if implicit:
-            group, elem, length = unpack(data, pos)
-            if group << 16 | elem > _STUDY_UID_TAG:
-                break
-            pos += 8
-        else:
-            group, elem, vr, length = unpack(data, pos)
-            if group << 16 | elem > _STUDY_UID_TAG:
-                break
-            if vr in long_vrs:
-                if pos + 12 > n:
-                    return None
-                length = long_length(data, pos + 8)[0]
-                pos += 12
-            else:
-                pos += 8
-        tag = group << 16 | elem
-        if length == 0xFFFFFFFF:
-            return None  # undefined length (sequence): let pydicom walk it
-        if tag in (_PATIENT_ID_TAG, _STUDY_UID_TAG):
-            if pos + length > n:
-                return None
-            value = data[pos:pos + length].decode("ascii", "replace").strip(" \x00")
-            if tag == _PATIENT_ID_TAG:
-                pid = value
-            else:
-                study = value
-        pos += length
-    return pid, study
+    return text(_PATIENT_ID_TAG), text(_STUDY_UID_TAG)
 
 
 def identifiers(data: bytes, transfer_syntax: str) -> tuple[str, str]:
