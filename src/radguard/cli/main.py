@@ -63,10 +63,15 @@ for _name in COMMAND_MODULES:
 
 def _click_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
     """(usage/parse errors, aborts) of click and of the click copy newer typer versions vendor."""
-    import click
+    errors: list[type[BaseException]] = []
+    aborts: list[type[BaseException]] = []
+    try:  # older typer uses click itself
+        import click
 
-    errors: list[type[BaseException]] = [click.ClickException]
-    aborts: list[type[BaseException]] = [click.exceptions.Abort]
+        errors.append(click.ClickException)
+        aborts.append(click.exceptions.Abort)
+    except ImportError:
+        pass
     try:
         from typer._click import exceptions as vendored  # typer >= 0.25 ships its own click
 
