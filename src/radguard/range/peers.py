@@ -19,12 +19,13 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 LOOPBACK = "127.0.0.1"
+P = TypeVar("P")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -100,7 +101,7 @@ def _spawn(cmd: Sequence[str], workdir: Path, name: str, env: Mapping[str, str] 
 
 
 # ------------------------------------------------------------------------ DCMTK
-def start_storescp(
+def _start_storescp_once(
     tmp_path: Path,
     *,
     ae: str = "STORESCP",
@@ -114,11 +115,15 @@ def start_storescp(
     port = port or free_port()
     cmd = ["storescp", "-aet", ae, "-od", str(store), "+xa", "-dhl", *extra_args, str(port)]
     proc, log = _spawn(cmd, workdir, "storescp")
-    wait_port(LOOPBACK, port, proc=proc)
+    try:
+        wait_port(LOOPBACK, port, proc=proc)
+    except RuntimeError:
+        _stop(proc)
+        raise
     return Peer(host=LOOPBACK, port=port, ae=ae, workdir=workdir, proc=proc, log=log, extra={"store": store})
 
 
-def start_dcmqrscp(
+def _start_dcmqrscp_once(
     tmp_path: Path,
     *,
     ae: str = "QRSCP",
@@ -148,7 +153,11 @@ def start_dcmqrscp(
     # forking mode: Debian's dcmqrscp 3.6.7 crashes after each association with --single-process
     cmd = ["dcmqrscp", "-c", str(cfg), "-dhl", *extra_args]
     proc, log = _spawn(cmd, workdir, "dcmqrscp")
-    wait_port(LOOPBACK, port, proc=proc)
+    try:
+        wait_port(LOOPBACK, port, proc=proc)
+    except RuntimeError:
+        _stop(proc)
+        raise
     return Peer(host=LOOPBACK, port=port, ae=ae, workdir=workdir, proc=proc, log=log, extra={"db": db, "cfg": cfg})
 
 
@@ -274,7 +283,7 @@ def orthanc_config(
     return cfg
 
 
-def start_orthanc(
+def _start_orthanc_once(
     tmp_path: Path,
     *,
     ae: str = "ORTHANC",
@@ -334,7 +343,11 @@ def start_orthanc(
                 peer.stop()
                 raise RuntimeError(f"Orthanc REST not up: {log.read_text()[-2000:]}") from None
             time.sleep(0.1)
-    wait_port(LOOPBACK, dicom_port, proc=proc)
+    try:
+        wait_port(LOOPBACK, dicom_port, proc=proc)
+    except RuntimeError:
+        peer.stop()
+        raise
     return peer
 
 
@@ -391,3 +404,40 @@ def start_postgres() -> PostgresServer:
             raise RuntimeError(f"PostgreSQL did not start: {(base / 'postgres.log').read_text()[-2000:]}")
         time.sleep(0.1)
     return PostgresServer(port=port, datadir=data, proc=proc)
+
+
+def _retry(start: Callable[[], P], port_given: bool, attempts: int = 3) -> P:
+    """Start a peer, retrying with new free ports when it died before listening (port races on busy hosts)."""
+    for attempt in range(attempts):
+        try:
+            return start()
+        except RuntimeError:
+            if port_given or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def start_storescp(tmp_path: Path, *, ae: str = "STORESCP", port: int | None = None,
+                   extra_args: Sequence[str] = ()) -> Peer:
+    """DCMTK ``storescp``: accepts any called and calling AE title; files land in ``workdir/store``."""
+    return _retry(lambda: _start_storescp_once(tmp_path, ae=ae, port=port, extra_args=extra_args), port is not None)
+
+
+def start_dcmqrscp(tmp_path: Path, *, ae: str = "QRSCP", port: int | None = None,
+                   peers: Mapping[str, tuple[str, int]] | None = None, any_peer: bool = False,
+                   extra_args: Sequence[str] = ()) -> Peer:
+    """DCMTK ``dcmqrscp`` with an AE table (see :func:`_start_dcmqrscp_once`)."""
+    return _retry(lambda: _start_dcmqrscp_once(tmp_path, ae=ae, port=port, peers=peers, any_peer=any_peer,
+                                               extra_args=extra_args), port is not None)
+
+
+def start_orthanc(tmp_path: Path, *, ae: str = "ORTHANC", hardened: bool = False,
+                  modalities: Mapping[str, tuple[str, str, int]] | None = None,
+                  users: Mapping[str, str] | None = None, dicom_tls: Mapping[str, str] | None = None,
+                  http_tls_pem: str | None = None, overrides: Mapping[str, Any] | None = None) -> OrthancPeer:
+    """Start Orthanc with :func:`orthanc_config` on free ports; waits until REST answers (see
+    :func:`_start_orthanc_once`)."""
+    fixed = any(k in (overrides or {}) for k in ("HttpPort", "DicomPort"))
+    return _retry(lambda: _start_orthanc_once(tmp_path, ae=ae, hardened=hardened, modalities=modalities, users=users,
+                                              dicom_tls=dicom_tls, http_tls_pem=http_tls_pem, overrides=overrides),
+                  fixed)
