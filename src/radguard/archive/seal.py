@@ -24,6 +24,8 @@ from radguard.models import Finding
 from radguard.store.api import RunHandle, Store
 
 BATCH = 256
+#: worker batches written per ledger transaction (a kill -9 loses at most these and the ones in flight)
+COMMIT_EVERY = 4
 
 Progress = Callable[[int], None]
 
@@ -69,38 +71,67 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
                 if errors:
                     _record_errors(run, errors, summary, keep_findings)
                 if not todo:  # nothing to hash: no round trip through the workers
-                    if len(seen_unchanged) >= BATCH:
+                    if len(seen_unchanged) >= BATCH * COMMIT_EVERY:
                         ledger.write_batch(root, run.id, [], list(seen_unchanged))
                         seen_unchanged.clear()
                     continue
                 existing.append(known)
                 yield [(i.path, i.mtime_ns) for i in todo], decode_pixels, True
 
+        group = _Group()
         for results in run_ordered(seal_batch, jobs(), workers=workers, dask=dask):
-            sealed: list[tuple[dict[str, Any], bool]] = []
             found: list[Finding] = []
             for r in results:
-                found.extend(Finding.from_dict(d) for d in r["findings"])
+                if r["findings"]:
+                    found.extend(Finding.from_dict(d) for d in r["findings"])
                 if r["error"]:
                     summary.errors += 1
                     continue
-                sealed.append((r["row"], r["path"] in canaries))
-            summary.hashed += ledger.write_batch(root, run.id, sealed, list(seen_unchanged), CHECKS_VERSION,
-                                                 existing=existing.popleft())
-            seen_unchanged.clear()
-            run.add_findings(found)
+                group.sealed.append((r["row"], r["path"] in canaries))
+            group.add_existing(existing.popleft())
+            group.found.extend(found)
+            group.batches += 1
             if len(summary.findings) < keep_findings:
                 summary.findings.extend(found[: keep_findings - len(summary.findings)])
+            if group.batches >= COMMIT_EVERY:
+                summary.hashed += group.flush(ledger, root, run, seen_unchanged)
             if progress:
                 progress(len(results))
-        if seen_unchanged:
-            summary.hashed += ledger.write_batch(root, run.id, [], list(seen_unchanged))
+        summary.hashed += group.flush(ledger, root, run, seen_unchanged)
         summary.dropped += ledger.drop_unseen(path, run.id)
         rec = ledger.sign_root(root, run.id, key)
         summary.roots.append(rec)
         root_hashes.append(rec["merkle_root"])
     summary.run_root = ledger.sign_run(run.id, root_hashes, key)
     return summary
+
+
+@dataclass
+class _Group:
+    """Results of up to :data:`COMMIT_EVERY` worker batches, written in one transaction."""
+
+    sealed: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
+    found: list[Finding] = field(default_factory=list)
+    existing: set[str] | None = field(default_factory=set)
+    batches: int = 0
+
+    def add_existing(self, known: set[str] | None) -> None:
+        if known is None or self.existing is None:
+            self.existing = None
+        else:
+            self.existing |= known
+
+    def flush(self, ledger: Ledger, root: str, run: RunHandle, seen_unchanged: list[str]) -> int:
+        """Write the group (and the unchanged files seen so far); returns the number of entries written."""
+        if not self.batches and not seen_unchanged:
+            return 0
+        n = ledger.write_batch(root, run.id, self.sealed, list(seen_unchanged), CHECKS_VERSION,
+                               existing=self.existing)
+        seen_unchanged.clear()
+        if self.found:
+            run.add_findings(self.found)
+        self.sealed, self.found, self.existing, self.batches = [], [], set(), 0
+        return n
 
 
 def _plan(ledger: Ledger, chunk: list[Item], rehash: bool, seen_unchanged: list[str],
