@@ -208,11 +208,19 @@ class Ledger:
                 _T.c.path.in_(paths)))}
 
     def stat_lookup(self, paths: list[str]) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of the entries of ``paths``; on SQLite one plain driver query (no statement
+        compilation per batch: the ``IN`` list is rendered anew for each one otherwise)."""
         if not paths:
             return {}
         with self.store.session() as s:
-            q = select(EntryRow.path, EntryRow.size, EntryRow.mtime_ns).where(EntryRow.path.in_(paths))
-            return {p: (size, mt) for p, size, mt in s.execute(q)}
+            conn = s.connection()
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql(
+                    f"SELECT path, size, mtime_ns FROM {_T.name} WHERE path IN ({', '.join('?' * len(paths))})",
+                    tuple(paths))
+            else:
+                rows = conn.execute(select(_T.c.path, _T.c.size, _T.c.mtime_ns).where(_T.c.path.in_(paths)))
+            return {p: (size, mt) for p, size, mt in rows}
 
     def write_batch(self, root: str, run_id: int, sealed: Iterable[tuple[dict[str, Any], bool]],
                     seen: list[str], checks_version: str = "", existing: set[str] | None = None) -> int:
@@ -280,9 +288,9 @@ class Ledger:
         last = 0
         while True:
             with self.store.session() as s:
-                q = (select(EntryRow.id, EntryRow.study_uid, EntryRow.leaf).where(EntryRow.root == root,
-                     EntryRow.id > last).order_by(EntryRow.id).limit(5000))
-                chunk = list(s.execute(q))
+                q = (select(_T.c.id, _T.c.study_uid, _T.c.leaf).where(_T.c.root == root, _T.c.id > last)
+                     .order_by(_T.c.id).limit(5000))
+                chunk = [tuple(r) for r in s.connection().execute(q)]
             if not chunk:
                 return
             for _id, study, leaf in chunk:
