@@ -205,7 +205,7 @@ class Ledger:
         cols = [_T.c[k] for k in QUICK_FIELDS]
         with self.store.session() as s:
             return {r[0]: dict(zip(QUICK_FIELDS, r, strict=True)) for r in s.execute(select(*cols).where(
-                _T.c.path.in_(paths)))}
+                _T.c.path.in_(paths))).all()}
 
     def stat_lookup(self, paths: list[str]) -> dict[str, tuple[int, int]]:
         """(size, mtime_ns) of the entries of ``paths``; on SQLite one plain driver query (no statement
@@ -217,9 +217,9 @@ class Ledger:
             if conn.dialect.name == "sqlite":
                 rows = conn.exec_driver_sql(
                     f"SELECT path, size, mtime_ns FROM {_T.name} WHERE path IN ({', '.join('?' * len(paths))})",
-                    tuple(paths))
+                    tuple(paths)).all()
             else:
-                rows = conn.execute(select(_T.c.path, _T.c.size, _T.c.mtime_ns).where(_T.c.path.in_(paths)))
+                rows = conn.execute(select(_T.c.path, _T.c.size, _T.c.mtime_ns).where(_T.c.path.in_(paths))).all()
             return {p: (size, mt) for p, size, mt in rows}
 
     def write_batch(self, root: str, run_id: int, sealed: Iterable[tuple[dict[str, Any], bool]],
@@ -227,8 +227,9 @@ class Ledger:
         """Replace entries of sealed objects and mark unchanged ones seen, in one transaction (no torn ledger).
 
         ``sealed``: (row, canary) where row holds the fingerprint fields as :func:`radguard.archive.work.seal_batch`
-        returns them (elements packed, layout and checks as JSON text). ``existing``: the paths among them
-        that may already have an entry (None: any may); only those are looked up and replaced.
+        returns them (elements packed, layout and checks as JSON text); rows are completed in place.
+        ``existing``: the paths among them that may already have an entry (None: any may); only those
+        are looked up and replaced.
         """
         items = list(sealed)
         now = datetime.now(UTC)
@@ -242,16 +243,21 @@ class Ledger:
                 was_canary = {p for (p,) in conn.execute(select(_T.c.path).where(_T.c.path.in_(paths), _T.c.canary))}
                 conn.execute(delete(_T).where(_T.c.path.in_(paths)))
             rows = []
+            common = {"checks_version": checks_version, "root": root, "run_id": run_id, "seen_run": run_id,
+                      "sealed_at": now}
             for row, canary in items:
+                if not canary and row.get("leaf") and row["path"] not in was_canary:
+                    # as the worker made it: UIDs cut to 64, leaf computed for canary=False; extra keys
+                    # are not inserted (the row is this call's to complete, not copied)
+                    row.update(common, canary=False)
+                    rows.append(row)
+                    continue
                 fields = {k: row[k] for k in LEAF_FIELDS if k != "canary"}
                 for k in ("sop_instance_uid", "series_uid", "study_uid", "sop_class_uid", "transfer_syntax"):
                     fields[k] = _uid(fields[k])
                 fields["canary"] = canary or row["path"] in was_canary
-                # the worker computed the leaf for canary=False (and UIDs already cut to 64)
                 fields["leaf"] = row["leaf"] if not fields["canary"] and row.get("leaf") else leaf_of(fields)
-                fields.update(elements=row["elements"], layout=row["layout"], checks=row["checks"],
-                              checks_version=checks_version, root=root, run_id=run_id, seen_run=run_id,
-                              sealed_at=now)
+                fields.update(common, elements=row["elements"], layout=row["layout"], checks=row["checks"])
                 rows.append(fields)
             if rows:
                 _insert_entries(conn, rows)
@@ -269,7 +275,7 @@ class Ledger:
         while True:
             with self.store.session() as s:
                 chunk = [dict(zip(names, r, strict=True)) for r in
-                         s.execute(select(*cols).where(cond, _T.c.id > last).order_by(_T.c.id).limit(batch))]
+                         s.execute(select(*cols).where(cond, _T.c.id > last).order_by(_T.c.id).limit(batch)).all()]
             if not chunk:
                 return
             yield from chunk
@@ -290,7 +296,7 @@ class Ledger:
             with self.store.session() as s:
                 q = (select(_T.c.id, _T.c.study_uid, _T.c.leaf).where(_T.c.root == root, _T.c.id > last)
                      .order_by(_T.c.id).limit(5000))
-                chunk = [tuple(r) for r in s.connection().execute(q)]
+                chunk = [tuple(r) for r in s.connection().execute(q).all()]
             if not chunk:
                 return
             for _id, study, leaf in chunk:
