@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from radguard.dicom.dimse import Command, fragment, response
 from radguard.dicom.enums import AbortReason, AbortSource, CommandField, Status, StatusCategory
@@ -99,6 +99,11 @@ class Relay:
         self._last_activity = 0.0
         self._loop = asyncio.get_running_loop()
         self._watchdog: asyncio.TimerHandle | None = None
+        # protocol-callback read path: a pump parked in read() lets the transport's callback serve the
+        # chunk (_client_direct/_upstream_direct); what had to wait is finished by the pump (streams.Resume)
+        self._c_parked = self._u_parked = False
+        self._c_resume: streams.Resume | None = None
+        self._u_resume: streams.Resume | None = None
         #: called once when the A-ASSOCIATE phase is over (accepted or not): the server's flood accounting
         self.on_established: Callable[[], None] | None = None
 
@@ -112,10 +117,20 @@ class Relay:
         return min(limit, other_side) if other_side else limit
 
     async def _read(self, reader: asyncio.StreamReader, timeout: float) -> bytes:
+        """Read with a deadline: b"" on EOF, error or timeout. A :class:`streams.ChunkReader` is woken
+        by a timer (no task per read, unlike :func:`asyncio.wait_for`)."""
+        if not isinstance(reader, streams.ChunkReader):
+            try:
+                return await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+            except (TimeoutError, ConnectionError, OSError):
+                return b""
+        timer = self._loop.call_later(timeout, reader.kick)
         try:
-            return await asyncio.wait_for(reader.read(READ_SIZE), timeout)
-        except (TimeoutError, ConnectionError, OSError):
+            return await reader.read(READ_SIZE)
+        except (ConnectionError, OSError):
             return b""
+        finally:
+            timer.cancel()
 
     async def _read_active(self, reader: asyncio.StreamReader) -> bytes:
         """Read during the association: b"" on EOF or error. Idleness is the watchdog's job
@@ -190,6 +205,12 @@ class Relay:
                 log.debug("abort: could not send A-ABORT", exc_info=True)
             writer.close()
 
+    def _direct(self, on: bool) -> None:
+        """Let the transports' callbacks serve received chunks (protocol-callback read path) or stop."""
+        for reader, take in ((self.c_reader, self._client_direct), (self.u_reader, self._upstream_direct)):
+            if isinstance(reader, streams.ChunkReader):
+                reader.direct = take if on else None
+
     # ------------------------------------------------------------------ run
 
     async def run(self) -> None:
@@ -199,11 +220,16 @@ class Relay:
                 self.established = True
                 self._last_activity = self._loop.time()
                 self._watchdog = self._loop.call_later(self.gw.config.limits.idle_timeout, self._watch_idle)
+                self._direct(True)
                 await asyncio.gather(self._client_pump(), self._upstream_pump())
         except Exception as exc:
             log.error("association %s: internal error %s: %s", self.info.label, type(exc).__name__, exc)
             self.abort("internal error", provider=True)
         finally:
+            self._direct(False)
+            for resume in (self._c_resume, self._u_resume):
+                if resume is not None:
+                    resume.close()
             if self._watchdog is not None:
                 self._watchdog.cancel()
             for p in list(self.pending.values()):
@@ -303,21 +329,60 @@ class Relay:
     # ------------------------------------------------------------------ client -> upstream
 
     async def _client_pump(self) -> None:
+        """Serve what the client sends: chunks taken in the transport's callback (:meth:`_client_direct`)
+        and finished here if they had to wait, and the chunks queued meanwhile."""
         while not self.closing:
+            self._c_parked = True
             data = await self._read_active(self.c_reader)
-            if not data:
-                if not self.closing:
-                    self.abort("client closed the connection")
-                return
-            for ev in self.client.receive(data):
-                await self._on_client(ev)
+            self._c_parked = False
+            resume, self._c_resume = self._c_resume, None
+            if resume is not None:
+                await resume
                 if self.closing:
                     return
-            if self._u_buf and not self._u_hold:
-                await self._write(self.u_writer)
-            if self._identify is not None:  # the upstream has the data set: read its identifiers meanwhile
-                self._note_identifiers(self._identify)
-                self._identify = None
+            if not data:
+                if self.closing:
+                    return
+                if resume is None or self.c_reader.at_eof() or self.c_reader.exception() is not None:
+                    self.abort("client closed the connection")
+                    return
+                continue
+            await self._client_chunk(data)
+
+    async def _client_chunk(self, data: bytes) -> None:
+        for ev in self.client.receive(data):
+            await self._on_client(ev)
+            if self.closing:
+                return
+        if self._u_buf and not self._u_hold:
+            await self._write(self.u_writer)
+        if self._identify is not None:  # the upstream has the data set: read its identifiers meanwhile
+            self._note_identifiers(self._identify)
+            self._identify = None
+
+    def _client_direct(self, data: bytes) -> bool:
+        """A client chunk in the transport's callback: served right here while the client pump is idle."""
+        if not self._c_parked or self._c_resume is not None or self.closing or self.gw.negotiating:
+            return False
+        self._last_activity = self._loop.time()
+        resume = self._drive(self._client_chunk(data))
+        if resume is not None:
+            self._c_resume = resume
+            self.c_reader.kick()  # type: ignore[attr-defined]
+        return True
+
+    def _drive(self, coro: Coroutine[Any, Any, None]) -> streams.Resume | None:
+        """Run ``coro`` until it first waits; None if it finished, else what finishes it in a task.
+        An error aborts the association, as it would in the pump (:meth:`run`)."""
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return None
+        except Exception as exc:
+            log.error("association %s: internal error %s: %s", self.info.label, type(exc).__name__, exc)
+            self.abort("internal error", provider=True)
+            return None
+        return streams.Resume(coro, yielded)
 
     async def _on_client(self, ev: Event) -> None:
         if isinstance(ev, CommandReceived):
@@ -481,21 +546,47 @@ class Relay:
     # ------------------------------------------------------------------ upstream -> client
 
     async def _upstream_pump(self) -> None:
+        """Serve what the upstream sends, like :meth:`_client_pump`."""
         assert self.u_reader is not None
         while not self.closing:
+            self._u_parked = True
             data = await self._read_active(self.u_reader)
+            self._u_parked = False
+            resume, self._u_resume = self._u_resume, None
+            if resume is not None:
+                await resume
+                if self.closing:
+                    return
             if not data:
-                if not self.closing:
+                if self.closing:
+                    return
+                if resume is None or self.u_reader.at_eof() or self.u_reader.exception() is not None:
                     how = f"{self.info.target_ae} closed the connection"
                     log.warning("association %s: %s", self.info.label, how)
                     self.abort(how)
-                return
-            for ev in self.up.receive(data):
-                await self._on_upstream(ev)
-                if self.closing:
                     return
-            if self._c_buf:
-                await self._write(self.c_writer)
+                continue
+            await self._upstream_chunk(data)
+
+    async def _upstream_chunk(self, data: bytes) -> None:
+        for ev in self.up.receive(data):
+            await self._on_upstream(ev)
+            if self.closing:
+                return
+        if self._c_buf:
+            await self._write(self.c_writer)
+
+    def _upstream_direct(self, data: bytes) -> bool:
+        """An upstream chunk in the transport's callback, like :meth:`_client_direct`."""
+        if not self._u_parked or self._u_resume is not None or self.closing or self.gw.negotiating:
+            return False
+        self._last_activity = self._loop.time()
+        resume = self._drive(self._upstream_chunk(data))
+        if resume is not None:
+            self._u_resume = resume
+            assert self.u_reader is not None
+            self.u_reader.kick()  # type: ignore[attr-defined]
+        return True
 
     async def _on_upstream(self, ev: Event) -> None:
         if isinstance(ev, CommandReceived):

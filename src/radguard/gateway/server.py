@@ -233,6 +233,12 @@ class Gateway:
                 self._settled(host)
             self.relays.discard(relay)
 
+    @property
+    def negotiating(self) -> bool:
+        """Some connection is still in its A-ASSOCIATE phase: relays then serve received chunks in their
+        tasks, not in the transports' callbacks, so that new associations are not slowed by busy ones."""
+        return bool(self._pending)
+
     def _settled(self, host: str) -> None:
         self._pending[host] -= 1
         if self._pending[host] <= 0:
