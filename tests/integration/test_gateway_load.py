@@ -32,7 +32,7 @@ def test_concurrent_stores_arrive_exactly_once(tmp_path: Path) -> None:
     expected = {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for b in batches for p in b}
     cfg = gateway_config(tmp_path, upstream=(up.host, up.port), upstream_ae="UP",
                          peers=[{"ae": "CT01", "hosts": [LOOPBACK], "allow": ["C-ECHO", "C-STORE"]}],
-                         limits={"associations_per_minute": 1000})
+                         limits={"associations_per_minute": 1000, "max_pending_per_host": 64})
     try:
         with GatewayThread(cfg) as gw:
             procs = [subprocess.Popen(["storescu", "-aet", "CT01", "-aec", "RADGUARD", LOOPBACK, str(gw.port),
