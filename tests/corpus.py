@@ -1,7 +1,7 @@
 """Threat corpus for the archive checks, generated from pydicom's bundled test files.
 
 Every :class:`Threat` builds the bytes of one file from a real bundled file and states the exact
-findings (rule, severity, evidence subset) that ``radguard.archive.inspect`` must return.
+findings (rule, severity, evidence subset) that ``radguard.inspect.api`` must return.
 :data:`CLEAN` lists bundled files that must give nothing above ``info``. Nothing is downloaded.
 """
 

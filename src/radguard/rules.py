@@ -2,7 +2,7 @@
 
 DESIGN.md: "a finding always names: rule id, severity, target, evidence, remediation, and the
 controls it maps to", each rule "documented in docs/rules.md". The producers keep their own rule
-tables (scan: :data:`radguard.assess.rules.RULES`; archive: the :class:`radguard.archive.rules.Rule`
+tables (scan: :data:`radguard.assess.rules.RULES`; archive: the :class:`radguard.inspect.rules.Rule`
 objects of the check, audit, verify, inspect and recover modules; monitor: the ``RULE`` and
 ``Thresholds`` of each :mod:`radguard.monitor.detections` module). This module only reads them,
 so a rule documented here is exactly the rule a finding carries. The gateway has no rules of its
@@ -152,7 +152,7 @@ _ARCHIVE_SEVERITY: dict[str, str] = {
 }
 #: modules holding archive Rule objects (module-level attributes), besides the stateless checks
 _ARCHIVE_MODULES: tuple[str, ...] = (
-    "radguard.archive.inspect",
+    "radguard.inspect.api",
     "radguard.archive.verify",
     "radguard.archive.audit",
     "radguard.archive.recover",
@@ -207,8 +207,8 @@ def _gateway_action(rule_id: str) -> str:
 
 
 def _archive_rules() -> list[RuleInfo]:
-    from radguard.archive import checks
-    from radguard.archive.rules import Rule
+    from radguard.inspect import checks
+    from radguard.inspect.rules import Rule
 
     found: list[tuple[Any, str, bool]] = [(m.RULE, m.__name__, True) for m in checks.MODULES]
     for name in _ARCHIVE_MODULES:

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from radguard.archive.inspect import inspect_bytes, inspect_dataset
 from radguard.catalog import is_known
 from radguard.dicom import part10, uids
 from radguard.dicom.dimse import c_echo_rq, c_store_rq, fragment
@@ -24,6 +23,7 @@ from radguard.dicom.events import ProtocolViolation
 from radguard.dicom.pdu import AssociateRequest, PDUFramer, PresentationContext, ReleaseRequest, decode_pdu
 from radguard.dicom.ul import MessageAssembler, Role, UpperLayer
 from radguard.errors import ProtocolError, RadguardError
+from radguard.inspect.api import inspect_bytes, inspect_dataset
 from radguard.models import Finding
 from radguard.monitor.capture import read_frames
 from radguard.range.samples import bundled

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from radguard.archive.inspect import inspect_path
 from radguard.archive.seal import BATCH
 from radguard.cli.main import main
+from radguard.inspect.api import inspect_path
 from tests.corpus import ELF_HEAD, PE_STUB, read, with_preamble, write_tree
 from tests.peers import OrthancPeer, dcmtk_env
 

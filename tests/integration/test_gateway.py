@@ -176,9 +176,9 @@ def test_upstream_restarted_mid_way_loses_nothing_accepted(tmp_path: Path) -> No
 
 
 def test_archive_inspection_rejects_executable_in_element(tmp_path: Path, storescp: Peer) -> None:
-    """The real archive checks (radguard.archive.inspect) on C-STORE data sets: an ELF in a private OB
+    """The real archive checks (radguard.inspect.api) on C-STORE data sets: an ELF in a private OB
     element is active content, rejected by default; the clean object goes through."""
-    pytest.importorskip("radguard.archive.inspect")
+    pytest.importorskip("radguard.inspect.api")
     from pydicom import dcmread
 
     clean, evil = make_files(tmp_path / "in", 2)

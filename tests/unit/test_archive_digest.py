@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from radguard.archive.digest import Geometry, _bands, header_digests, native_layout
-from radguard.archive.obj import ArchiveObject, from_bytes
 from radguard.dicom.part10 import Element, Part10
+from radguard.inspect.obj import ArchiveObject, from_bytes
 from tests.corpus import CLEAN, read
 
 

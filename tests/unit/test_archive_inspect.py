@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from radguard.archive.inspect import inspect_bytes, inspect_dataset, inspect_path
-from radguard.archive.magic import ContentKind, classify
 from radguard.archive.merkle import MerkleBuilder
 from radguard.dicom.part10 import IssueKind, parse
+from radguard.inspect.api import inspect_bytes, inspect_dataset, inspect_path
+from radguard.inspect.magic import ContentKind, classify
 from radguard.models import Severity
 from tests.corpus import CLEAN, THREATS, Threat, read, write_threats
 
@@ -97,7 +97,7 @@ def test_mutated_files_never_raise() -> None:
     import random
 
     from radguard.archive.digest import fingerprint
-    from radguard.archive.obj import from_bytes
+    from radguard.inspect.obj import from_bytes
 
     rnd = random.Random(4)
     tokens = [b"\xff\xff\xff\xff", b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0", b"SQ\x00\x00", b"UN\x00\x00"]
@@ -122,10 +122,11 @@ def test_mutated_files_never_raise() -> None:
 
 
 def test_every_archive_rule_cites_known_controls() -> None:
-    from radguard.archive import audit, inspect, recover, verify
-    from radguard.archive.checks import MODULES
-    from radguard.archive.rules import Rule, RuleId
+    from radguard.archive import audit, recover, verify
+    from radguard.inspect import api as inspect
     from radguard.catalog import is_known
+    from radguard.inspect.checks import MODULES
+    from radguard.inspect.rules import Rule, RuleId
 
     found = [m.RULE for m in MODULES]
     for mod in (audit, inspect, recover, verify):

@@ -9,7 +9,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
-from radguard.dicom import scan
+from radguard.dicom import dataset as scan
 
 
 def _encode(ds: Dataset, implicit: bool) -> bytes:

@@ -1,4 +1,4 @@
-"""radguard.dicom.scan.find: the shared fast path for a few early attributes of a bare data set."""
+"""radguard.dicom.dataset.find: the shared fast path for a few early attributes of a bare data set."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomFileLike
 from pydicom.filewriter import write_dataset
 
-from radguard.dicom.scan import find
+from radguard.dicom.dataset import find
 from radguard.gateway.dataset import identifiers
 from radguard.range.samples import bundled
 

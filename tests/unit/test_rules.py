@@ -21,8 +21,8 @@ def test_rule_ids_unique_across_producers() -> None:
 
 
 def test_every_producer_table_is_collected() -> None:
-    from radguard.archive.rules import RuleId as ArchiveRuleId
     from radguard.assess.rules import RuleId as ScanRuleId
+    from radguard.inspect.rules import RuleId as ArchiveRuleId
     from radguard.monitor.detections import MODULES
 
     by = {p: {r.id for r in rules.all_rules() if r.producer is p} for p in rules.Producer}

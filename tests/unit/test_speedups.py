@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from radguard.archive.digest import header_digests
-from radguard.archive.obj import from_bytes
 from radguard.dicom import part10
 from radguard.dicom.part10 import Element, Part10, TransferSyntax, parse, walk_dataset
+from radguard.inspect.obj import from_bytes
 from radguard.range.samples import bundled_files
 from tests.corpus import THREATS
 

@@ -16,7 +16,11 @@ from typing import Any
 from radguard.archive import keys
 from radguard.archive.ledger import Ledger, leaf_of, signed_message
 from radguard.archive.merkle import MerkleBuilder
-from radguard.archive.rules import (
+from radguard.archive.runner import run_ordered
+from radguard.archive.tree import batched, iter_files, normalize
+from radguard.archive.verify import CANARY, Status
+from radguard.archive.work import MISMATCH, AuditJob, audit_batch, compare_one, path_exists
+from radguard.inspect.rules import (
     AUTHENTICATE,
     BACKUP,
     CSF_ADVERSE,
@@ -26,10 +30,6 @@ from radguard.archive.rules import (
     Rule,
     RuleId,
 )
-from radguard.archive.runner import run_ordered
-from radguard.archive.verify import CANARY, Status
-from radguard.archive.walk import batched, iter_files, normalize
-from radguard.archive.work import MISMATCH, AuditJob, audit_batch, compare_one, path_exists
 from radguard.models import Finding, Severity
 from radguard.store.api import RunHandle, Store
 
@@ -153,7 +153,7 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
                 entries = ledger.quick_lookup([i.path for i in chunk if i.error is None])
                 errs = [i for i in chunk if i.error is not None]
                 if errs:
-                    from radguard.archive.inspect import unreadable
+                    from radguard.inspect.api import unreadable
 
                     emit([unreadable(i.path, i.error) for i in errs if i.error is not None])
                 yield [(i.path, entries.get(i.path)) for i in chunk if i.error is None]

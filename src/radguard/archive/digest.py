@@ -27,7 +27,19 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from radguard.archive.obj import (
+from radguard.dicom import part10
+from radguard.dicom.part10 import (
+    ITEM,
+    ITEM_DELIM,
+    PIXEL_TAGS,
+    SEQ_DELIM,
+    UNDEFINED,
+    VR_KIND,
+    Element,
+    Walker,
+    _Stop,
+)
+from radguard.inspect.obj import (
     TAG_BITS_ALLOCATED,
     TAG_COLUMNS,
     TAG_FRAMES,
@@ -40,18 +52,6 @@ from radguard.archive.obj import (
     TAG_SOP_INSTANCE,
     TAG_STUDY,
     ArchiveObject,
-)
-from radguard.dicom import part10
-from radguard.dicom.part10 import (
-    ITEM,
-    ITEM_DELIM,
-    PIXEL_TAGS,
-    SEQ_DELIM,
-    UNDEFINED,
-    VR_KIND,
-    Element,
-    Walker,
-    _Stop,
 )
 from radguard.phi import phi_tags, site_secret
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from radguard.archive.inspect import inspect_path
 from radguard.archive.ledger import Ledger
-from radguard.archive.obj import read_object
-from radguard.archive.rules import BACKUP, CSF_RESTORE_INTEGRITY, RECOVERY, Rule, RuleId
-from radguard.archive.walk import iter_files, normalize
+from radguard.archive.tree import iter_files, normalize
 from radguard.archive.work import file_sha256
+from radguard.inspect.api import inspect_path
+from radguard.inspect.obj import read_object
+from radguard.inspect.rules import BACKUP, CSF_RESTORE_INTEGRITY, RECOVERY, Rule, RuleId
 from radguard.models import Finding, Severity
 
 UNRECOVERABLE = Rule(

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from radguard.archive.checks import CHECKS_VERSION
 from radguard.archive.ledger import Ledger
 from radguard.archive.runner import run_ordered
-from radguard.archive.walk import Item, batched, iter_files, normalize
+from radguard.archive.tree import Item, batched, iter_files, normalize
 from radguard.archive.work import SealJob, seal_batch
+from radguard.inspect.checks import CHECKS_VERSION
 from radguard.models import Finding
 from radguard.store.api import RunHandle, Store
 
@@ -154,7 +154,7 @@ def _plan(ledger: Ledger, chunk: list[Item], rehash: bool, seen_unchanged: list[
 
 
 def _record_errors(run: RunHandle, errors: list[Item], summary: SealSummary, keep: int) -> None:
-    from radguard.archive.inspect import unreadable
+    from radguard.inspect.api import unreadable
 
     found = [unreadable(i.path, i.error) for i in errors if i.error is not None]
     run.add_findings(found)

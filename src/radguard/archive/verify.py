@@ -12,9 +12,9 @@ import hashlib
 from typing import Any
 
 from radguard.archive.digest import Fingerprint, canonical_pixels, fingerprint
-from radguard.archive.obj import ArchiveObject
-from radguard.archive.rules import AUTHENTICATE, CSF_ADVERSE, CSF_DATA_AT_REST, INCIDENT, INTEGRITY, Rule, RuleId
-from radguard.archive.rules import keyword as kw
+from radguard.inspect.obj import ArchiveObject
+from radguard.inspect.rules import AUTHENTICATE, CSF_ADVERSE, CSF_DATA_AT_REST, INCIDENT, INTEGRITY, Rule, RuleId
+from radguard.inspect.rules import keyword as kw
 from radguard.models import Finding, Severity
 
 HEADER_TAMPERED = Rule(

@@ -10,12 +10,12 @@ import json
 import os
 from typing import Any
 
-from radguard.archive.checks import CHECKS_VERSION, run_checks
 from radguard.archive.digest import fingerprint, pack_elements
-from radguard.archive.inspect import unreadable
 from radguard.archive.ledger import leaf_of
-from radguard.archive.obj import object_from_raw, open_regular, read_object, read_raw
 from radguard.archive.verify import Status, compare
+from radguard.inspect.api import unreadable
+from radguard.inspect.checks import CHECKS_VERSION, run_checks
+from radguard.inspect.obj import object_from_raw, open_regular, read_object, read_raw
 from radguard.models import Finding
 
 SealJob = tuple[list[tuple[str, int]], bool, bool]  # [(path, mtime_ns)], decode_pixels, run checks

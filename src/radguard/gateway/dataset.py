@@ -10,7 +10,7 @@ import io
 import logging
 import struct
 
-from radguard.dicom import scan
+from radguard.dicom import dataset as scan
 
 log = logging.getLogger("radguard.gateway")
 
@@ -25,7 +25,7 @@ _WANTED = frozenset({_PATIENT_ID_TAG, _STUDY_UID_TAG})
 
 
 def _walk(data: bytes, implicit: bool) -> tuple[str, str] | None:
-    """Fast path over the shared walker (:func:`radguard.dicom.scan.find`); None when it cannot answer."""
+    """Fast path over the shared walker (:func:`radguard.dicom.dataset.find`); None when it cannot answer."""
     found = scan.find(data, _WANTED, implicit=implicit)
     if found is None:
         return None

@@ -80,7 +80,7 @@ class Gateway:
     trail : AuditTrail, optional
         Audit trail to use (default: built from ``[audit]``).
     checker : callable, optional
-        Data set inspection function (default: :mod:`radguard.archive.inspect`).
+        Data set inspection function (default: :mod:`radguard.inspect.api`).
     """
 
     def __init__(self, config: GatewayConfig, *, trail: AuditTrail | None = None,

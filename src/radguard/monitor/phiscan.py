@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-from radguard.dicom import scan
+from radguard.dicom import dataset as scan
 from radguard.phi import PHI_KEYWORDS
 
 QUERY_RETRIEVE_LEVEL = 0x00080052

@@ -1,6 +1,6 @@
 """Inspection of C-STORE data sets with the archive checks (45 CFR 164.308(a)(5)(ii)(B), 164.312(c)(1)).
 
-The checks are the archive helper's (:mod:`radguard.archive.inspect`); this addon only maps their
+The checks are the archive helper's (:mod:`radguard.inspect.api`); this addon only maps their
 findings to the configured action per kind (``[inspection]``): executables and active content are
 rejected, malformed data sets pass with an alert, by default. A data set the policy rejects or
 quarantines never reaches the upstream; quarantined ones are kept in the quarantine folder with a
@@ -9,7 +9,6 @@ JSON sidecar (findings, calling AE, no PHI values).
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from radguard.gateway.config import InspectAction, InspectionConfig
+from radguard.inspect.api import inspect_dataset
 from radguard.models import Finding
 
 log = logging.getLogger("radguard.gateway")
@@ -31,23 +31,9 @@ _SAFE = re.compile(r"[^0-9A-Za-z._-]")
 Checker = Callable[[bytes, str, str], list[Finding]]
 
 
-def archive_checker() -> Checker | None:
-    """The archive helper's data set inspection, if it is installed (``radguard.archive.inspect``)."""
-    try:
-        archive_inspect = importlib.import_module("radguard.archive.inspect")
-    except ImportError:
-        return None
-    dataset_fn = getattr(archive_inspect, "inspect_dataset", None)
-    if dataset_fn is not None:
-        def _dataset(data: bytes, ts: str, target: str) -> list[Finding]:
-            return list(dataset_fn(data, ts, target))
-        return _dataset
-    bytes_fn = getattr(archive_inspect, "inspect_bytes", None)
-    if bytes_fn is not None:
-        def _bytes(data: bytes, ts: str, target: str) -> list[Finding]:
-            return list(bytes_fn(data, target))
-        return _bytes
-    return None
+def archive_checker() -> Checker:
+    """The shared stateless object checks on a bare data set (:func:`radguard.inspect.api.inspect_dataset`)."""
+    return inspect_dataset
 
 
 #: trailer kinds (``trailing-data`` evidence) that are executables or archives: governed by ``executable``
@@ -93,7 +79,7 @@ class Inspection:
         self._config = config
         self._checker = checker if checker is not None else archive_checker()
         if self._checker is None:
-            log.warning("inspection: radguard.archive.inspect is not available; data sets pass uninspected")
+            log.warning("inspection: radguard.inspect.api is not available; data sets pass uninspected")
 
     @property
     def available(self) -> bool:

@@ -1,7 +1,7 @@
 """``malicious-object``: a C-STORE carried active content, an executable or a malformed data set.
 
 Every C-STORE data set seen whole is handed to the archive checks
-(:func:`radguard.archive.inspect.inspect_dataset`: executable preamble, active content,
+(:func:`radguard.inspect.api.inspect_dataset`: executable preamble, active content,
 malformed, trailing data), the same checks the archive audit and the gateway run; this
 detection turns their verdicts into network findings. 45 CFR 164.308(a)(5)(ii)(B).
 """
@@ -37,7 +37,7 @@ class Thresholds:
 
 def inspector(data: bytes, transfer_syntax: str | None) -> list[dict[str, Any]]:
     """Run the archive's stateless checks on one C-STORE data set (the conversation's Inspector)."""
-    from radguard.archive.inspect import inspect_dataset
+    from radguard.inspect.api import inspect_dataset
 
     found = inspect_dataset(data, transfer_syntax or "1.2.840.10008.1.2", "c-store")
     return [{"rule": f.rule, "severity": f.severity.value, "title": f.title} for f in found]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from radguard.archive.magic import KIND_SEVERITY, ContentKind, classify
-from radguard.archive.obj import ArchiveObject
-from radguard.archive.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId
+from radguard.inspect.magic import KIND_SEVERITY, ContentKind, classify
+from radguard.inspect.obj import ArchiveObject
+from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId
 from radguard.models import Finding, Severity
 
 RULE = Rule(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 
-from radguard.archive.entropy import (
+from radguard.inspect.entropy import (
     BLOCK,
     HEAD,
     RANDOM_BITS,
@@ -20,9 +20,9 @@ from radguard.archive.entropy import (
     round_bits,
     shannon,
 )
-from radguard.archive.magic import ContentKind, classify
-from radguard.archive.obj import ArchiveObject
-from radguard.archive.rules import CSF_ADVERSE, CSF_DATA_AT_REST, INCIDENT, INTEGRITY, MALWARE, Rule, RuleId
+from radguard.inspect.magic import ContentKind, classify
+from radguard.inspect.obj import ArchiveObject
+from radguard.inspect.rules import CSF_ADVERSE, CSF_DATA_AT_REST, INCIDENT, INTEGRITY, MALWARE, Rule, RuleId
 from radguard.models import Finding, Severity
 
 RULE = Rule(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
-from radguard.archive.checks import run_checks
-from radguard.archive.obj import from_bytes, read_object
-from radguard.archive.rules import CSF_DATA_AT_REST, INTEGRITY, Rule, RuleId
+from radguard.inspect.checks import run_checks
+from radguard.inspect.obj import from_bytes, read_object
+from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, Rule, RuleId
 from radguard.models import Finding, Severity
 
 UNREADABLE = Rule(

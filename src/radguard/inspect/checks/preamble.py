@@ -2,7 +2,7 @@
 
 DICOM PS3.10 §7.1 leaves the preamble to applications and §7.5 documents the TIFF dual-format
 use; CVE-2019-11687 shows PE/ELF/Mach-O preambles turn an image into a runnable polyglot.
-Severity by kind (:data:`radguard.archive.magic.KIND_SEVERITY`); TIFF and all-zero are fine.
+Severity by kind (:data:`radguard.inspect.magic.KIND_SEVERITY`); TIFF and all-zero are fine.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from radguard.archive.magic import KIND_SEVERITY, ContentKind, classify
-from radguard.archive.obj import ArchiveObject
-from radguard.archive.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId
+from radguard.inspect.magic import KIND_SEVERITY, ContentKind, classify
+from radguard.inspect.obj import ArchiveObject
+from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId
 from radguard.models import Finding, Severity
 
 RULE = Rule(

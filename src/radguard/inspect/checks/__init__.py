@@ -1,6 +1,6 @@
 """Stateless archive checks, one module each (see docs/archive.md for rules and thresholds).
 
-Every module defines ``RULE`` (:class:`radguard.archive.rules.Rule`) and
+Every module defines ``RULE`` (:class:`radguard.inspect.rules.Rule`) and
 ``check(obj) -> Iterator[Finding]``; :data:`CHECKS` runs them in a fixed order.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from types import ModuleType
 
-from radguard.archive.checks import active_content, malformed, not_dicom, preamble, trailing
-from radguard.archive.obj import ArchiveObject
+from radguard.inspect.checks import active_content, malformed, not_dicom, preamble, trailing
+from radguard.inspect.obj import ArchiveObject
 from radguard.models import Finding
 
 #: bump when a check's logic changes: cached results of sealed objects are then recomputed

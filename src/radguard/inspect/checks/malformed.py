@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from radguard.archive.obj import ArchiveObject
-from radguard.archive.rules import CSF_DATA_AT_REST, INTEGRITY, Rule, RuleId, keyword, tag_str
+from radguard.inspect.obj import ArchiveObject
+from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, Rule, RuleId, keyword, tag_str
 from radguard.models import Finding, Severity
 
 RULE = Rule(

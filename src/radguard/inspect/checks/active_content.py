@@ -11,10 +11,10 @@ import hashlib
 import re
 from collections.abc import Iterator
 
-from radguard.archive.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify, maybe_dangerous
-from radguard.archive.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
-from radguard.archive.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId, keyword, tag_str
 from radguard.dicom.part10 import PIXEL_TAGS
+from radguard.inspect.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify, maybe_dangerous
+from radguard.inspect.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
+from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId, keyword, tag_str
 from radguard.models import Finding, Severity
 
 RULE = Rule(
