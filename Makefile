@@ -5,9 +5,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := dcmtk orthanc postgresql nmap tshark tcpdump openssl rsyslog
+APT_PACKAGES := dcmtk orthanc postgresql nmap tshark tcpdump openssl rsyslog \
+  poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 # commands whose presence tells that the system packages are installed
-APT_PROBES := storescp dcmqrscp Orthanc nmap tshark tcpdump openssl rsyslogd /usr/lib/postgresql/15/bin/initdb
+APT_PROBES := storescp dcmqrscp Orthanc nmap tshark tcpdump openssl rsyslogd /usr/lib/postgresql/15/bin/initdb \
+  pdftoppm /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+# shared libraries WeasyPrint loads (ldconfig names)
+APT_LIBS := libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
 
 .PHONY: demo test lint unit bootstrap system-deps clean bench docs
 
@@ -29,17 +33,20 @@ unit: bootstrap
 bootstrap: system-deps $(VENV)/.installed
 
 system-deps:
-	@missing=0; for p in $(APT_PROBES); do command -v $$p >/dev/null 2>&1 || [ -x $$p ] || missing=1; done; \
+	@missing=0; for p in $(APT_PROBES); do command -v $$p >/dev/null 2>&1 || [ -e $$p ] || missing=1; done; \
+	for l in $(APT_LIBS); do ldconfig -p | grep -q "$$l" || missing=1; done; \
 	if [ $$missing = 1 ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "radguard: run as root (or install: $(APT_PACKAGES))" >&2; exit 2; fi; \
 	  echo "installing Debian packages: $(APT_PACKAGES)" >&2; \
-	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+	  ours=0; if [ ! -e /usr/sbin/policy-rc.d ]; then ours=1; printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+	    chmod +x /usr/sbin/policy-rc.d; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; rc=$$?; \
-	  rm -f /usr/sbin/policy-rc.d; \
+	  [ $$ours = 0 ] || rm -f /usr/sbin/policy-rc.d; \
 	  [ $$rc = 0 ] || exit $$rc; \
-	fi; \
-	for svc in orthanc postgresql rsyslog; do service $$svc stop >/dev/null 2>&1 || true; done
+	fi
+# No service of the machine is stopped, started or reconfigured: policy-rc.d (101) keeps apt from starting the
+# services it installs, and tests and the demo start their own peers on free loopback ports.
 
 $(VENV)/.installed: pyproject.toml setup.py src/radguard/_speedups.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -123,8 +123,8 @@ def test_mutated_files_never_raise() -> None:
 
 def test_every_archive_rule_cites_known_controls() -> None:
     from radguard.archive import audit, recover, verify
-    from radguard.inspect import api as inspect
     from radguard.catalog import is_known
+    from radguard.inspect import api as inspect
     from radguard.inspect.checks import MODULES
     from radguard.inspect.rules import Rule, RuleId
 

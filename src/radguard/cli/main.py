@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.findings_cmd",
     "radguard.cli.controls_cmd",
     "radguard.cli.rules_cmd",
+    "radguard.cli.report_cmd",
 )
 
 app = typer.Typer(

@@ -1,0 +1,83 @@
+"""Plots for every face (report, governance report, console): matplotlib, rendered to SVG text.
+
+SVG stays sharp in a browser and in WeasyPrint's PDF and is inlined in the page, so a report is
+one self-contained file. Output is deterministic (fixed hash salt, no date in the metadata): the
+same posture draws the same bytes. matplotlib is imported on first use only (it costs ~0.3 s).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+#: one colour per severity, worst first (colour-blind safe: ColorBrewer RdYlBu, with grey for info)
+SEVERITY_COLOURS: Mapping[str, str] = {
+    "critical": "#a50026",
+    "high": "#f46d43",
+    "medium": "#fdae61",
+    "low": "#74add1",
+    "info": "#bababa",
+}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    matplotlib.rcParams.update({"svg.hashsalt": "radguard", "svg.fonttype": "none", "font.size": 9,
+                                "font.family": "DejaVu Sans"})
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": "radguard"})
+    _pyplot().close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
+
+
+def severity_bars(rows: Sequence[tuple[str, Mapping[str, int]]], *, title: str) -> str:
+    """Horizontal stacked bars: one row per label (a layer), segments per severity."""
+    plt = _pyplot()
+    height = 0.6 + 0.38 * max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(7.0, height))
+    labels = [label for label, _ in rows] or ["(no runs yet)"]
+    left = [0] * len(labels)
+    for sev, colour in SEVERITY_COLOURS.items():
+        values = [counts.get(sev, 0) for _, counts in rows] or [0]
+        ax.barh(labels, values, left=left, color=colour, label=sev, edgecolor="white", linewidth=0.5)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.invert_yaxis()
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("open findings")
+    ax.set_title(title, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(rows) < 3 else -0.2), frameon=False)
+    return _svg(fig)
+
+
+def trend_lines(points: Sequence[tuple[str, datetime, Mapping[str, int]]], *, title: str,
+                severities: Sequence[str] = ("critical", "high")) -> str:
+    """Open findings at or above the given severities per run over time, one line per kind of run."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 2.6))
+    kinds = sorted({k for k, _, _ in points})
+    for kind in kinds:
+        xs = [t for k, t, _ in points if k == kind]
+        ys = [sum(c.get(s, 0) for s in severities) for k, _, c in points if k == kind]
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=kind)
+    if not kinds:
+        ax.text(0.5, 0.5, "no finished runs yet", ha="center", va="center", transform=ax.transAxes)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(" + ".join(severities))
+    ax.set_title(title, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    if kinds:
+        ax.legend(ncols=min(len(kinds), 4), frameon=False, fontsize=8)
+    fig.autofmt_xdate()
+    return _svg(fig)

@@ -1,0 +1,243 @@
+"""The department's security posture as read from the store: the one model every face renders.
+
+The report (``radguard report``), the governance report and the console all start from
+:func:`build_posture`; they differ only in the template. Nothing here writes to the store,
+and nothing here holds PHI: findings already carry only counts, keyed hashes and targets.
+
+Open findings are those of the **latest finished run of each kind** (scan, seal, audit, ...):
+a later run of the same kind supersedes an earlier one, as ``radguard findings diff`` does.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from radguard import catalog
+from radguard.models import Finding, Severity
+from radguard.store import RunInfo, Store
+
+#: severities from worst to least
+SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
+
+
+class Function(enum.StrEnum):
+    """NIST CSF 2.0 functions a layer of radguard serves (CSF 2.0 §2)."""
+
+    IDENTIFY = "Identify"
+    PROTECT = "Protect"
+    DETECT = "Detect"
+    RESPOND = "Respond"
+    RECOVER = "Recover"
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    """How a run kind is shown to people: a plain name and the CSF function it serves."""
+
+    label: str
+    function: Function
+
+
+#: run kind -> layer of defense (kinds not listed are shown under their own name)
+LAYERS: Mapping[str, LayerInfo] = {
+    "scan": LayerInfo("Vulnerability assessment (network scan)", Function.IDENTIFY),
+    "gateway": LayerInfo("DICOM security gateway", Function.PROTECT),
+    "pcap": LayerInfo("Network monitor (capture)", Function.DETECT),
+    "monitor": LayerInfo("Network monitor (live)", Function.DETECT),
+    "seal": LayerInfo("Archive seal", Function.PROTECT),
+    "audit": LayerInfo("Archive integrity audit", Function.DETECT),
+    "recover": LayerInfo("Verified recovery", Function.RECOVER),
+}
+
+
+def layer_of(kind: str) -> LayerInfo:
+    """The layer a run kind belongs to."""
+    return LAYERS.get(kind, LayerInfo(kind, Function.IDENTIFY))
+
+
+def _counts(findings: Iterable[Finding]) -> dict[str, int]:
+    c = Counter(f.severity.value for f in findings)
+    return {s.value: c.get(s.value, 0) for s in SEVERITIES}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LayerStatus:
+    """The latest run of one kind and what it left open."""
+
+    kind: str
+    label: str
+    function: str
+    run_id: int
+    started: datetime
+    status: str
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TrendPoint:
+    """One run of a kind: when, and its findings by severity."""
+
+    kind: str
+    run_id: int
+    started: datetime
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RuleSummary:
+    """Open findings of one rule: how many, how bad, what to do."""
+
+    rule: str
+    title: str
+    severity: str
+    count: int
+    layers: tuple[str, ...]
+    remediation: str
+    controls: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ControlSummary:
+    """A control that open findings give evidence against."""
+
+    ref: str
+    title: str
+    framework: str
+    findings: int
+    worst: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Posture:
+    """Everything a report or a dashboard shows, computed once from the store."""
+
+    generated: datetime
+    layers: tuple[LayerStatus, ...]
+    open_counts: Mapping[str, int]
+    rules: tuple[RuleSummary, ...]
+    controls: tuple[ControlSummary, ...]
+    trend: tuple[TrendPoint, ...]
+    findings: tuple[tuple[str, Finding], ...] = field(default=())  # (kind, finding), worst first
+
+    @property
+    def total_open(self) -> int:
+        return sum(self.open_counts.values())
+
+    @property
+    def worst(self) -> str | None:
+        """The worst severity with open findings, or None."""
+        return next((s for s in self.open_counts if self.open_counts[s]), None)
+
+    def to_dict(self, *, findings_limit: int = 200) -> dict[str, Any]:
+        """JSON-ready form (``radguard.report/1``): no PHI, only what the findings already carry."""
+        return {
+            "generated": self.generated.isoformat(),
+            "open": dict(self.open_counts),
+            "layers": [
+                {"kind": lay.kind, "layer": lay.label, "function": lay.function, "run": lay.run_id,
+                 "started": lay.started.isoformat(), "status": lay.status, "open": dict(lay.counts)}
+                for lay in self.layers
+            ],
+            "rules": [
+                {"rule": r.rule, "title": r.title, "severity": r.severity, "count": r.count, "layers": list(r.layers),
+                 "remediation": r.remediation, "controls": list(r.controls)}
+                for r in self.rules
+            ],
+            "controls": [
+                {"control": c.ref, "title": c.title, "framework": c.framework, "findings": c.findings, "worst": c.worst}
+                for c in self.controls
+            ],
+            "trend": [
+                {"kind": t.kind, "run": t.run_id, "started": t.started.isoformat(), "findings": dict(t.counts)}
+                for t in self.trend
+            ],
+            "findings": [
+                {"layer": kind, **f.to_dict()} for kind, f in self.findings[:findings_limit]
+            ],
+        }
+
+
+def _latest_per_kind(runs: Sequence[RunInfo]) -> dict[str, RunInfo]:
+    latest: dict[str, RunInfo] = {}
+    for run in runs:  # newest first
+        if run.status == "running":
+            continue
+        latest.setdefault(run.kind, run)
+    return latest
+
+
+def _control_title(ref: str) -> tuple[str, str]:
+    try:
+        control = catalog.resolve(ref)
+    except (KeyError, ValueError):
+        return ref, ref.partition(":")[0]
+    return control.title, control.framework
+
+
+def summarize(per_kind: Mapping[str, Sequence[Finding]]) -> tuple[tuple[RuleSummary, ...], tuple[ControlSummary, ...]]:
+    """Open findings grouped by rule and by control, worst and most frequent first."""
+    by_rule: dict[str, list[tuple[str, Finding]]] = {}
+    by_control: dict[str, list[Finding]] = {}
+    for kind, findings in per_kind.items():
+        for f in findings:
+            by_rule.setdefault(f.rule, []).append((kind, f))
+            for ref in f.controls:
+                by_control.setdefault(ref, []).append(f)
+    rules = []
+    for rule, items in by_rule.items():
+        worst = max((f for _, f in items), key=lambda f: f.severity.rank)
+        rules.append(RuleSummary(
+            rule=rule, title=worst.title, severity=worst.severity.value, count=len(items),
+            layers=tuple(sorted({layer_of(k).label for k, _ in items})), remediation=worst.remediation,
+            controls=tuple(worst.controls),
+        ))
+    rules.sort(key=lambda r: (-Severity(r.severity).rank, -r.count, r.rule))
+    controls = []
+    for ref, fs in by_control.items():
+        title, framework = _control_title(ref)
+        worst_sev = max((f.severity for f in fs), key=lambda s: s.rank)
+        controls.append(ControlSummary(ref=ref, title=title, framework=framework, findings=len(fs),
+                                       worst=worst_sev.value))
+    controls.sort(key=lambda c: (-Severity(c.worst).rank, -c.findings, c.ref))
+    return tuple(rules), tuple(controls)
+
+
+def build_posture(store: Store, *, history: int = 30, now: datetime | None = None) -> Posture:
+    """Read the store once and compute the posture.
+
+    ``history`` bounds the runs read per kind for the trend.
+    """
+    runs = store.runs(limit=max(history * len(LAYERS), 200))
+    latest = _latest_per_kind(runs)
+    per_kind: dict[str, list[Finding]] = {kind: store.findings(run.id) for kind, run in latest.items()}
+    layers = tuple(
+        LayerStatus(kind=kind, label=layer_of(kind).label, function=layer_of(kind).function.value, run_id=run.id,
+                    started=run.started, status=run.status, counts=_counts(per_kind[kind]))
+        for kind, run in sorted(latest.items(), key=lambda kv: (list(Function).index(layer_of(kv[0]).function), kv[0]))
+    )
+    trend: list[TrendPoint] = []
+    seen: Counter[str] = Counter()
+    for run in runs:
+        if run.status == "running" or seen[run.kind] >= history:
+            continue
+        seen[run.kind] += 1
+        fs = per_kind[run.kind] if latest.get(run.kind) is run else store.findings(run.id)
+        trend.append(TrendPoint(kind=run.kind, run_id=run.id, started=run.started, counts=_counts(fs)))
+    trend.sort(key=lambda t: (t.started, t.run_id))
+    rules, controls = summarize(per_kind)
+    everything = [(kind, f) for kind, fs in per_kind.items() for f in fs]
+    everything.sort(key=lambda kf: (-kf[1].severity.rank, kf[1].rule, kf[1].target))
+    return Posture(
+        generated=now or datetime.now(UTC),
+        layers=layers,
+        open_counts=_counts(f for fs in per_kind.values() for f in fs),
+        rules=rules,
+        controls=controls,
+        trend=tuple(trend),
+        findings=tuple(everything),
+    )
