@@ -16,7 +16,7 @@ APT_LIBS := libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
 .PHONY: demo test lint unit bootstrap system-deps clean bench docs
 
 demo: bootstrap
-	TCP_NODELAY=1 $(PY) -m radguard.demo
+	TCP_NODELAY=1 $(VENV)/bin/radguard demo
 
 test: bootstrap
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,4 +1,4 @@
-"""`make demo` end to end: the simulated department, every drill, the efficacy table."""
+"""`make demo` (`radguard demo`) end to end: the simulated department, every drill, the efficacy table."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.integration
 def test_demo_runs_every_drill(tmp_path: Path) -> None:
     env = dict(os.environ, TCP_NODELAY="1")
     env.pop("RADGUARD_DB", None)
-    proc = subprocess.run([sys.executable, "-m", "radguard.demo"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600, env=env)
+    proc = subprocess.run([sys.executable, "-m", "radguard.cli.main", "demo"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env=env)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     summary = json.loads((tmp_path / "demo-out" / "demo.json").read_text())
     steps = {s["name"]: s for s in summary["steps"]}

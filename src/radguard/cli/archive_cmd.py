@@ -10,9 +10,11 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import typer
+
+from radguard.cli.options import FailOnOption, JsonOption, SarifOption, writable_file
 
 canary_app = typer.Typer(help="Decoy DICOM objects whose change is always critical.", no_args_is_help=True)
 
@@ -101,38 +103,26 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
         yield lambda n: prog.advance(task, n)
 
 
-def _finish(kind: str, payload: dict[str, Any], findings: Sequence[Any], json_out: bool, sarif: Path | None,
-            fail_on: str, title: str) -> None:
-    from radguard.cli.output import emit_json, exit_code_for, parse_fail_on, print_findings_table, write_sarif
-
-    threshold = parse_fail_on(fail_on)
-    if sarif:
-        write_sarif(sarif, list(findings))
-    if json_out:
-        emit_json(kind, {**payload, "findings": [f.to_dict() for f in findings]})
-    else:
-        print_findings_table(list(findings), title=title)
-    raise typer.Exit(int(exit_code_for(findings, threshold)))
-
-
 def keygen_cmd(
-    key: Path = typer.Option(None, "--key", help="Where to write the key (default: user data dir, $RADGUARD_KEY)."),
+    key: Annotated[Path | None, typer.Option(
+        "--key", callback=writable_file,
+        help="Where to write the key (default: user data dir, $RADGUARD_KEY).")] = None,
     passphrase_env: str = typer.Option("RADGUARD_KEY_PASSPHRASE", "--passphrase-env",
                                        help="Encrypt the key with the passphrase in this environment variable."),
     force: bool = typer.Option(False, "--force", help="Replace an existing key."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_out: JsonOption = False,
 ) -> None:
     """Create an Ed25519 signing key (mode 0600); its public half goes next to it (``.pub``)."""
     from radguard.archive.keys import generate
-    from radguard.cli.output import emit_json
+    from radguard.cli.output import finish
 
     path = _key_path(key)
     pub = generate(path, passphrase_env=passphrase_env, force=force)
     encrypted = bool(os.environ.get(passphrase_env))
-    if json_out:
-        emit_json("keygen", {"key": str(path), "public_key": pub, "encrypted": encrypted, "findings": []})
-    else:
-        typer.echo(f"key: {path} (mode 0600{', encrypted' if encrypted else ''})\npublic key: {pub}")
+    raise typer.Exit(finish(
+        "keygen", [], json_out=json_out, sarif=None,
+        extra={"key": str(path), "public_key": pub, "encrypted": encrypted},
+        human=lambda: typer.echo(f"key: {path} (mode 0600{', encrypted' if encrypted else ''})\npublic key: {pub}")))
 
 
 def seal_cmd(
@@ -144,37 +134,28 @@ def seal_cmd(
     rehash: bool = typer.Option(False, "--rehash", help="Hash unchanged files (same size and mtime) again."),
     decode_pixels: bool = typer.Option(False, "--decode-pixels",
                                        help="Also hash decoded pixels of compressed objects (verifies transcodes)."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this."),
+    json_out: JsonOption = False,
+    sarif: SarifOption = None,
+    fail_on: FailOnOption = "high",
 ) -> None:
     """Seal PATHS into the ledger; findings of the stateless checks are reported too."""
     from radguard.archive import keys
-    from radguard.archive.seal import seal
-    from radguard.cli.output import parse_fail_on
-    from radguard.store import open_store
+    from radguard.archive.run import run_seal
+    from radguard.cli.output import finish
 
-    parse_fail_on(fail_on)
     targets = _check_paths(paths)
     signing = keys.load(_key_path(key), passphrase_env=passphrase_env)
     n = _workers(workers)
-    store = open_store()
     _check_dask(dask)
-    run = store.start_run("seal", {"paths": targets, "workers": n, "dask": dask, "rehash": rehash})
-    try:
-        with _progress("sealing", json_out) as prog:
-            summary = seal(store, targets, signing, run, workers=n, dask=dask, rehash=rehash,
-                           decode_pixels=decode_pixels, progress=prog)
-    except BaseException:
-        run.finish(status="failed")
-        raise
-    run.finish(summary.to_dict())
+    with _progress("sealing", json_out) as prog:
+        run_id, summary = run_seal(targets, signing, workers=n, dask=dask, rehash=rehash,
+                                   decode_pixels=decode_pixels, progress=prog)
     if not json_out:
         typer.echo(f"sealed {summary.files} files ({summary.hashed} hashed, {summary.unchanged} unchanged, "
                    f"{summary.errors} errors, {summary.dropped} dropped); run merkle root {summary.run_root}",
                    err=True)
-    _finish("seal", {"run": run.id, "summary": summary.to_dict()}, summary.findings, json_out, sarif, fail_on,
-            "Seal")
+    raise typer.Exit(finish("seal", summary.findings, json_out=json_out, sarif=sarif, fail_on=fail_on,
+                            extra={"run": run_id, "summary": summary.to_dict()}, title="Seal"))
 
 
 def audit_cmd(
@@ -188,18 +169,17 @@ def audit_cmd(
                                           help="ransomware-burst: minimum share of sealed objects changed."),
     burst_window: float = typer.Option(3600.0, "--burst-window",
                                        help="ransomware-burst: changes within this many seconds."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this."),
+    json_out: JsonOption = False,
+    sarif: SarifOption = None,
+    fail_on: FailOnOption = "high",
 ) -> None:
     """Audit PATHS: executable preambles, trailing data, encryption, malformed and active content,
     and, where sealed, tampering, missing/unexpected objects and ransomware bursts."""
     from radguard.archive import keys
-    from radguard.archive.audit import BurstThresholds, audit
-    from radguard.cli.output import parse_fail_on
-    from radguard.store import open_store
+    from radguard.archive.audit import BurstThresholds
+    from radguard.archive.run import run_audit
+    from radguard.cli.output import finish
 
-    parse_fail_on(fail_on)
     targets = _check_paths(paths)
     n = _workers(workers)
     trusted = keys.trusted_public(_key_path(key))
@@ -208,50 +188,31 @@ def audit_cmd(
 
         raise UsageError(f"--key {key}: no readable Ed25519 public key ({key}.pub or a .pub file); "
                          "refusing to audit without the trust anchor you named")
-    store = open_store()
     _check_dask(dask)
-    run = store.start_run("audit", {"paths": targets, "workers": n, "dask": dask})
-    try:
-        with _progress("auditing", json_out) as prog:
-            summary = audit(store, targets, run, workers=n, dask=dask, trusted_key=trusted, progress=prog,
-                            burst=BurstThresholds(burst_min_count, burst_min_share, burst_window))
-    except BaseException:
-        run.finish(status="failed")
-        raise
-    run.finish(summary.to_dict())
-    _finish("audit", {"run": run.id, "summary": summary.to_dict()}, summary.findings, json_out, sarif, fail_on,
-            "Audit")
+    with _progress("auditing", json_out) as prog:
+        run_id, summary = run_audit(targets, workers=n, dask=dask, trusted_key=trusted, progress=prog,
+                                    burst=BurstThresholds(burst_min_count, burst_min_share, burst_window))
+    raise typer.Exit(finish("audit", summary.findings, json_out=json_out, sarif=sarif, fail_on=fail_on,
+                            extra={"run": run_id, "summary": summary.to_dict()}, title="Audit"))
 
 
 def recover_cmd(
     path: Path = typer.Argument(..., help="The sealed folder to repair."),
     backup: Path = typer.Option(..., "--from", help="Backup tree to take verified copies from."),
     apply: bool = typer.Option(False, "--apply", help="Restore (default: dry run, nothing is written)."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this."),
+    json_out: JsonOption = False,
+    sarif: SarifOption = None,
+    fail_on: FailOnOption = "high",
 ) -> None:
     """Restore missing or changed objects of PATH from BACKUP, only copies matching the ledger."""
-    from radguard.archive.ledger import Ledger
-    from radguard.archive.recover import recover
-    from radguard.cli.output import parse_fail_on
-    from radguard.store import open_store
+    from radguard.archive.run import run_recover
+    from radguard.cli.output import finish, print_findings_table, stdout_console
 
-    parse_fail_on(fail_on)
     _check_paths([path, backup])
-    store = open_store()
-    run = store.start_run("recover", {"path": str(path), "backup": str(backup), "apply": apply})
-    try:
-        report = recover(Ledger(store), str(path), str(backup), apply=apply)
-    except BaseException:
-        run.finish(status="failed")
-        raise
-    run.add_findings(report.findings)
-    run.finish(report.to_dict() | {"actions": len(report.actions)})
-    if not json_out:
-        from rich.table import Table
+    run_id, report = run_recover(str(path), str(backup), apply=apply)
 
-        from radguard.cli.output import stdout_console
+    def human() -> None:
+        from rich.table import Table
 
         t = Table(title=f"Recover ({'applied' if apply else 'dry run'})")
         for col in ("action", "path", "reason", "source"):
@@ -259,9 +220,11 @@ def recover_cmd(
         for a in report.actions:
             t.add_row(a.action, a.path, a.reason, a.source or "")
         stdout_console().print(t)
+        print_findings_table(report.findings, title="Unrecoverable")
+
     typer.echo(f"time to recover: {report.seconds:.2f} s", err=True)
-    _finish("recover", {"run": run.id, "report": report.to_dict()}, report.findings, json_out, sarif, fail_on,
-            "Unrecoverable")
+    raise typer.Exit(finish("recover", report.findings, json_out=json_out, sarif=sarif, fail_on=fail_on,
+                            extra={"run": run_id, "report": report.to_dict()}, human=human))
 
 
 @canary_app.command("plant")
@@ -270,21 +233,14 @@ def canary_plant_cmd(
     count: int = typer.Option(3, "--count", min=1, max=1000, help="How many decoys."),
     key: Path = typer.Option(None, "--key", help="Signing key (default: as for keygen)."),
     passphrase_env: str = typer.Option("RADGUARD_KEY_PASSPHRASE", "--passphrase-env"),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_out: JsonOption = False,
 ) -> None:
     """Write decoy DICOM files into PATH and seal them as canaries."""
     from radguard.archive import keys
-    from radguard.archive.seal import plant_canaries, seal
-    from radguard.cli.output import emit_json
-    from radguard.store import open_store
+    from radguard.archive.run import run_canary_plant
+    from radguard.cli.output import finish
 
     signing = keys.load(_key_path(key), passphrase_env=passphrase_env)
-    store = open_store()
-    planted = plant_canaries(str(path), count)
-    run = store.start_run("seal", {"paths": [str(path)], "canaries": len(planted)})
-    summary = seal(store, [str(path)], signing, run, canaries=frozenset(os.path.abspath(p) for p in planted))
-    run.finish(summary.to_dict())
-    if json_out:
-        emit_json("canary", {"run": run.id, "canaries": planted, "findings": []})
-    else:
-        typer.echo("\n".join(planted))
+    run_id, planted = run_canary_plant(str(path), count, signing)
+    raise typer.Exit(finish("canary", [], json_out=json_out, sarif=None, extra={"run": run_id, "canaries": planted},
+                            human=lambda: typer.echo("\n".join(planted))))

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from radguard.cli.options import JsonOption
+
 if TYPE_CHECKING:
     from radguard.catalog import Catalog, Control
 
@@ -80,7 +82,7 @@ def list_cmd(
         None, "--kind", help="Only this kind, e.g. subcategory, category, function, standard, sub-practice, profile."
     ),
     search: str = typer.Option(None, "--search", "-s", help="Only controls whose id or title contains this text."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_out: JsonOption = False,
 ) -> None:
     """List controls of one or more catalogs."""
     from radguard import catalog
@@ -122,7 +124,7 @@ def list_cmd(
 @controls_app.command("show")
 def show_cmd(
     ref: str = typer.Argument(..., help="A control reference, e.g. hipaa:164.312(e)(1), csf:PR.DS-02, hicp:6.M.B."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_out: JsonOption = False,
 ) -> None:
     """Show one control, its parent and its children."""
     from radguard import catalog

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from radguard.cli.options import FailOnOption, JsonOption, SarifOption, check_fail_on
 
 findings_app = typer.Typer(help="Read findings from the store; compare two runs.", no_args_is_help=True)
 
@@ -17,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def runs_cmd(
     kind: str = typer.Option(None, "--kind", help="Only runs of this kind (scan, audit, seal, pcap, ...)."),
     limit: int = typer.Option(20, "--limit", min=1),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_out: JsonOption = False,
 ) -> None:
     from radguard.cli.output import emit_json, stdout_console
     from radguard.store import open_store
@@ -41,72 +43,56 @@ def runs_cmd(
 def list_cmd(
     run: int = typer.Argument(None, help="Run id (default: the latest run of --kind)."),
     kind: str = typer.Option("scan", "--kind", help="Kind of run when RUN is omitted."),
-    json_out: bool = typer.Option(False, "--json"),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this."),
-    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
+    json_out: JsonOption = False,
+    fail_on: FailOnOption = "high",
+    sarif: SarifOption = None,
 ) -> None:
     """Show the findings of one run."""
-    from radguard.cli.output import (
-        emit_json,
-        exit_code_for,
-        parse_fail_on,
-        print_findings_table,
-        write_sarif,
-    )
+    from radguard.cli.output import finish
     from radguard.errors import UsageError
     from radguard.store import open_store
 
-    threshold = parse_fail_on(fail_on)
     store = open_store()
     info = store.get_run(run) if run is not None else store.latest_run(kind)
     if info is None:
         raise UsageError(f"no such run: {run if run is not None else 'latest ' + kind}")
     findings = store.findings(info.id)
-    if sarif:
-        write_sarif(sarif, findings)
-    if json_out:
-        emit_json("findings", {"run": info.to_dict(), "findings": [f.to_dict() for f in findings]})
-    else:
-        print_findings_table(findings, title=f"Run {info.id} ({info.kind})")
-    raise typer.Exit(int(exit_code_for(findings, threshold)))
+    raise typer.Exit(finish("findings", findings, json_out=json_out, sarif=sarif, fail_on=fail_on,
+                            extra={"run": info.to_dict()}, title=f"Run {info.id} ({info.kind})"))
 
 
 @findings_app.command("diff")
 def diff_cmd(
     run_a: int = typer.Argument(..., help="The older run id."),
     run_b: int = typer.Argument(..., help="The newer run id."),
-    json_out: bool = typer.Option(False, "--json"),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if a NEW finding is at or above this."),
+    json_out: JsonOption = False,
+    fail_on: Annotated[str, typer.Option("--fail-on", callback=check_fail_on,
+                                         help="Exit 1 if a NEW finding is at or above this.")] = "high",
 ) -> None:
     """What is new in RUN_B and what was fixed since RUN_A (by rule and target)."""
-    from radguard.cli.output import emit_json, exit_code_for, parse_fail_on, print_findings_table
+    from radguard.cli.output import finish, print_findings_table
     from radguard.errors import UsageError
     from radguard.report.diff import diff_findings
     from radguard.store import open_store
 
-    threshold = parse_fail_on(fail_on)
     store = open_store()
     for rid in (run_a, run_b):
         if store.get_run(rid) is None:
             raise UsageError(f"no such run: {rid}")
     d = diff_findings(store.findings(run_a), store.findings(run_b))
-    if json_out:
-        emit_json(
-            "findings-diff",
-            {
-                "run_a": run_a,
-                "run_b": run_b,
-                "new": [f.to_dict() for f in d.new],
-                "fixed": [f.to_dict() for f in d.fixed],
-                "unchanged": [f.to_dict() for f in d.unchanged],
-                "changed_severity": [
-                    {"before": a.to_dict(), "after": b.to_dict()} for a, b in d.changed_severity
-                ],
-                "findings": [f.to_dict() for f in d.new],
-            },
-        )
-    else:
+
+    def human() -> None:
         print_findings_table(d.new, title="New")
         print_findings_table(d.fixed, title="Fixed")
         typer.echo(f"unchanged: {len(d.unchanged)}, severity changed: {len(d.changed_severity)}")
-    raise typer.Exit(int(exit_code_for(d.new, threshold)))
+
+    raise typer.Exit(finish(
+        "findings-diff", d.new, json_out=json_out, sarif=None, fail_on=fail_on, human=human,
+        extra={
+            "run_a": run_a,
+            "run_b": run_b,
+            "new": [f.to_dict() for f in d.new],
+            "fixed": [f.to_dict() for f in d.fixed],
+            "unchanged": [f.to_dict() for f in d.unchanged],
+            "changed_severity": [{"before": a.to_dict(), "after": b.to_dict()} for a, b in d.changed_severity],
+        }))

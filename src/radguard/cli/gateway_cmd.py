@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from radguard.cli.options import JsonOption, writable_file
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +65,7 @@ def contain_cmd(
     downtime: bool = typer.Option(False, "--downtime", help="Reject every new association, abort open ones."),
     release: bool = typer.Option(False, "--release", help="Lift containment (all, or for --peer)."),
     status: bool = typer.Option(False, "--status", help="Show the containment state."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_out: JsonOption = False,
 ) -> None:
     """Talk to the running gateway over its control socket; takes effect at once and is audited."""
     from radguard.cli.output import emit_json
@@ -93,7 +96,8 @@ def contain_cmd(
 
 def audit_fhir_cmd(
     audit_file: Path = typer.Argument(..., help="The gateway's [audit] file (JSON Lines)."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the Bundle here instead of stdout."),
+    output: Annotated[Path | None, typer.Option("--output", "-o", callback=writable_file,
+                                                help="Write the Bundle here instead of stdout.")] = None,
 ) -> None:
     """FHIR R4 AuditEvent resources (IHE BALP), one per audit record, in a collection Bundle."""
     import json
@@ -116,6 +120,7 @@ def audit_fhir_cmd(
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     text = json.dumps(bundle, indent=1)
     if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text + "\n", encoding="utf-8")
     else:
         typer.echo(text)

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.controls_cmd",
     "radguard.cli.rules_cmd",
     "radguard.cli.report_cmd",
+    "radguard.cli.demo_cmd",
 )
 
 app = typer.Typer(
@@ -104,10 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     interrupts: tuple[type[BaseException], ...] = (*aborts, KeyboardInterrupt)
     command = typer.main.get_command(app)
     try:
-        if "--help" not in (argv if argv is not None else sys.argv[1:]):
-            from radguard.cli.output import check_output_paths
-
-            check_output_paths(argv if argv is not None else sys.argv[1:])
         rv = command.main(args=argv, prog_name="radguard", standalone_mode=False)
     except RadguardError as exc:
         print(f"radguard: error: {exc}", file=sys.stderr)

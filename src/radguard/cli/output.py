@@ -5,6 +5,9 @@
 - Exit codes (:class:`ExitCode`): 0 ran and found nothing at or above ``--fail-on``;
   1 findings at or above it; 2 the command as a whole could not run.
 - ``--sarif FILE``: SARIF 2.1.0 of the findings.
+
+Every command that reports findings ends in :func:`finish`; the options it shares with other
+commands are declared once in :mod:`radguard.cli.options`.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from radguard.models import Finding, Severity
 
@@ -139,56 +142,54 @@ def write_sarif(path: Path, findings: Sequence[Finding], tool: str = "radguard")
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-#: options that name an output file (``"file"``) or directory (``"dir"``), by command (``"*"``: any)
-OUTPUT_OPTIONS: dict[str, dict[str, str]] = {
-    "*": {"--sarif": "file", "--records": "file", "--learn-baseline": "file", "--zeek-log": "dir"},
-    "keygen": {"--key": "file"},
-}
+Findings = Sequence[Finding] | Callable[[], Sequence[Finding]]
 
 
-def output_problem(path: Path, kind: str) -> str | None:
-    """Why ``path`` cannot be written as an output file/directory, or None if it looks writable.
+def finish(kind: str, findings: Findings, *, json_out: bool, sarif: Path | None, fail_on: str | Severity = "high",
+           extra: Mapping[str, Any] | None = None, errors: Sequence[Any] | None = None, title: str = "Findings",
+           human: Callable[[], None] | None = None, stream_json: Callable[[IO[str]], None] | None = None,
+           worst: Severity | None = None) -> int:
+    """The closing step of every command that reports findings; returns the exit code (0 or 1).
 
-    Checked before a command does its work, so a typo in an output path does not cost the
-    result of a long scan or audit.
+    Writes ``sarif`` (SARIF 2.1.0), then either the one ``radguard.<kind>/1`` JSON object on stdout
+    (``extra`` keys, ``errors`` if given, then ``findings``) or, for people, ``human()`` if given,
+    else a findings table titled ``title``. The exit code is 1 when a finding is at or above
+    ``fail_on`` (README "CLI contract").
+
+    Parameters
+    ----------
+    findings
+        The findings, or a function returning them: a producer that spools its results (the scan)
+        then loads them only when a table or SARIF needs them.
+    stream_json
+        Writes the whole JSON document itself (a spooled result streamed to stdout), instead of
+        ``extra``/``errors``/``findings``.
+    worst
+        The most severe finding when the producer counted it already (with a lazy ``findings``).
     """
-    import os
+    threshold = fail_on if isinstance(fail_on, Severity) else parse_fail_on(fail_on)
+    loaded: list[Sequence[Finding]] = []
 
-    if path.exists():
-        if kind == "file" and path.is_dir():
-            return "is a directory"
-        if kind == "dir" and not path.is_dir():
-            return "exists and is not a directory"
-        if not os.access(path, os.W_OK):
-            return "not writable"
-        return None
-    parent = path.parent
-    while not parent.exists():
-        if parent == parent.parent:
-            return "no existing parent directory"
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{parent} is not a directory"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"directory {parent} is not writable"
-    return None
+    def items() -> Sequence[Finding]:
+        if not loaded:
+            loaded.append(findings() if callable(findings) else findings)
+        return loaded[0]
 
-
-def check_output_paths(argv: Sequence[str]) -> None:
-    """Raise UsageError for an output option (``--sarif FILE`` ...) whose path cannot be written."""
-    from radguard.errors import UsageError
-
-    command = next((a for a in argv if not a.startswith("-")), "")
-    options = {**OUTPUT_OPTIONS["*"], **OUTPUT_OPTIONS.get(command, {})}
-    args = list(argv)
-    for i, arg in enumerate(args):
-        name, eq, value = arg.partition("=")
-        if name not in options:
-            continue
-        if not eq:
-            if i + 1 >= len(args):
-                continue
-            value = args[i + 1]
-        problem = output_problem(Path(value), options[name])
-        if problem:
-            raise UsageError(f"{name} {value}: {problem}")
+    if sarif is not None:
+        write_sarif(sarif, items())
+    if json_out and stream_json is not None:
+        stream_json(sys.stdout)
+        sys.stdout.flush()
+    elif json_out:
+        payload: dict[str, Any] = dict(extra or {})
+        if errors is not None:
+            payload["errors"] = list(errors)
+        payload["findings"] = [f.to_dict() for f in items()]
+        emit_json(kind, payload)
+    elif human is not None:
+        human()
+    else:
+        print_findings_table(items(), title=title)
+    if worst is not None:
+        return int(ExitCode.FINDINGS if worst >= threshold else ExitCode.OK)
+    return int(exit_code_for(items(), threshold))

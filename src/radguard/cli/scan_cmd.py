@@ -6,11 +6,11 @@ imported inside the command.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import typer
+
+from radguard.cli.options import FailOnOption, JsonOption, NoStoreOption, SarifOption
 
 
 def register(app: typer.Typer) -> None:
@@ -40,20 +40,19 @@ def scan_cmd(
                                    help="A calling AE title the SCP knows, to probe services when unknown peers "
                                    "are refused (findings then say 'configured calling AE')."),
     called_ae: list[str] = typer.Option(None, "--called-ae", help="Called AE title(s) to try (repeatable)."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-    sarif: Path = typer.Option(None, "--sarif", help="Also write SARIF 2.1.0 to this file."),
-    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 if any finding is at or above this severity."),
-    no_store: bool = typer.Option(False, "--no-store", help="Do not record the run in the store."),
+    json_out: JsonOption = False,
+    sarif: SarifOption = None,
+    fail_on: FailOnOption = "high",
+    no_store: NoStoreOption = False,
 ) -> None:
     """Scan TARGETs (see ``docs/rules.md`` for the rules)."""
     import asyncio
 
     from radguard.assess.run import run_scan
     from radguard.assess.targets import expand_targets, parse_ports
-    from radguard.cli.output import ExitCode, parse_fail_on, write_sarif
+    from radguard.cli.output import finish
     from radguard.errors import UsageError
 
-    threshold = parse_fail_on(fail_on)
     port_list = parse_ports(ports)
     hosts = expand_targets(targets)
     for title in [calling_ae, *(called_ae or [])]:
@@ -64,16 +63,12 @@ def scan_cmd(
         calling_ae=calling_ae, called_aes=tuple(called_ae or ()), store=not no_store, progress=not json_out,
     ))
     try:
-        if sarif:
-            write_sarif(sarif, outcome.finding_list())
-        if json_out:
-            outcome.write_json(sys.stdout)
-        else:
-            _print_human(outcome, hosts, port_list)
-        worst = outcome.worst
+        code = finish("scan", outcome.finding_list, json_out=json_out, sarif=sarif, fail_on=fail_on,
+                      worst=outcome.worst, stream_json=outcome.write_json,
+                      human=lambda: _print_human(outcome, hosts, port_list))
     finally:
         outcome.close()
-    raise typer.Exit(int(ExitCode.FINDINGS if worst is not None and worst >= threshold else ExitCode.OK))
+    raise typer.Exit(code)
 
 
 def _print_human(outcome: Any, hosts: list[str], port_list: list[int]) -> None:

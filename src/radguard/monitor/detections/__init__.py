@@ -47,6 +47,11 @@ PROFILES: dict[str, tuple[str, ...]] = {
 }
 
 
+def profile_names() -> tuple[str, ...]:
+    """The profile names ``--profile`` accepts (anything else is read as a comma-separated list of rule ids)."""
+    return tuple(PROFILES)
+
+
 @dataclass(frozen=True)
 class Rule:
     """What a detection reports and how it maps to ATT&CK and to controls."""
