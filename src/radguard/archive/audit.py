@@ -1,6 +1,8 @@
 """``radguard audit``: every stateless check on every file, plus ledger verification.
 
-Streams each tree in batches to the workers; findings are written to the store per batch.
+Streams each tree in batches to the workers, each path with its ledger entry: a worker reads each
+file once, runs the checks and compares it with its entry in place (:func:`radguard.archive.work.audit_batch`);
+findings are written to the store per batch.
 Where the tree was sealed it also reports ``missing`` and ``unexpected`` objects, verifies the
 signed Merkle roots (``ledger-invalid``) and looks for a ``ransomware-burst`` (thresholds in
 :class:`BurstThresholds`, docs/archive.md). 45 CFR 164.308(a)(1)(ii)(D), 164.312(b)/(c)(1).
@@ -19,7 +21,8 @@ from radguard.archive.merkle import MerkleBuilder
 from radguard.archive.runner import run_ordered
 from radguard.archive.tree import batched, iter_files, normalize
 from radguard.archive.verify import CANARY, Status
-from radguard.archive.work import MISMATCH, AuditJob, audit_batch, compare_one, path_exists
+from radguard.archive.work import AuditJob, audit_batch, path_exists
+from radguard.inspect.api import unreadable
 from radguard.inspect.rules import (
     AUTHENTICATE,
     BACKUP,
@@ -150,11 +153,9 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         def jobs(path: str = path) -> Iterator[AuditJob]:
             for chunk in batched(iter_files(path), BATCH):
                 summary.files += len(chunk)
-                entries = ledger.quick_lookup([i.path for i in chunk if i.error is None])
+                entries = ledger.audit_lookup([i.path for i in chunk if i.error is None])
                 errs = [i for i in chunk if i.error is not None]
                 if errs:
-                    from radguard.inspect.api import unreadable
-
                     emit([unreadable(i.path, i.error) for i in errs if i.error is not None])
                 yield [(i.path, entries.get(i.path)) for i in chunk if i.error is None]
 
@@ -163,26 +164,20 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         ledger_pass = _LedgerPass(ledger, path, merkles, bad_leaves, summary, emit)
         for results in run_ordered(audit_batch, jobs(), workers=workers, dask=dask):
             found: list[Finding] = []
-            mismatched = [r["path"] for r in results if r["status"] == MISMATCH]
-            full = ledger.lookup(mismatched) if mismatched else {}
             for r in results:
-                found.extend(Finding.from_dict(d) for d in r["findings"])
-                if r["status"] == MISMATCH:
-                    status, more = compare_one(r["path"], full[r["path"]])
-                    found.extend(more)
-                else:
-                    status = Status(r["status"])
+                found.extend(r.findings)
+                status = r.status
                 summary.status[status.value] = summary.status.get(status.value, 0) + 1
                 if status in (Status.TAMPERED, Status.REPLACED, Status.TRANSCODED, Status.OK):
                     summary.verified += 1
                 if status in (Status.TAMPERED, Status.REPLACED):
                     changed += 1
-                    _span(changed_mtimes, r["mtime_ns"])
-                if status == Status.NEW and _covered(r["path"], roots):
+                    _span(changed_mtimes, r.mtime_ns)
+                if status == Status.NEW and _covered(r.path, roots):
                     summary.unexpected += 1
-                    if any(f["rule"] == RuleId.NOT_DICOM and f["severity"] == "critical" for f in r["findings"]):
-                        _span(changed_mtimes, r["mtime_ns"])
-                    found.append(UNEXPECTED.finding(r["path"], {"dicom": r["dicom"], "sop_instance_uid": r["sop"]}))
+                    if any(f.rule == RuleId.NOT_DICOM and f.severity == Severity.CRITICAL for f in r.findings):
+                        _span(changed_mtimes, r.mtime_ns)
+                    found.append(UNEXPECTED.finding(r.path, {"dicom": bool(r.sop), "sop_instance_uid": r.sop}))
             emit(found)
             ledger_pass.step(len(results))
             if progress:

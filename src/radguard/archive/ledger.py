@@ -77,10 +77,13 @@ class SignatureRow(Base):
 LEAF_FIELDS = ("path", "size", "mtime_ns", "dicom", "sop_instance_uid", "series_uid", "study_uid", "sop_class_uid",
                "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256", "pixel_sha256",
                "pixel_canonical_sha256", "canary")
-#: fields a worker needs to verify a changed object
+#: fields of a full entry (verification of a changed object, :meth:`Ledger.lookup`)
 VERIFY_FIELDS = (*LEAF_FIELDS, "id", "elements", "layout")
-#: fields a worker needs for the first, cheap pass (SHA-256 equal: nothing else to do)
-QUICK_FIELDS = ("path", "id", "file_sha256", "dicom", "canary", "checks", "checks_version")
+#: what an audit worker gets of each entry with its work item, in ledger form (elements packed, layout
+#: and checks JSON text): enough to trust the cached checks when the SHA-256 is equal and, when it is
+#: not, to compare in place (:func:`expand`) without going back to the store or reading the file again
+AUDIT_FIELDS = ("path", "size", "dicom", "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256",
+                "pixel_sha256", "pixel_canonical_sha256", "canary", "elements", "layout", "checks", "checks_version")
 
 
 #: ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` without building an encoder per call
@@ -96,11 +99,17 @@ def leaf_of(fields: dict[str, Any]) -> str:
     return hashlib.sha256(leaf_bytes(fields)).hexdigest()
 
 
+def expand(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry in ledger form with its element digests unpacked and its layout decoded (what
+    :func:`radguard.archive.verify.compare` reads); ``entry`` is left as it is."""
+    layout = entry.get("layout")
+    return entry | {"elements": unpack_elements(entry.get("elements") or ""),
+                    "layout": json.loads(layout) if layout else None,
+                    "dicom": bool(entry["dicom"]), "canary": bool(entry["canary"])}
+
+
 def row_fields(row: EntryRow) -> dict[str, Any]:
-    out = {k: getattr(row, k) for k in VERIFY_FIELDS}
-    out["elements"] = unpack_elements(row.elements or "")
-    out["layout"] = json.loads(row.layout) if row.layout else None
-    return out
+    return expand({k: getattr(row, k) for k in VERIFY_FIELDS})
 
 
 _T = cast(Table, EntryRow.__table__)
@@ -198,29 +207,28 @@ class Ledger:
             rows = s.scalars(select(EntryRow).where(EntryRow.path.in_(paths)))
             return {r.path: row_fields(r) for r in rows}
 
-    def quick_lookup(self, paths: list[str]) -> dict[str, dict[str, Any]]:
-        """The :data:`QUICK_FIELDS` of the entries of ``paths`` (one cheap query, no ORM objects)."""
-        if not paths:
-            return {}
-        cols = [_T.c[k] for k in QUICK_FIELDS]
-        with self.store.session() as s:
-            return {r[0]: dict(zip(QUICK_FIELDS, r, strict=True)) for r in s.execute(select(*cols).where(
-                _T.c.path.in_(paths))).all()}
+    def audit_lookup(self, paths: list[str]) -> dict[str, dict[str, Any]]:
+        """The :data:`AUDIT_FIELDS` of the entries of ``paths``, in ledger form (one query, no ORM objects)."""
+        return {r[0]: dict(zip(AUDIT_FIELDS, r, strict=True)) for r in self._columns(AUDIT_FIELDS, paths)}
 
     def stat_lookup(self, paths: list[str]) -> dict[str, tuple[int, int]]:
-        """(size, mtime_ns) of the entries of ``paths``; on SQLite one plain driver query (no statement
-        compilation per batch: the ``IN`` list is rendered anew for each one otherwise)."""
+        """(size, mtime_ns) of the entries of ``paths``."""
+        return {p: (size, mt) for p, size, mt in self._columns(("path", "size", "mtime_ns"), paths)}
+
+    def _columns(self, names: tuple[str, ...], paths: list[str]) -> list[tuple[Any, ...]]:
+        """Columns ``names`` of the entries of ``paths``; on SQLite one plain driver query (no statement
+        compilation per batch: the ``IN`` list is rendered anew for each one otherwise). Booleans come
+        back as stored (0/1 on SQLite)."""
         if not paths:
-            return {}
+            return []
         with self.store.session() as s:
             conn = s.connection()
             if conn.dialect.name == "sqlite":
-                rows = conn.exec_driver_sql(
-                    f"SELECT path, size, mtime_ns FROM {_T.name} WHERE path IN ({', '.join('?' * len(paths))})",
-                    tuple(paths)).all()
-            else:
-                rows = conn.execute(select(_T.c.path, _T.c.size, _T.c.mtime_ns).where(_T.c.path.in_(paths))).all()
-            return {p: (size, mt) for p, size, mt in rows}
+                return [tuple(r) for r in conn.exec_driver_sql(
+                    f"SELECT {', '.join(names)} FROM {_T.name} WHERE path IN ({', '.join('?' * len(paths))})",
+                    tuple(paths)).all()]
+            return [tuple(r) for r in conn.execute(select(*(_T.c[k] for k in names)).where(
+                _T.c.path.in_(paths))).all()]
 
     def write_batch(self, root: str, run_id: int, sealed: Iterable[tuple[dict[str, Any], bool]],
                     seen: list[str], checks_version: str = "", existing: set[str] | None = None) -> int:

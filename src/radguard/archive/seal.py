@@ -82,8 +82,7 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
         for results in run_ordered(seal_batch, jobs(), workers=workers, dask=dask):
             found: list[Finding] = []
             for r in results:
-                if r["findings"]:
-                    found.extend(Finding.from_dict(d) for d in r["findings"])
+                found.extend(r["findings"])
                 if r["error"]:
                     summary.errors += 1
                     continue

@@ -1,6 +1,7 @@
 """Batch functions that run in worker processes (or Dask workers): read once, check, hash.
 
-They take and return plain data (paths, dicts) so that any executor can carry them.
+They take and return plain data (paths, dicts, :class:`~radguard.models.Finding` objects) so that
+any executor (a process pool, Dask) can carry them.
 """
 
 from __future__ import annotations
@@ -8,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 from radguard.archive.digest import fingerprint, pack_elements
-from radguard.archive.ledger import leaf_of
+from radguard.archive.ledger import expand, leaf_of
 from radguard.archive.verify import Status, compare
 from radguard.inspect.api import unreadable
 from radguard.inspect.checks import CHECKS_VERSION, run_checks
-from radguard.inspect.obj import object_from_raw, open_regular, read_object, read_raw
+from radguard.inspect.obj import close_raw, object_from_raw, open_regular, read_object, read_raw
 from radguard.models import Finding
 
 SealJob = tuple[list[tuple[str, int]], bool, bool]  # [(path, mtime_ns)], decode_pixels, run checks
@@ -36,7 +37,7 @@ def seal_batch(job: SealJob) -> list[dict[str, Any]]:
         try:
             obj = read_object(path)
         except OSError as exc:
-            out.append({"path": path, "error": True, "findings": [unreadable(path, exc).to_dict()]})
+            out.append({"path": path, "error": True, "findings": [unreadable(path, exc)]})
             continue
         try:
             fp = fingerprint(obj, decode_pixels=decode)
@@ -51,62 +52,63 @@ def seal_batch(job: SealJob) -> list[dict[str, Any]]:
         row.update(elements=pack_elements(fp.elements),
                    layout=_COMPACT_JSON(fp.layout) if fp.layout is not None else None,
                    checks=_COMPACT_JSON(_checks_cache(found)))
-        out.append({"path": path, "row": row, "error": False, "findings": [f.to_dict() for f in found]})
+        out.append({"path": path, "row": row, "error": False, "findings": found})
     return out
 
 
-def audit_batch(job: AuditJob) -> list[dict[str, Any]]:
-    """Stateless checks on each file; for sealed files, SHA-256 against the ledger first.
+class Audited(NamedTuple):
+    """What an audit worker concluded about one file (plain data: any executor carries it)."""
 
-    An object whose SHA-256 equals the sealed one is byte-identical to what the seal checked, so
-    the check results cached in the ledger (same :data:`CHECKS_VERSION`) are its results: it is
-    hashed, not parsed. Changed objects come back with status ``mismatch`` for :func:`compare_one`.
+    path: str
+    status: Status
+    findings: list[Finding]
+    #: modification time when read (0 if unreadable)
+    mtime_ns: int = 0
+    #: SOP Instance UID of a DICOM file the ledger does not know (``new``), else None
+    sop: str | None = None
+
+
+def audit_batch(job: AuditJob) -> list[Audited]:
+    """Stateless checks on each file and, for sealed files, the ledger comparison, each file read once.
+
+    ``job`` pairs each path with its ledger entry (:data:`radguard.archive.ledger.AUDIT_FIELDS`, None
+    if never sealed). An object whose SHA-256 equals the sealed one is byte-identical to what the seal
+    checked, so the check results cached in the ledger (same :data:`CHECKS_VERSION`) are its results:
+    it is hashed, not parsed. A changed one is parsed once, checked and compared with its entry
+    (:func:`radguard.archive.verify.compare`) from the same bytes.
     """
-    out: list[dict[str, Any]] = []
+    out: list[Audited] = []
     for path, entry in job:
         try:
             data, mtime_ns, mm = read_raw(path)
         except OSError as exc:
-            out.append({"path": path, "status": Status.UNREADABLE.value,
-                        "findings": [unreadable(path, exc).to_dict()]})
+            out.append(Audited(path, Status.UNREADABLE, [unreadable(path, exc)]))
             continue
-        sop = None
+        obj = None
         try:
             sha = hashlib.sha256(data).hexdigest() if entry is not None else ""
-            if entry is not None and sha == entry["file_sha256"] and entry.get("checks") is not None \
-                    and entry.get("checks_version") == CHECKS_VERSION:
-                found = [d | {"target": path} for d in json.loads(entry["checks"])]
-                status = Status.OK.value
-            else:
-                obj = object_from_raw(path, data, mtime_ns, None)
-                found = [f.to_dict() for f in run_checks(obj)]
-                if entry is None:
-                    status = Status.NEW.value
-                    sop = obj.part10.text(0x00080018) if obj.is_dicom else None
+            if entry is not None and sha == entry["file_sha256"]:
+                cached = entry.get("checks") if entry.get("checks_version") == CHECKS_VERSION else None
+                if cached is not None:
+                    found = [Finding.from_dict(d | {"target": path}) for d in json.loads(cached)]
                 else:
-                    status = Status.OK.value if sha == entry["file_sha256"] else MISMATCH
+                    found = run_checks(obj := object_from_raw(path, data, mtime_ns, mm))
+                out.append(Audited(path, Status.OK, found, mtime_ns))
+                continue
+            obj = object_from_raw(path, data, mtime_ns, mm)
+            found = run_checks(obj)
+            if entry is None:
+                sop = obj.part10.text(0x00080018) if obj.is_dicom else None
+                out.append(Audited(path, Status.NEW, found, mtime_ns, sop))
+                continue
+            status, more = compare(expand(entry), obj, sha)
+            out.append(Audited(path, status, found + more, mtime_ns))
         finally:
-            if mm is not None:
-                data = b""
-                mm.close()
-        out.append({"path": path, "status": status, "findings": found, "sop": sop, "mtime_ns": mtime_ns,
-                    "dicom": bool(sop), "sha": sha})
+            if obj is not None:
+                obj.close()
+            else:
+                close_raw(data, mm)
     return out
-
-
-MISMATCH = "mismatch"
-
-
-def compare_one(path: str, entry: dict[str, Any]) -> tuple[Status, list[Finding]]:
-    """Ledger comparison of one changed object (reads it again: changed objects are rare)."""
-    try:
-        obj = read_object(path)
-    except OSError as exc:
-        return Status.UNREADABLE, [unreadable(path, exc)]
-    try:
-        return compare(entry, obj, hashlib.sha256(obj.data).hexdigest())
-    finally:
-        obj.close()
 
 
 def file_sha256(path: str) -> str:

@@ -7,6 +7,7 @@ Part 10 layout (:mod:`radguard.dicom.part10`, values never decoded) and returns 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
@@ -64,10 +65,11 @@ class ArchiveObject:
         return p.has_magic or bool(p.elements)
 
     def close(self) -> None:
-        if self._mm is not None:
-            self.data = b""
-            self._mm.close()
-            self._mm = None
+        """Unmap the file if it was memory-mapped (see :func:`close_raw`)."""
+        mm, self._mm = self._mm, None
+        if mm is not None:
+            data, self.data = self.data, b""
+            close_raw(data, mm)
 
 
 def from_bytes(data: bytes | memoryview, target: str, *, transfer_syntax: str | None = None,
@@ -110,6 +112,18 @@ def read_raw(path: str) -> tuple[bytes | memoryview, int, mmap.mmap | None]:
             mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
             return memoryview(mm), st.st_mtime_ns, mm
         return fh.read(st.st_size), st.st_mtime_ns, None
+
+
+def close_raw(data: bytes | memoryview, mm: mmap.mmap | None) -> None:
+    """Release what :func:`read_raw` returned: the view is released and the map closed; if slices of
+    the view are still held somewhere, the map goes when they are collected."""
+    if mm is None:
+        return
+    if isinstance(data, memoryview):
+        with contextlib.suppress(BufferError):
+            data.release()
+    with contextlib.suppress(BufferError):
+        mm.close()
 
 
 def object_from_raw(path: str, data: bytes | memoryview, mtime_ns: int, mm: mmap.mmap | None) -> ArchiveObject:
