@@ -92,9 +92,9 @@ def _build(tmp_path: Path) -> tuple[Path, list[Path], set[str]]:
 @pytest.mark.parametrize(("workers", "mapped"), [(1, False), (2, False), (1, True), (2, True)])
 def test_audit_opens_every_file_exactly_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              opens: Callable[[], Counter[str]], workers: int, mapped: bool) -> None:
+    if mapped:  # every file memory-mapped (and unmapped) by the seal and audit workers
+        monkeypatch.setattr(obj, "MMAP_THRESHOLD", 1)
     tree, existing, expected = _build(tmp_path)
-    if mapped:
-        monkeypatch.setattr(obj, "MMAP_THRESHOLD", 1)  # every file memory-mapped (and unmapped) by the worker
     before = opens()
     store = open_store(f"sqlite:///{tmp_path / 'ledger.db'}")
     summary = audit(store, [str(tree)], store.start_run("audit", {}), workers=workers,
