@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: real peers on free loopback ports (see tests/peers.py)."""
+"""Shared pytest fixtures: real peers on free loopback ports (see tests/support/peers.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from radguard.range.samples import disable_downloads
-from tests.peers import OrthancPeer, Peer, PostgresServer, start_dcmqrscp, start_orthanc, start_postgres, start_storescp
+from tests.support.peers import (
+    OrthancPeer,
+    Peer,
+    PostgresServer,
+    start_dcmqrscp,
+    start_orthanc,
+    start_postgres,
+    start_storescp,
+)
 
 os.environ.setdefault("TCP_NODELAY", "1")
 # pydicom would download non-bundled test files from the internet: never at run time.

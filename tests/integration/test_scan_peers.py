@@ -2,7 +2,7 @@
 
 Peers: DCMTK storescp (no AE checks), dcmqrscp with an AE table, Orthanc default and
 hardened (+ DICOM TLS), DCMTK storescp over TLS with a weak and a good certificate, the
-misbehaving peers of tests/tlspeers.py, and closed ports.
+misbehaving peers of tests/support/tlspeers.py, and closed ports.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from radguard.assess.probes import dicom_services
 from radguard.assess.scanner import HostResult, PortResult, Scanner, ScanOptions
 from radguard.cli.main import main
 from radguard.store import open_store
-from tests.peers import (
+from tests.support.peers import (
     OrthancPeer,
     Peer,
     dcmtk_env,
@@ -30,7 +30,7 @@ from tests.peers import (
     storescu,
     wait_port,
 )
-from tests.tlspeers import Certs, HostilePeer, Misbehaviour, make_certs, start_tls_storescp
+from tests.support.tlspeers import Certs, HostilePeer, Misbehaviour, make_certs, start_tls_storescp
 
 pytestmark = pytest.mark.integration
 
@@ -271,7 +271,7 @@ def test_cli_json_store_and_diff(storescp: Peer, capsys: pytest.CaptureFixture[s
 
 
 def test_dicomweb_over_https(certs: Certs) -> None:
-    from tests.tlspeers import DicomWebStub
+    from tests.support.tlspeers import DicomWebStub
 
     weak, good = DicomWebStub(certs, weak=True), DicomWebStub(certs, weak=False)
     try:

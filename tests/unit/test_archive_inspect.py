@@ -1,4 +1,4 @@
-"""Stateless archive checks on the threat corpus (tests/corpus.py): exact findings per threat."""
+"""Stateless archive checks on the threat corpus (tests/support/corpus.py): exact findings per threat."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from radguard.dicom.part10 import IssueKind, parse
 from radguard.inspect.api import inspect_bytes, inspect_dataset, inspect_path
 from radguard.inspect.magic import ContentKind, classify
 from radguard.models import Severity
-from tests.corpus import CLEAN, THREATS, Threat, read, write_threats
+from tests.support.corpus import CLEAN, THREATS, Threat, read, write_threats
 
 
 @pytest.mark.parametrize("name", CLEAN)
