@@ -9,6 +9,7 @@ come out exactly as ``radguard pcap`` builds them from a capture (no hand-writte
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from radguard.dicom.pdu import (
     ReleaseRequest,
     ReleaseResponse,
 )
+from radguard.models import Finding
 from radguard.monitor.analyzer import DEFAULT_DICOM_PORTS, Analyzer
 from radguard.monitor.conversation import Inspector
 from radguard.monitor.decode import Segment, TCPFlag
@@ -55,6 +57,16 @@ CTX = {uid: cid for cid, uid in CONTEXTS}
 PDU_MAX = 16384
 
 Message = tuple[bool, bytes]  # (from the client, bytes)
+#: the PHI values :func:`image` and :func:`query` put on the wire by default: no finding may carry one
+PHI_VALUES = ("Doe^Jane", "Doe", "ID-123", "19700101")
+
+
+def assert_no_phi(findings: Iterable[Finding], *values: str) -> None:
+    """No PHI value (:data:`PHI_VALUES` and ``values``) in any finding's title, target or evidence."""
+    for f in findings:
+        text = json.dumps([f.title, f.target, dict(f.evidence)], default=str)
+        leaked = [v for v in (*PHI_VALUES, *values) if v in text]
+        assert not leaked, (f.rule, leaked)
 
 
 def dataset_bytes(ds: Dataset) -> bytes:
@@ -112,10 +124,12 @@ def echo(message_id: int = 1) -> list[Message]:
             _msg(False, CTX[uids.VERIFICATION], c_echo_rsp(message_id).encode())]
 
 
-def store(ds: Dataset | bytes, message_id: int = 1, status: int = Status.SUCCESS) -> list[Message]:
-    """A C-STORE of ``ds`` (a pydicom data set, or data-set bytes crafted by the test) and its response."""
+def store(ds: Dataset | bytes, message_id: int = 1, status: int = Status.SUCCESS,
+          sop_instance: str | None = None) -> list[Message]:
+    """A C-STORE of ``ds`` (a pydicom data set, or data-set bytes crafted by the test) and its response;
+    the command names ``sop_instance`` (default: the data set's SOP Instance UID, or ``1.2.3.<message id>``)."""
     data = ds if isinstance(ds, bytes) else dataset_bytes(ds)
-    instance = "1.2.3.4" if isinstance(ds, bytes) else str(ds.SOPInstanceUID)
+    instance = sop_instance or (f"1.2.3.{message_id}" if isinstance(ds, bytes) else str(ds.SOPInstanceUID))
     cid = CTX[uids.CT_IMAGE_STORAGE]
     return [_msg(True, cid, c_store_rq(message_id, uids.CT_IMAGE_STORAGE, instance).encode(), data),
             _msg(False, cid, c_store_rsp(message_id, uids.CT_IMAGE_STORAGE, instance, status).encode())]
