@@ -70,7 +70,7 @@ def partially_encrypted(name: str, prefix: int = 4096) -> bytes:
     return encrypt(data[:prefix]) + data[prefix:]
 
 
-def _document(doc: bytes, mime: str, name: str = "doc") -> bytes:
+def encapsulated_document(doc: bytes, mime: str, name: str = "doc") -> bytes:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian
 
@@ -192,17 +192,17 @@ THREATS: tuple[Threat, ...] = (
            (Expected("malformed", "medium", {"problem": "truncated", "keyword": "PixelData", "offset": 6300}),)),
     Threat("bad_vr.dcm", lambda: bad_vr("MR_small.dcm")[0],
            (Expected("malformed", "medium", {"problem": "invalid-vr", "offset": _BAD_VR_OFFSET + 4}),)),
-    Threat("pdf_js.dcm", lambda: _document(PDF_JS, "application/pdf", "js"),
+    Threat("pdf_js.dcm", lambda: encapsulated_document(PDF_JS, "application/pdf", "js"),
            (Expected("active-content", "high",
                      {"kind": "pdf", "pdf_tokens": ["/JavaScript", "/JS", "/OpenAction"]}),)),
-    Threat("pdf_launch.dcm", lambda: _document(PDF_LAUNCH, "application/pdf", "launch"),
+    Threat("pdf_launch.dcm", lambda: encapsulated_document(PDF_LAUNCH, "application/pdf", "launch"),
            (Expected("active-content", "critical", {"kind": "pdf", "pdf_tokens": ["/Launch", "/OpenAction"]}),)),
-    Threat("pdf_obfuscated.dcm", lambda: _document(PDF_OBFUSCATED, "application/pdf", "obf"),
+    Threat("pdf_obfuscated.dcm", lambda: encapsulated_document(PDF_OBFUSCATED, "application/pdf", "obf"),
            (Expected("active-content", "high", {"kind": "pdf", "pdf_tokens": ["/JavaScript"]}),)),
-    Threat("pdf_clean.dcm", lambda: _document(PDF_CLEAN, "application/pdf", "clean"), (), "active-content"),
-    Threat("cda_script.dcm", lambda: _document(CDA_SCRIPT, "text/XML", "cda"),
+    Threat("pdf_clean.dcm", lambda: encapsulated_document(PDF_CLEAN, "application/pdf", "clean"), (), "active-content"),
+    Threat("cda_script.dcm", lambda: encapsulated_document(CDA_SCRIPT, "text/XML", "cda"),
            (Expected("active-content", "high", {"kind": "markup", "markup_tokens": ["<script"]}),)),
-    Threat("pdf_is_pe.dcm", lambda: _document(PE_STUB, "application/pdf", "pe"),
+    Threat("pdf_is_pe.dcm", lambda: encapsulated_document(PE_STUB, "application/pdf", "pe"),
            (Expected("active-content", "critical", {"kind": "pe"}),)),
     Threat("private_pe.dcm", lambda: with_private("CT_small.dcm", PE_STUB),
            (Expected("active-content", "critical", {"kind": "pe", "keyword": "private", "vr": "OB"}),)),

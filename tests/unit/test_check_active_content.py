@@ -20,7 +20,7 @@ from tests.support.corpus import (
     threats_of,
     with_private,
 )
-from tests.support.corpus import _document as document
+from tests.support.corpus import encapsulated_document as document
 from tests.support.wire import dataset_bytes, image
 
 RULE = "active-content"
