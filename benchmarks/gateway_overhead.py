@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.test_gateway_helpers import make_files  # noqa: E402
-from tests.peers import dcmtk_env, free_port, start_storescp, wait_port  # noqa: E402
+from tests.support.peers import dcmtk_env, free_port, start_storescp, wait_port  # noqa: E402
 from tests.unit.test_audit_syslog import make_certs  # noqa: E402
 
 from radguard.dicom.dimse import c_echo_rq, fragment  # noqa: E402

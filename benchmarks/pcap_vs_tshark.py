@@ -40,7 +40,7 @@ from pydicom import dcmread  # noqa: E402
 from pydicom.data import get_testdata_file  # noqa: E402
 from pydicom.uid import generate_uid  # noqa: E402
 from tests.captures.make_captures import _REQUEST, TSHARK_OPTIONS, run, tcpdump  # noqa: E402
-from tests.peers import LOOPBACK, start_storescp  # noqa: E402
+from tests.support.peers import LOOPBACK, start_storescp  # noqa: E402
 
 from radguard.monitor.analyzer import analyze  # noqa: E402
 

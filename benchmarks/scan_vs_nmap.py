@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.peers import Peer, free_port, start_dcmqrscp, start_orthanc, start_storescp  # noqa: E402
+from tests.support.peers import Peer, free_port, start_dcmqrscp, start_orthanc, start_storescp  # noqa: E402
 
 RADGUARD = [str(ROOT / ".venv" / "bin" / "radguard")]
 

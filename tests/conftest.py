@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: real peers on free loopback ports (see tests/peers.py)."""
+"""Shared pytest fixtures: real peers on free loopback ports (see tests/support/peers.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from radguard.range.samples import disable_downloads
-from tests.peers import OrthancPeer, Peer, PostgresServer, start_dcmqrscp, start_orthanc, start_postgres, start_storescp
+from tests.support.peers import (
+    OrthancPeer,
+    Peer,
+    PostgresServer,
+    start_dcmqrscp,
+    start_orthanc,
+    start_postgres,
+    start_storescp,
+)
+from tests.support.tlspeers import Certs, make_certs
 
 os.environ.setdefault("TCP_NODELAY", "1")
 # pydicom would download non-bundled test files from the internet: never at run time.
@@ -68,6 +77,13 @@ def orthanc_hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ortha
     )
     yield peer
     peer.stop()
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """A test CA with a good and a weak server certificate (see tests/support/tlspeers.py)."""
+    _need("openssl")
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from pydicom.data import get_testdata_file
 from radguard.dicom import uids
 from radguard.dicom.dimse import c_echo_rq, fragment
 from radguard.dicom.pdu import AssociateRequest, PresentationContext
-from tests.peers import LOOPBACK, Peer, dcmtk_env, free_port, start_storescp, wait_port
+from tests.support.peers import LOOPBACK, Peer, dcmtk_env, free_port, start_storescp, wait_port
 
 FILES = [get_testdata_file(n) for n in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm")]
 SCENARIOS: dict[str, Callable[[Path, list[int]], None]] = {}
@@ -75,7 +75,7 @@ def _qr_peer(workdir: Path, store: Peer | None = None) -> Peer:
     """dcmqrscp (AE QRSCP) knowing KNOWNSCU (and DEST = ``store`` for C-MOVE).
 
     Started here in its default forking mode: DCMTK 3.6.7's ``--single-process`` mode (used by
-    tests/peers.py) segfaults after the first association that stores an object.
+    tests/support/peers.py) segfaults after the first association that stores an object.
     """
     qdir = Path(tempfile.mkdtemp(prefix="qr-", dir=workdir))
     (qdir / "db").mkdir()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from radguard.catalog import is_known
-from radguard.range.peers import free_port
 from radguard.range.samples import bundled
 from tests.e2e.cli import check_sarif, json_doc, no_traceback, radguard, usage_error
+from tests.support.peers import free_port
 
 HEAVY = ("pydicom", "pynetdicom", "sqlalchemy", "alembic", "numpy", "cryptography", "dask", "distributed",
          "dpkt", "httpx", "lxml", "fastapi", "uvicorn", "psutil")

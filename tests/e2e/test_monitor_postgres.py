@@ -13,7 +13,7 @@ import pytest
 from radguard.range.samples import bundled
 from tests.e2e.cli import json_doc, radguard, usage_error
 from tests.e2e.phi import leaks, make_phi_files
-from tests.peers import LOOPBACK, Peer, dcmtk_env
+from tests.support.peers import LOOPBACK, Peer, dcmtk_env
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pydicom import dcmread
 
-from tests.corpus import PE_STUB, encrypt
 from tests.e2e.cli import check_sarif, json_doc, radguard
 from tests.e2e.phi import TAMPERED_BIRTH_DATE, leaks, make_phi_files, sqlite_dump
+from tests.support.corpus import PE_STUB, encrypt
 
 
 @pytest.fixture

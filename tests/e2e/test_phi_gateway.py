@@ -17,10 +17,10 @@ import pytest
 from pydicom import dcmread
 
 from radguard.phi import phi_hash
-from tests.corpus import ELF_HEAD
 from tests.e2e.cli import json_doc, no_traceback, radguard
 from tests.e2e.phi import NAME, PATIENT_ID, leaks, make_phi_files, sqlite_dump
-from tests.peers import LOOPBACK, dcmtk_env, free_port, start_dcmqrscp, wait_port
+from tests.support.corpus import ELF_HEAD
+from tests.support.peers import LOOPBACK, dcmtk_env, free_port, start_dcmqrscp, wait_port
 
 pytestmark = pytest.mark.integration
 
@@ -164,7 +164,7 @@ file = "audit.jsonl"
 
 
 def test_quarantined_objects_are_private(tmp_path: Path) -> None:
-    from tests.peers import start_storescp
+    from tests.support.peers import start_storescp
 
     up = start_storescp(tmp_path)
     port = free_port()

@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.cli import check_sarif, json_doc, no_traceback, radguard
 from tests.e2e.phi import BIRTH_DATE, NAME, PATIENT_ID, leaks, make_phi_files, sqlite_dump
-from tests.peers import LOOPBACK, dcmtk_env, start_dcmqrscp
+from tests.support.peers import LOOPBACK, dcmtk_env, start_dcmqrscp
 
 pytestmark = pytest.mark.integration
 

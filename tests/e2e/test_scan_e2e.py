@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.cli import check_sarif, json_doc, no_traceback, radguard
 from tests.e2e.phi import leaks, make_phi_files, sqlite_dump
-from tests.peers import OrthancPeer, Peer, free_port
+from tests.support.peers import OrthancPeer, Peer, free_port
 
 pytestmark = pytest.mark.integration
 

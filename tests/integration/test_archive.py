@@ -16,8 +16,8 @@ import pytest
 from radguard.archive.seal import BATCH
 from radguard.cli.main import main
 from radguard.inspect.api import inspect_path
-from tests.corpus import ELF_HEAD, PE_STUB, read, with_preamble, write_tree
-from tests.peers import OrthancPeer, dcmtk_env
+from tests.support.corpus import ELF_HEAD, PE_STUB, read, with_preamble, write_tree
+from tests.support.peers import OrthancPeer, dcmtk_env
 
 pytestmark = pytest.mark.integration
 

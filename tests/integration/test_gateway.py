@@ -20,7 +20,7 @@ from tests.integration.test_gateway_helpers import (
     make_files,
     reject_line,
 )
-from tests.peers import Peer, start_storescp
+from tests.support.peers import Peer, start_storescp
 
 pytestmark = pytest.mark.integration
 
@@ -131,7 +131,7 @@ def test_inspection_reject_quarantine_alert(tmp_path: Path, storescp: Peer) -> N
 
 
 def test_upstream_down_is_a_clean_transient_reject(tmp_path: Path) -> None:
-    from tests.peers import free_port
+    from tests.support.peers import free_port
 
     cfg = gateway_config(tmp_path, upstream=(LOOPBACK, free_port()), upstream_ae="GONE", peers=[CT01])
     with GatewayThread(cfg) as gw:
@@ -148,7 +148,7 @@ def test_upstream_restarted_mid_way_loses_nothing_accepted(tmp_path: Path) -> No
     import subprocess
     import time
 
-    from tests.peers import dcmtk_env
+    from tests.support.peers import dcmtk_env
 
     with GatewayThread(cfg) as gw:
         proc = subprocess.Popen(["storescu", "-aet", "CT01", "-aec", "RADGUARD", LOOPBACK, str(gw.port),

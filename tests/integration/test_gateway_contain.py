@@ -21,7 +21,7 @@ from radguard.dicom.pdu import AssociateRequest, PresentationContext
 from radguard.dicom.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 from radguard.dicom.ul import Role, UpperLayer
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, make_files, reject_line
-from tests.peers import free_port, start_storescp, wait_port
+from tests.support.peers import free_port, start_storescp, wait_port
 
 pytestmark = pytest.mark.integration
 

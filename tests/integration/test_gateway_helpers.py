@@ -16,7 +16,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from radguard.gateway.config import GatewayConfig, parse_config
-from tests.peers import dcmtk_env
+from tests.support.peers import dcmtk_env
 
 LOOPBACK = "127.0.0.1"
 
@@ -100,10 +100,10 @@ class UdpCollector:
 
 
 def start_qrscp(tmp: Path, *, ae: str, peers: dict[str, tuple[str, int]]) -> Any:
-    """dcmqrscp in its forking mode: DCMTK 3.6.7's ``--single-process -dhl`` (tests.peers.start_dcmqrscp)
+    """dcmqrscp in its forking mode: DCMTK 3.6.7's ``--single-process -dhl`` (tests.support.peers.start_dcmqrscp)
     segfaults when the first association is released, so reuse its configuration and run it without
     ``--single-process``."""
-    from tests.peers import start_dcmqrscp, wait_port
+    from tests.support.peers import start_dcmqrscp, wait_port
 
     peer = start_dcmqrscp(tmp, ae=ae, peers=peers)
     peer.stop()

@@ -17,7 +17,7 @@ from pydicom import dcmread
 
 from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, gateway_config, make_files
-from tests.peers import dcmtk_env, start_storescp
+from tests.support.peers import dcmtk_env, start_storescp
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from pydicom import dcmread
 
 from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, gateway_config, make_files, reject_line
-from tests.peers import free_port, start_orthanc, start_storescp
+from tests.support.peers import free_port, start_orthanc, start_storescp
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 
 from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, gateway_config, make_files, start_qrscp
-from tests.peers import free_port, start_storescp
+from tests.support.peers import free_port, start_storescp
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from radguard.dicom.uids import CT_IMAGE_STORAGE, EXPLICIT_VR_LITTLE_ENDIAN, IMP
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, gateway_config, make_files
-from tests.peers import Peer, start_storescp
+from tests.support.peers import Peer, start_storescp
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 
 from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, gateway_config, make_files
-from tests.peers import Peer
+from tests.support.peers import Peer
 from tests.unit.test_audit_syslog import make_certs
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers import LOOPBACK, Peer, dcmtk_env
+from tests.support.peers import LOOPBACK, Peer, dcmtk_env
 
 pytestmark = pytest.mark.integration
 RADGUARD = str(Path(sys.executable).with_name("radguard"))

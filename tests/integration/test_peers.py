@@ -6,7 +6,7 @@ import pytest
 
 from radguard.range.samples import bundled
 from radguard.store import open_store
-from tests.peers import OrthancPeer, Peer, storescu
+from tests.support.peers import OrthancPeer, Peer, storescu
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from radguard.cli.main import main
-from tests.corpus import PE_STUB, read, with_preamble, write_tree
+from tests.support.corpus import PE_STUB, read, with_preamble, write_tree
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:

@@ -10,7 +10,7 @@ import pytest
 from radguard.archive.digest import Geometry, _bands, header_digests, native_layout
 from radguard.dicom.part10 import Element, Part10
 from radguard.inspect.obj import ArchiveObject, from_bytes
-from tests.corpus import CLEAN, read
+from tests.support.corpus import CLEAN, read
 
 
 def _reference_col_crcs(raw: bytes, geo: Geometry, dtype: str) -> list[int]:

@@ -1,4 +1,5 @@
-"""Stateless archive checks on the threat corpus (tests/corpus.py): exact findings per threat."""
+"""The stateless inspection API (``radguard.inspect.api``) on clean files, the corpus on disk, bare data sets
+and mutated files. Each check has its own file with its corpus cases: tests/unit/test_check_<name>.py."""
 
 from __future__ import annotations
 
@@ -12,23 +13,13 @@ from radguard.dicom.part10 import IssueKind, parse
 from radguard.inspect.api import inspect_bytes, inspect_dataset, inspect_path
 from radguard.inspect.magic import ContentKind, classify
 from radguard.models import Severity
-from tests.corpus import CLEAN, THREATS, Threat, read, write_threats
+from tests.support.corpus import CLEAN, read, write_threats
 
 
 @pytest.mark.parametrize("name", CLEAN)
 def test_clean_bundled_files_give_nothing_above_info(name: str) -> None:
     findings = inspect_bytes(read(name), name)
     assert [f for f in findings if f.severity > Severity.INFO] == []
-
-
-@pytest.mark.parametrize("threat", THREATS, ids=[t.name for t in THREATS])
-def test_threat_gives_exact_findings(threat: Threat) -> None:
-    findings = inspect_bytes(threat.build(), threat.name)
-    assert [(f.rule, f.severity.value) for f in findings] == [(e.rule, e.severity) for e in threat.expected]
-    for f, e in zip(findings, threat.expected, strict=True):
-        for key, value in e.evidence.items():
-            assert f.evidence.get(key) == value, (key, dict(f.evidence))
-        assert f.controls and f.remediation and f.target == threat.name
 
 
 def test_inspect_path_reads_corpus_and_reports_unreadable(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from radguard.archive.recover import recover
 from radguard.archive.seal import plant_canaries, seal
 from radguard.models import Finding, Severity
 from radguard.store import Store, open_store
-from tests.corpus import encrypt, read, write_tree
+from tests.support.corpus import encrypt, read, write_tree
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_recover_restores_only_verified_copies(env: dict[str, Any], tmp_path: Pa
 
 
 def test_every_clean_encoding_seals_and_audits_clean(tmp_path: Path) -> None:
-    from tests.corpus import CLEAN
+    from tests.support.corpus import CLEAN
 
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     keys.generate(tmp_path / "k.pem")

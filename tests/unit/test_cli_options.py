@@ -14,7 +14,7 @@ import pytest
 
 from radguard.cli.main import main
 from radguard.cli.options import output_problem
-from tests.corpus import write_tree
+from tests.support.corpus import write_tree
 
 
 def _unwritable_dirs(tmp_path: Path) -> list[Path]:

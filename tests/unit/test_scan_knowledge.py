@@ -1,9 +1,6 @@
-"""Fingerprints, vulnerability knowledge base, rules and TLS certificate judgement (no network)."""
+"""Fingerprints, vulnerability knowledge base, first-reply classification and the scan rules (no network)."""
 
 from __future__ import annotations
-
-import datetime as dt
-import ipaddress
 
 import pytest
 
@@ -18,7 +15,6 @@ from radguard.assess.knowledge import (
     version_key,
     vuln_entries,
 )
-from radguard.assess.probes.tls import TlsIssue, judge_certificate
 from radguard.assess.rules import RULES, RuleId
 from radguard.catalog import is_known
 from radguard.models import Severity
@@ -90,50 +86,3 @@ def test_default_credentials_file() -> None:
 )
 def test_first_reply(data: bytes, kind: FirstReply) -> None:
     assert classify_first_bytes(data) is kind
-
-
-def _cert(*, days: int = 365, self_signed: bool = True, bits: int = 2048, san_ip: str | None = "127.0.0.1") -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    ca_key = key if self_signed else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pacs")])
-    issuer = name if self_signed else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
-    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer).public_key(key.public_key())
-               .serial_number(1).not_valid_before(now - dt.timedelta(days=2))
-               .not_valid_after(now + dt.timedelta(days=days)))
-    if san_ip:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(san_ip))]), critical=False)
-    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-
-
-def test_judge_certificate() -> None:
-    info, issues = judge_certificate(_cert(self_signed=False), "127.0.0.1")
-    assert issues == [] and info["key_bits"] == 2048 and info["ip_addresses"] == ["127.0.0.1"]
-    _, issues = judge_certificate(_cert(days=-1, bits=1024), "127.0.0.1")
-    assert set(issues) == {TlsIssue.CERT_EXPIRED, TlsIssue.CERT_SELF_SIGNED, TlsIssue.CERT_SHORT_KEY}
-    _, issues = judge_certificate(_cert(self_signed=False), "10.9.9.9")
-    assert issues == [TlsIssue.CERT_NAME_MISMATCH]
-    _, issues = judge_certificate(_cert(self_signed=False, san_ip=None), "pacs")
-    assert issues == []  # no SAN: falls back to the CN
-    assert judge_certificate(b"not a certificate", "x") == ({"parse_error": True}, [])
-
-
-@pytest.mark.parametrize("ts", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
-def test_identifier_encoding_matches_pydicom(ts: str) -> None:
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filereader import read_dataset
-
-    from radguard.assess.probes.dicom_services import encode_dataset, encode_identifier, fresh_uid
-
-    ident = {"StudyInstanceUID": fresh_uid(), "QueryRetrieveLevel": "STUDY", "PatientID": "RADGUARD-X"}
-    raw = encode_identifier(ident, ts)
-    assert raw == encode_dataset(ident, ts)
-    ds = read_dataset(DicomBytesIO(raw), is_implicit_VR=ts == "1.2.840.10008.1.2", is_little_endian=True)
-    assert ds.StudyInstanceUID == ident["StudyInstanceUID"] and ds.QueryRetrieveLevel == "STUDY"
-    assert len(raw) % 2 == 0

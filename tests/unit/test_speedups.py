@@ -22,7 +22,7 @@ from radguard.dicom import part10
 from radguard.dicom.part10 import Element, Part10, TransferSyntax, parse, walk_dataset
 from radguard.inspect.obj import from_bytes
 from radguard.range.samples import bundled_files
-from tests.corpus import THREATS
+from tests.support.corpus import THREATS
 
 try:  # the compiled module itself, whatever RADGUARD_NO_SPEEDUPS says
     from radguard import _speedups as COMPILED

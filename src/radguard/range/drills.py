@@ -1,6 +1,6 @@
 """The demo's drills: each attacks the simulated department and runs one defense against it.
 
-A drill returns a :class:`~radguard.range.demo.StepResult` whose ``data["attacks"]``
+A drill returns a :class:`~radguard.range.department.StepResult` whose ``data["attacks"]``
 lists each attack tried and whether the defense stopped (``blocked``) or saw
 (``detected``) it, from which the demo computes the efficacy table.
 """
@@ -15,12 +15,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from radguard.range.department import Department, StepResult, radguard
 from radguard.range.peers import dcmtk_env, wait_port
-
-if TYPE_CHECKING:
-    from radguard.range.demo import Department, StepResult
 
 
 def _dcmtk(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -31,40 +29,34 @@ def _rules(doc: dict[str, Any]) -> set[str]:
     return {str(f["rule"]) for f in doc.get("findings", [])}
 
 
-# ----------------------------------------------------------------- tcpdump
-class Capture:
-    """tcpdump on the loopback interface, limited to the given TCP ports."""
+# ----------------------------------------------------------------- scan
+def step_scan(dept: Department) -> StepResult:
+    """Identify: scan the department's DICOM and web endpoints."""
+    t0 = time.monotonic()
+    ports = ",".join(str(p) for p in dept.scan_ports)
+    rc, doc = radguard(
+        ["scan", "127.0.0.1", "--ports", ports, "--json", "--sarif", str(dept.out / "scan.sarif")], dept.out
+    )
+    (dept.out / "scan.json").write_text(json.dumps(doc, indent=1))
+    findings = doc.get("findings", [])
+    by_sev: dict[str, int] = {}
+    for f in findings:
+        by_sev[f["severity"]] = by_sev.get(f["severity"], 0) + 1
+    rules = sorted({f["rule"] for f in findings})
+    ok = rc in (0, 1) and bool(findings)
+    return StepResult(
+        name="identify: radguard scan",
+        ok=ok,
+        summary=f"{len(findings)} findings {by_sev} rules={rules}",
+        seconds=time.monotonic() - t0,
+        data={"exit_code": rc},
+    )
 
-    def __init__(self, path: Path, ports: list[int]) -> None:
-        self.path = path
-        expr = " or ".join(f"tcp port {p}" for p in ports)
-        self.proc: subprocess.Popen[bytes] | None = None
-        if shutil.which("tcpdump") is None:
-            return
-        self.proc = subprocess.Popen(
-            ["tcpdump", "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-B", "131072", "-w", str(path), expr],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(1.0)  # let tcpdump open the interface before traffic starts
-
-    def stop(self) -> Path | None:
-        if self.proc is None:
-            return None
-        time.sleep(0.5)
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        return self.path if self.path.exists() else None
 
 
 # ----------------------------------------------------------------- gateway
 def step_gateway(dept: Department) -> StepResult:
     """Protect: the gateway in front of the PACS: allowlist, least privilege, containment, audit."""
-    from radguard.range.demo import StepResult, radguard
-
     t0 = time.monotonic()
     gw_dir = dept.out / "gateway"
     gw_dir.mkdir(exist_ok=True)
@@ -220,8 +212,6 @@ def _tamper_pixels(f: Path) -> None:
 
 def step_archive(dept: Department) -> StepResult:
     """Detect and recover: seal the archive, attack it (ransomware, polyglot, CT-GAN edit), audit, recover."""
-    from radguard.range.demo import StepResult, radguard
-
     t0 = time.monotonic()
     archive, backup = _make_archive(dept, n_copies=8)
     key = dept.out / "ledger.key"
@@ -283,8 +273,6 @@ def step_archive(dept: Department) -> StepResult:
 # ----------------------------------------------------------------- pcap
 def step_pcap(dept: Department) -> StepResult:
     """Detect: read the capture of everything above: DICOM records and network detections."""
-    from radguard.range.demo import StepResult, radguard
-
     t0 = time.monotonic()
     cap = dept.capture.stop() if dept.capture else None
     if cap is None:

@@ -1,6 +1,6 @@
-"""Real DICOM and database peers (the simulated department), started on free loopback ports.
+"""Real DICOM peers (the simulated department), started on free loopback ports.
 
-Every peer is a real program (DCMTK storescp/dcmqrscp, Orthanc, PostgreSQL)
+Every peer is a real program (DCMTK storescp/dcmqrscp, Orthanc)
 started from a temporary directory; nothing listens outside 127.0.0.1.
 DCMTK tools get ``TCP_NODELAY=1`` (Debian's build leaves Nagle on otherwise).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +25,6 @@ from typing import Any, TypeVar
 
 LOOPBACK = "127.0.0.1"
 P = TypeVar("P")
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -37,12 +35,20 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def dcmtk_env() -> dict[str, str]:
+    """The environment for DCMTK tools: this process's, with ``TCP_NODELAY=1``."""
     env = dict(os.environ)
     env["TCP_NODELAY"] = "1"
     return env
 
 
 def wait_port(host: str, port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until ``host:port`` accepts a TCP connection.
+
+    Raises
+    ------
+    RuntimeError
+        If ``proc`` exits first, or nothing listens after ``timeout`` seconds.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -53,7 +59,8 @@ def wait_port(host: str, port: int, timeout: float = 15.0, proc: subprocess.Pope
     raise RuntimeError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM a peer process, SIGKILL it after 10 s (nothing to do when it already ended)."""
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
@@ -81,7 +88,7 @@ class Peer:
         return f"{self.host}:{self.port}"
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_process(self.proc)
 
     def __enter__(self) -> Peer:
         return self
@@ -118,7 +125,7 @@ def _start_storescp_once(
     try:
         wait_port(LOOPBACK, port, proc=proc)
     except RuntimeError:
-        _stop(proc)
+        stop_process(proc)
         raise
     return Peer(host=LOOPBACK, port=port, ae=ae, workdir=workdir, proc=proc, log=log, extra={"store": store})
 
@@ -156,7 +163,7 @@ def _start_dcmqrscp_once(
     try:
         wait_port(LOOPBACK, port, proc=proc)
     except RuntimeError:
-        _stop(proc)
+        stop_process(proc)
         raise
     return Peer(host=LOOPBACK, port=port, ae=ae, workdir=workdir, proc=proc, log=log, extra={"db": db, "cfg": cfg})
 
@@ -349,61 +356,6 @@ def _start_orthanc_once(
         peer.stop()
         raise
     return peer
-
-
-# -------------------------------------------------------------------- PostgreSQL
-@dataclass
-class PostgresServer:
-    port: int
-    datadir: Path
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@{LOOPBACK}:{self.port}/postgres"
-
-    def create_database(self, name: str) -> str:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "psql"), "-h", LOOPBACK, "-p", str(self.port),
-             "-U", "postgres", "-q", "-c", f'CREATE DATABASE "{name}"'],
-            check=True, capture_output=True,
-        )
-        return f"postgresql+psycopg://postgres@{LOOPBACK}:{self.port}/{name}"
-
-    def stop(self) -> None:
-        _stop(self.proc)
-        shutil.rmtree(self.datadir.parent, ignore_errors=True)
-
-
-def start_postgres() -> PostgresServer:
-    """A throw-away PostgreSQL 15 cluster run as the ``postgres`` user (it refuses root), trust auth on loopback."""
-    base = Path(tempfile.mkdtemp(prefix="radguard-pg-"))
-    shutil.chown(base, "postgres", "postgres")
-    data = base / "data"
-    run = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*run, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
-        check=True, capture_output=True,
-    )
-    port = free_port()
-    log = (base / "postgres.log").open("wb")
-    shutil.chown(base / "postgres.log", "postgres", "postgres")
-    proc = subprocess.Popen(
-        [*run, str(PG_BIN / "postgres"), "-D", str(data), "-h", LOOPBACK, "-p", str(port), "-k", str(base),
-         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    log.close()
-    deadline = time.monotonic() + 30
-    while True:
-        r = subprocess.run([str(PG_BIN / "pg_isready"), "-h", LOOPBACK, "-p", str(port)], capture_output=True)
-        if r.returncode == 0:
-            break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            raise RuntimeError(f"PostgreSQL did not start: {(base / 'postgres.log').read_text()[-2000:]}")
-        time.sleep(0.1)
-    return PostgresServer(port=port, datadir=data, proc=proc)
 
 
 def _retry(start: Callable[[], P], port_given: bool, attempts: int = 3) -> P:

@@ -70,7 +70,7 @@ def partially_encrypted(name: str, prefix: int = 4096) -> bytes:
     return encrypt(data[:prefix]) + data[prefix:]
 
 
-def _document(doc: bytes, mime: str, name: str = "doc") -> bytes:
+def encapsulated_document(doc: bytes, mime: str, name: str = "doc") -> bytes:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian
 
@@ -134,6 +134,12 @@ class Threat:
     name: str  # file name in the corpus (extension matters for ransomware checks)
     build: Callable[[], bytes]
     expected: tuple[Expected, ...]
+    about: str = ""  # the check this case is for, when it expects no finding
+
+    @property
+    def rule(self) -> str:
+        """The rule of the check this case exercises (tests/unit/test_check_<name>.py runs it)."""
+        return self.about or self.expected[0].rule
 
 
 def _truncated(at: int) -> Callable[[], bytes]:
@@ -155,8 +161,10 @@ THREATS: tuple[Threat, ...] = (
            (Expected("executable-preamble", "high", {"kind": "zip"}),)),
     Threat("preamble_vendor.dcm", lambda: with_preamble("MR_small.dcm", bytes(16) + b"VENDOR-X"),
            (Expected("executable-preamble", "low", {"kind": "other", "first_nonzero_offset": 16}),)),
-    Threat("preamble_tiff_le.dcm", lambda: with_preamble("CT_small.dcm", b"II*\x00\x08\x00\x00\x00"), ()),
-    Threat("preamble_tiff_be.dcm", lambda: with_preamble("MR_small.dcm", b"MM\x00*\x00\x00\x00\x08"), ()),
+    Threat("preamble_tiff_le.dcm", lambda: with_preamble("CT_small.dcm", b"II*\x00\x08\x00\x00\x00"), (),
+           "executable-preamble"),
+    Threat("preamble_tiff_be.dcm", lambda: with_preamble("MR_small.dcm", b"MM\x00*\x00\x00\x00\x08"), (),
+           "executable-preamble"),
     Threat("trailer_zip.dcm", lambda: read("CT_small.dcm") + zip_bytes(),
            (Expected("trailing-data", "high", {"kind": "zip", "offset": 39206}),)),
     Threat("trailer_pe.dcm", lambda: read("MR_small.dcm") + PE_STUB,
@@ -184,17 +192,17 @@ THREATS: tuple[Threat, ...] = (
            (Expected("malformed", "medium", {"problem": "truncated", "keyword": "PixelData", "offset": 6300}),)),
     Threat("bad_vr.dcm", lambda: bad_vr("MR_small.dcm")[0],
            (Expected("malformed", "medium", {"problem": "invalid-vr", "offset": _BAD_VR_OFFSET + 4}),)),
-    Threat("pdf_js.dcm", lambda: _document(PDF_JS, "application/pdf", "js"),
+    Threat("pdf_js.dcm", lambda: encapsulated_document(PDF_JS, "application/pdf", "js"),
            (Expected("active-content", "high",
                      {"kind": "pdf", "pdf_tokens": ["/JavaScript", "/JS", "/OpenAction"]}),)),
-    Threat("pdf_launch.dcm", lambda: _document(PDF_LAUNCH, "application/pdf", "launch"),
+    Threat("pdf_launch.dcm", lambda: encapsulated_document(PDF_LAUNCH, "application/pdf", "launch"),
            (Expected("active-content", "critical", {"kind": "pdf", "pdf_tokens": ["/Launch", "/OpenAction"]}),)),
-    Threat("pdf_obfuscated.dcm", lambda: _document(PDF_OBFUSCATED, "application/pdf", "obf"),
+    Threat("pdf_obfuscated.dcm", lambda: encapsulated_document(PDF_OBFUSCATED, "application/pdf", "obf"),
            (Expected("active-content", "high", {"kind": "pdf", "pdf_tokens": ["/JavaScript"]}),)),
-    Threat("pdf_clean.dcm", lambda: _document(PDF_CLEAN, "application/pdf", "clean"), ()),
-    Threat("cda_script.dcm", lambda: _document(CDA_SCRIPT, "text/XML", "cda"),
+    Threat("pdf_clean.dcm", lambda: encapsulated_document(PDF_CLEAN, "application/pdf", "clean"), (), "active-content"),
+    Threat("cda_script.dcm", lambda: encapsulated_document(CDA_SCRIPT, "text/XML", "cda"),
            (Expected("active-content", "high", {"kind": "markup", "markup_tokens": ["<script"]}),)),
-    Threat("pdf_is_pe.dcm", lambda: _document(PE_STUB, "application/pdf", "pe"),
+    Threat("pdf_is_pe.dcm", lambda: encapsulated_document(PE_STUB, "application/pdf", "pe"),
            (Expected("active-content", "critical", {"kind": "pe"}),)),
     Threat("private_pe.dcm", lambda: with_private("CT_small.dcm", PE_STUB),
            (Expected("active-content", "critical", {"kind": "pe", "keyword": "private", "vr": "OB"}),)),
@@ -203,6 +211,28 @@ THREATS: tuple[Threat, ...] = (
     Threat("private_elf.dcm", lambda: with_private("rtdose.dcm", ELF_HEAD * 4),
            (Expected("active-content", "critical", {"kind": "elf"}),)),
 )
+
+
+def assert_exact_findings(threat: Threat, check: Callable[[Any], Any]) -> None:
+    """Every check together (:func:`radguard.inspect.api.inspect_bytes`) gives exactly ``threat.expected``, and
+    ``check`` (one check module's ``check``) alone gives the same findings of its rule."""
+    from radguard.inspect.api import inspect_bytes
+    from radguard.inspect.obj import from_bytes
+
+    data = threat.build()
+    findings = inspect_bytes(data, threat.name)
+    assert [(f.rule, f.severity.value) for f in findings] == [(e.rule, e.severity) for e in threat.expected]
+    for f, e in zip(findings, threat.expected, strict=True):
+        for key, value in e.evidence.items():
+            assert f.evidence.get(key) == value, (key, dict(f.evidence))
+        assert f.controls and f.remediation and f.target == threat.name
+    alone = list(check(from_bytes(data, threat.name)))
+    assert alone == [f for f in findings if f.rule == threat.rule]
+
+
+def threats_of(rule: str) -> tuple[Threat, ...]:
+    """The corpus cases of one check (by its rule id)."""
+    return tuple(t for t in THREATS if t.rule == rule)
 
 
 def write_threats(directory: Path) -> dict[str, Threat]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from radguard.dicom.enums import AbortReason, AbortSource, ContextResult
 from radguard.dicom.pdu import Abort, AssociateAccept, PresentationContext
-from tests.peers import LOOPBACK, Peer, dcmtk_env, free_port, wait_port
+from tests.support.peers import LOOPBACK, Peer, dcmtk_env, free_port, wait_port
 
 WEAK_OPENSSL_CONF = """openssl_conf = default_conf
 [default_conf]

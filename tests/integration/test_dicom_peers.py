@@ -28,7 +28,7 @@ from radguard.dicom.events import (
 )
 from radguard.dicom.pdu import AssociateAccept, AssociateRequest, PresentationContext, ReleaseRequest, ReleaseResponse
 from radguard.dicom.ul import DimseMessage, MessageAssembler, Role, UpperLayer
-from tests.peers import LOOPBACK, Peer, dcmtk_env, free_port
+from tests.support.peers import LOOPBACK, Peer, dcmtk_env, free_port
 
 pytestmark = pytest.mark.integration
 
