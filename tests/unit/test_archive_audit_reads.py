@@ -25,7 +25,7 @@ from radguard.archive.seal import plant_canaries, seal
 from radguard.inspect import obj
 from radguard.models import Finding
 from radguard.store import open_store
-from tests.corpus import encrypt, read, write_tree
+from tests.support.corpus import encrypt, read, write_tree
 
 
 @pytest.fixture
