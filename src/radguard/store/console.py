@@ -6,7 +6,7 @@ holds the SHA-256 of the session token, never the token itself. Migration ``0004
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    RowMapping,
     String,
     Table,
     Text,
@@ -114,7 +115,7 @@ class Acceptance:
                 "created": self.created.isoformat()}
 
 
-def _user(row: Mapping[str, Any]) -> WebUser:
+def _user(row: RowMapping) -> WebUser:
     created = _tz(row["created"])
     assert created is not None
     return WebUser(id=row["id"], name=row["name"], role=row["role"], created=created,
@@ -216,16 +217,15 @@ def delete_session(store: Store, token_sha256: str) -> None:
 def add_acceptance(store: Store, *, rule: str, target: str, finding_id: int | None, reason: str,
                    expires: datetime, accepted_by: str) -> Acceptance:
     with store.session() as s:
-        res = s.execute(insert(risk_acceptances).values(
+        new_id = s.execute(insert(risk_acceptances).values(
             rule=rule, target=target, finding_id=finding_id, reason=reason, expires=expires,
-            accepted_by=accepted_by, created=datetime.now(UTC)))
+            accepted_by=accepted_by, created=datetime.now(UTC)).returning(risk_acceptances.c.id)).scalar_one()
         s.commit()
-        new_id = res.inserted_primary_key[0] if res.inserted_primary_key else None
     out = [a for a in acceptances_for(store, [(rule, target)], include_expired=True) if a.id == new_id]
     return out[0]
 
 
-def _acceptance(row: Mapping[str, Any]) -> Acceptance:
+def _acceptance(row: RowMapping) -> Acceptance:
     expires, created = _tz(row["expires"]), _tz(row["created"])
     assert expires is not None and created is not None
     return Acceptance(id=row["id"], rule=row["rule"], target=row["target"], finding_id=row["finding_id"],

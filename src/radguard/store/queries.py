@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, Text, cast, func, select
+from sqlalchemy import Text, cast, func, select
 
 from radguard.models import Asset, Finding, Severity
 from radguard.store.api import RunInfo, Store, _run_info
 from radguard.store.schema import AssetRow, FindingRow, Run
+
+_Q = TypeVar("_Q")
 
 #: severities, worst first (the order of every page)
 WORST_FIRST: tuple[str, ...] = tuple(s.value for s in sorted(Severity, key=lambda s: -s.rank))
@@ -96,7 +98,9 @@ class FindingFilter:
     rule: str | None = None
     target: str | None = None  # substring
 
-    def where(self, q: Select[Any]) -> Select[Any]:
+    def where(self, query: _Q) -> _Q:
+        """``query`` (a ``Select`` over findings) with this filter's conditions."""
+        q: Any = query
         if self.severities:
             q = q.where(FindingRow.severity.in_(self.severities))
         if self.rule:
@@ -104,7 +108,8 @@ class FindingFilter:
         if self.target:
             escaped = self.target.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             q = q.where(FindingRow.target.like(f"%{escaped}%", escape="\\"))
-        return q
+        out: _Q = q
+        return out
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
