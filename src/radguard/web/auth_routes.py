@@ -34,7 +34,10 @@ def _safe_next(target: str | None) -> str:
 def _login_page(request: Request, *, status: int = 200, message: str | None = None,
                 next_path: str = "/") -> Response:
     console = console_of(request)
-    nonce = secrets.token_urlsafe(24)
+    # one nonce per browser: a parallel GET (the favicon's redirect, a second tab) must not void the form
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not (16 <= len(nonce) <= 64 and all(c.isalnum() or c in "-_" for c in nonce)):
+        nonce = secrets.token_urlsafe(24)
     try:
         has_accounts = console.has_accounts()
     except Exception:  # the store is down: the page still shows, the POST will say why
