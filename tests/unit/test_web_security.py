@@ -244,3 +244,20 @@ def test_pages_escape_finding_text(tmp_path: Path, users: Store) -> None:
     for path in ("/findings", "/findings/1", "/"):
         text = client.get(path).text
         assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_a_containment_confirmation_cannot_be_replayed(tmp_path: Path, users: Store) -> None:
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text('[gateway]\nlisten = "127.0.0.1:1"\nupstream = "127.0.0.1:2"\nupstream_ae = "PACS"\n'
+                   'ae_title = "RADGUARD"\ncontrol = "run/control.sock"\n')
+    client = make_client(tmp_path, gateway_configs=(cfg,))
+    assert login(client, "otto") == 303
+    page = client.get("/gateway/0/confirm?action=peer&peer=CT01")
+    assert page.status_code == 200
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
+    assert nonce
+    form = {"csrf": csrf_of(client), "action": "peer", "peer": "CT01", "nonce": nonce.group(1)}
+    assert client.post("/gateway/0/contain", data=form).status_code == 502  # no gateway runs: said plainly
+    assert client.post("/gateway/0/contain", data=form).status_code == 409  # the same confirmation again
+    assert client.post("/gateway/0/contain", data={**form, "nonce": "made-up"}).status_code == 409
+    assert "unreachable" in client.get("/gateway").text

@@ -43,7 +43,10 @@ def _config(console: Console, index: int) -> Any:
     paths = console.config.gateway_configs
     if not 0 <= index < len(paths):
         raise HTTPException(404, f"No gateway #{index} (the console knows {len(paths)}; see --gateway-config).")
-    return load_config(paths[index])
+    try:
+        return load_config(paths[index])
+    except RadguardError as exc:
+        raise HTTPException(502, f"The gateway's configuration cannot be read: {exc}") from None
 
 
 def gateway_states(console: Console) -> list[dict[str, Any]]:
@@ -55,7 +58,9 @@ def gateway_states(console: Console) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"index": i, "name": Path(path).stem, "config": str(path), "reachable": False,
                                  "state": None, "open_associations": None, "stats": {}, "peers": [], "error": None}
         try:
-            cfg = _config(console, i)
+            from radguard.gateway.config import load_config
+
+            cfg = load_config(path)
             entry["listen"] = f"{cfg.listen[0]}:{cfg.listen[1]}" if cfg.listen else None
             reply = send_control(cfg, "status", None, timeout=CONTROL_TIMEOUT)
         except RadguardError as exc:
