@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from radguard.cli.options import writable_file
+
 web_app = typer.Typer(help="The console: a secure web dashboard over the store (see docs/web.md).",
                       no_args_is_help=False, invoke_without_command=True, add_completion=False)
 
@@ -34,7 +36,8 @@ def web_cmd(
     key: Path = typer.Option(None, "--key", help="TLS private key (PEM)."),
     gateway_config: list[Path] = typer.Option([], "--gateway-config", help="A gateway's gateway.toml (repeatable)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Session key and audit file (default: user data dir)."),
-    audit_file: Path = typer.Option(None, "--audit-file", help="JSON Lines audit trail of the console."),
+    audit_file: Path = typer.Option(None, "--audit-file", help="JSON Lines audit trail of the console.",
+                                    callback=writable_file),
     audit_syslog: str = typer.Option(None, "--audit-syslog", help="ATNA syslog collector: udp|tcp|tls://HOST:PORT."),
 ) -> None:
     """Serve the console (FastAPI + uvicorn) on 127.0.0.1:8080 unless told otherwise."""
