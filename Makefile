@@ -6,10 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := dcmtk orthanc postgresql nmap tshark tcpdump openssl rsyslog \
-  poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+  poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+  chromium chromium-driver
 # commands whose presence tells that the system packages are installed
 APT_PROBES := storescp dcmqrscp Orthanc nmap tshark tcpdump openssl rsyslogd /usr/lib/postgresql/15/bin/initdb \
-  pdftoppm /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+  pdftoppm /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/bin/chromium /usr/bin/chromedriver
 # shared libraries WeasyPrint loads (ldconfig names)
 APT_LIBS := libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
 
@@ -56,6 +57,7 @@ $(VENV)/.installed: pyproject.toml setup.py src/radguard/_speedups.c
 
 docs: bootstrap
 	$(PY) -m radguard.rules --markdown > docs/rules.md
+	RADGUARD_SCREENSHOTS=docs/img/web TCP_NODELAY=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py
 
 bench: bootstrap
 	@for b in benchmarks/*.py; do echo "== $$b"; TCP_NODELAY=1 $(PY) $$b || exit 1; done

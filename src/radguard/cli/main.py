@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.rules_cmd",
     "radguard.cli.report_cmd",
     "radguard.cli.demo_cmd",
+    "radguard.cli.web_cmd",
 )
 
 app = typer.Typer(

@@ -19,7 +19,7 @@ from typing import Any
 
 from radguard import catalog
 from radguard.models import Finding, Severity
-from radguard.store import RunInfo, Store
+from radguard.store import RunInfo, Store, queries
 
 #: severities from worst to least
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
@@ -58,11 +58,6 @@ LAYERS: Mapping[str, LayerInfo] = {
 def layer_of(kind: str) -> LayerInfo:
     """The layer a run kind belongs to."""
     return LAYERS.get(kind, LayerInfo(kind, Function.IDENTIFY))
-
-
-def _counts(findings: Iterable[Finding]) -> dict[str, int]:
-    c = Counter(f.severity.value for f in findings)
-    return {s.value: c.get(s.value, 0) for s in SEVERITIES}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -196,48 +191,94 @@ def summarize(per_kind: Mapping[str, Sequence[Finding]]) -> tuple[tuple[RuleSumm
             layers=tuple(sorted({layer_of(k).label for k, _ in items})), remediation=worst.remediation,
             controls=tuple(worst.controls),
         ))
+    controls = [(ref, len(fs), max((f.severity for f in fs), key=lambda s: s.rank)) for ref, fs in by_control.items()]
+    return _sorted_rules(rules), _control_summaries(controls)
+
+
+def _sorted_rules(rules: list[RuleSummary]) -> tuple[RuleSummary, ...]:
     rules.sort(key=lambda r: (-Severity(r.severity).rank, -r.count, r.rule))
-    controls = []
-    for ref, fs in by_control.items():
+    return tuple(rules)
+
+
+def _control_summaries(controls: Iterable[tuple[str, int, Severity]]) -> tuple[ControlSummary, ...]:
+    out = []
+    for ref, count, worst in controls:
         title, framework = _control_title(ref)
-        worst_sev = max((f.severity for f in fs), key=lambda s: s.rank)
-        controls.append(ControlSummary(ref=ref, title=title, framework=framework, findings=len(fs),
-                                       worst=worst_sev.value))
-    controls.sort(key=lambda c: (-Severity(c.worst).rank, -c.findings, c.ref))
-    return tuple(rules), tuple(controls)
+        out.append(ControlSummary(ref=ref, title=title, framework=framework, findings=count, worst=worst.value))
+    out.sort(key=lambda c: (-Severity(c.worst).rank, -c.findings, c.ref))
+    return tuple(out)
 
 
-def build_posture(store: Store, *, history: int = 30, now: datetime | None = None) -> Posture:
+def summarize_in_store(store: Store, latest: Mapping[str, RunInfo]) -> tuple[tuple[RuleSummary, ...],
+                                                                              tuple[ControlSummary, ...]]:
+    """:func:`summarize` of the latest runs computed by ``GROUP BY`` queries (identical results, no findings loaded).
+
+    The representative finding of a rule is the one :func:`summarize` picks: the first of the worst
+    severity, runs in ``latest`` order, findings in id order.
+    """
+    kind_of = {run.id: kind for kind, run in latest.items()}
+    order = {run.id: i for i, run in enumerate(latest.values())}
+    by_rule: dict[str, list[queries.RuleGroup]] = {}
+    for g in queries.rule_groups(store, kind_of):
+        by_rule.setdefault(g.rule, []).append(g)
+    rules = []
+    for rule, groups in by_rule.items():
+        worst = min(groups, key=lambda g: (-Severity(g.severity).rank, order[g.run_id], g.first_id))
+        rules.append(RuleSummary(
+            rule=rule, title=worst.first.title, severity=worst.severity, count=sum(g.count for g in groups),
+            layers=tuple(sorted({layer_of(kind_of[g.run_id]).label for g in groups})),
+            remediation=worst.first.remediation, controls=tuple(worst.first.controls),
+        ))
+    by_control: dict[str, tuple[int, Severity]] = {}
+    for sev_name, refs, n in queries.control_groups(store, kind_of):
+        sev = Severity(sev_name)
+        for ref in refs:
+            count, worst_sev = by_control.get(ref, (0, sev))
+            by_control[ref] = (count + n, max(worst_sev, sev, key=lambda s: s.rank))
+    return _sorted_rules(rules), _control_summaries((ref, c, w) for ref, (c, w) in by_control.items())
+
+
+def build_posture(store: Store, *, history: int = 30, now: datetime | None = None,
+                  findings: bool = True) -> Posture:
     """Read the store once and compute the posture.
 
-    ``history`` bounds the runs read per kind for the trend.
+    ``history`` bounds the runs read per kind for the trend. Counts, rules and controls come from
+    aggregate queries (a million findings are never loaded); ``findings=False`` leaves out the list
+    of open findings (the console pages through them instead).
     """
     runs = store.runs(limit=max(history * len(LAYERS), 200))
     latest = _latest_per_kind(runs)
-    per_kind: dict[str, list[Finding]] = {kind: store.findings(run.id) for kind, run in latest.items()}
-    layers = tuple(
-        LayerStatus(kind=kind, label=layer_of(kind).label, function=layer_of(kind).function.value, run_id=run.id,
-                    started=run.started, status=run.status, counts=_counts(per_kind[kind]))
-        for kind, run in sorted(latest.items(), key=lambda kv: (list(Function).index(layer_of(kv[0]).function), kv[0]))
-    )
-    trend: list[TrendPoint] = []
+    trend_runs: list[RunInfo] = []
     seen: Counter[str] = Counter()
     for run in runs:
         if run.status == "running" or seen[run.kind] >= history:
             continue
         seen[run.kind] += 1
-        fs = per_kind[run.kind] if latest.get(run.kind) is run else store.findings(run.id)
-        trend.append(TrendPoint(kind=run.kind, run_id=run.id, started=run.started, counts=_counts(fs)))
+        trend_runs.append(run)
+    counts = queries.severity_counts(store, [r.id for r in trend_runs] + [r.id for r in latest.values()])
+    layers = tuple(
+        LayerStatus(kind=kind, label=layer_of(kind).label, function=layer_of(kind).function.value, run_id=run.id,
+                    started=run.started, status=run.status, counts=_ordered(counts[run.id]))
+        for kind, run in sorted(latest.items(), key=lambda kv: (list(Function).index(layer_of(kv[0]).function), kv[0]))
+    )
+    trend = [TrendPoint(kind=run.kind, run_id=run.id, started=run.started, counts=_ordered(counts[run.id]))
+             for run in trend_runs]
     trend.sort(key=lambda t: (t.started, t.run_id))
-    rules, controls = summarize(per_kind)
-    everything = [(kind, f) for kind, fs in per_kind.items() for f in fs]
-    everything.sort(key=lambda kf: (-kf[1].severity.rank, kf[1].rule, kf[1].target))
+    rules, controls = summarize_in_store(store, latest)
+    everything: list[tuple[str, Finding]] = []
+    if findings:
+        everything = [(kind, f) for kind, run in latest.items() for f in store.findings(run.id)]
+        everything.sort(key=lambda kf: (-kf[1].severity.rank, kf[1].rule, kf[1].target))
     return Posture(
         generated=now or datetime.now(UTC),
         layers=layers,
-        open_counts=_counts(f for fs in per_kind.values() for f in fs),
+        open_counts=_ordered(queries.counts_by(counts, [r.id for r in latest.values()])),
         rules=rules,
         controls=controls,
         trend=tuple(trend),
         findings=tuple(everything),
     )
+
+
+def _ordered(counts: Mapping[str, int]) -> dict[str, int]:
+    return {s.value: counts.get(s.value, 0) for s in SEVERITIES}

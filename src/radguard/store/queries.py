@@ -1,0 +1,240 @@
+"""Aggregated and paginated reads of the store, for pages that must stay fast with a million findings.
+
+Nothing here loads a whole run: counts are ``GROUP BY`` queries, pages are ``LIMIT``/``OFFSET``
+queries over the ``(run_id, severity, id)`` index (migration ``0004_console``), one severity and one
+run at a time, so the order (worst severity first, then newest run, then id) never needs a sort.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Text, cast, func, select
+
+from radguard.models import Asset, Finding, Severity
+from radguard.store.api import RunInfo, Store, _run_info
+from radguard.store.schema import AssetRow, FindingRow, Run
+
+_Q = TypeVar("_Q")
+
+#: severities, worst first (the order of every page)
+WORST_FIRST: tuple[str, ...] = tuple(s.value for s in sorted(Severity, key=lambda s: -s.rank))
+
+
+def severity_counts(store: Store, run_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Findings per run and severity, every severity present (zeros included)."""
+    ids = sorted(set(run_ids))
+    out: dict[int, dict[str, int]] = {i: dict.fromkeys(WORST_FIRST, 0) for i in ids}
+    if not ids:
+        return out
+    with store.session() as s:
+        q = (select(FindingRow.run_id, FindingRow.severity, func.count())
+             .where(FindingRow.run_id.in_(ids)).group_by(FindingRow.run_id, FindingRow.severity))
+        for run_id, sev, n in s.execute(q):
+            out[run_id][sev] = out[run_id].get(sev, 0) + int(n)
+    return out
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RuleGroup:
+    """Findings of one rule with one severity in one run: how many, and the first of them."""
+
+    run_id: int
+    rule: str
+    severity: str
+    count: int
+    first_id: int
+    first: Finding
+
+
+def rule_groups(store: Store, run_ids: Iterable[int]) -> list[RuleGroup]:
+    """One row per (run, rule, severity), with the lowest-id finding of the group."""
+    ids = sorted(set(run_ids))
+    if not ids:
+        return []
+    with store.session() as s:
+        q = (select(FindingRow.run_id, FindingRow.rule, FindingRow.severity, func.count(), func.min(FindingRow.id))
+             .where(FindingRow.run_id.in_(ids))
+             .group_by(FindingRow.run_id, FindingRow.rule, FindingRow.severity))
+        groups = [(r, rule, sev, int(n), int(first)) for r, rule, sev, n, first in s.execute(q)]
+        firsts: dict[int, Finding] = {}
+        first_ids = [g[4] for g in groups]
+        for i in range(0, len(first_ids), 500):
+            for row in s.scalars(select(FindingRow).where(FindingRow.id.in_(first_ids[i:i + 500]))):
+                firsts[row.id] = _finding(row)
+    return [RuleGroup(run_id=r, rule=rule, severity=sev, count=n, first_id=first, first=firsts[first])
+            for r, rule, sev, n, first in groups]
+
+
+def control_groups(store: Store, run_ids: Iterable[int]) -> list[tuple[str, tuple[str, ...], int]]:
+    """(severity, controls, count) of the findings of the runs: the control summary without loading them."""
+    ids = sorted(set(run_ids))
+    if not ids:
+        return []
+    with store.session() as s:
+        text = cast(FindingRow.controls, Text)
+        q = (select(FindingRow.severity, text, func.count()).where(FindingRow.run_id.in_(ids))
+             .group_by(FindingRow.severity, text))
+        out: dict[tuple[str, tuple[str, ...]], int] = {}
+        for sev, controls, n in s.execute(q):
+            key = (sev, tuple(json.loads(controls) if controls else ()))
+            out[key] = out.get(key, 0) + int(n)  # the same list may be spelled twice by two drivers
+    return [(sev, controls, n) for (sev, controls), n in out.items()]
+
+
+def _finding(r: FindingRow) -> Finding:
+    return Finding(rule=r.rule, severity=Severity(r.severity), title=r.title, target=r.target,
+                   evidence=dict(r.evidence or {}), remediation=r.remediation, controls=tuple(r.controls or ()))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FindingFilter:
+    """What a findings page shows: each field narrows it (``None``/empty: no condition)."""
+
+    severities: tuple[str, ...] = ()
+    rule: str | None = None
+    target: str | None = None  # substring
+
+    def where(self, query: _Q) -> _Q:
+        """``query`` (a ``Select`` over findings) with this filter's conditions."""
+        q: Any = query
+        if self.severities:
+            q = q.where(FindingRow.severity.in_(self.severities))
+        if self.rule:
+            q = q.where(FindingRow.rule == self.rule)
+        if self.target:
+            escaped = self.target.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            q = q.where(FindingRow.target.like(f"%{escaped}%", escape="\\"))
+        out: _Q = q
+        return out
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FindingRowInfo:
+    """A finding with its place in the store."""
+
+    id: int
+    run_id: int
+    finding: Finding
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "run": self.run_id, **self.finding.to_dict()}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page:
+    """One page of findings and the total that matched."""
+
+    total: int
+    offset: int
+    limit: int
+    items: tuple[FindingRowInfo, ...]
+
+
+def findings_page(store: Store, run_ids: Sequence[int], flt: FindingFilter, *, offset: int = 0,
+                  limit: int = 50) -> Page:
+    """The findings of ``run_ids`` matching ``flt``, worst severity first, then newest run, then id."""
+    runs = sorted(set(run_ids), reverse=True)
+    if not runs:
+        return Page(total=0, offset=offset, limit=limit, items=())
+    with store.session() as s:
+        count_q = flt.where(select(FindingRow.run_id, FindingRow.severity, func.count())
+                            .where(FindingRow.run_id.in_(runs))).group_by(FindingRow.run_id, FindingRow.severity)
+        counts = {(r, sev): int(n) for r, sev, n in s.execute(count_q)}
+        total = sum(counts.values())
+        items: list[FindingRowInfo] = []
+        skip, want = offset, limit
+        for sev in WORST_FIRST:
+            for run in runs:
+                n = counts.get((run, sev), 0)
+                if want <= 0:
+                    break
+                if skip >= n:
+                    skip -= n
+                    continue
+                q = flt.where(select(FindingRow).where(FindingRow.run_id == run, FindingRow.severity == sev))
+                q = q.order_by(FindingRow.id).offset(skip).limit(want)
+                got = [FindingRowInfo(id=r.id, run_id=r.run_id, finding=_finding(r)) for r in s.scalars(q)]
+                items.extend(got)
+                want -= len(got)
+                skip = 0
+    return Page(total=total, offset=offset, limit=limit, items=tuple(items))
+
+
+def get_finding(store: Store, finding_id: int) -> FindingRowInfo | None:
+    with store.session() as s:
+        r = s.get(FindingRow, finding_id)
+        return FindingRowInfo(id=r.id, run_id=r.run_id, finding=_finding(r)) if r else None
+
+
+def rule_names(store: Store, run_ids: Sequence[int]) -> list[str]:
+    """Distinct rules of the runs (the choices of a filter)."""
+    if not run_ids:
+        return []
+    with store.session() as s:
+        q = select(FindingRow.rule).where(FindingRow.run_id.in_(list(run_ids))).distinct().order_by(FindingRow.rule)
+        return [str(r) for r in s.scalars(q)]
+
+
+def runs_page(store: Store, *, kind: str | None = None, offset: int = 0, limit: int = 50) -> tuple[int, list[RunInfo]]:
+    """(total, runs newest first) of one page."""
+    with store.session() as s:
+        count_q = select(func.count()).select_from(Run)
+        q = select(Run).order_by(Run.id.desc()).offset(offset).limit(limit)
+        if kind:
+            count_q = count_q.where(Run.kind == kind)
+            q = q.where(Run.kind == kind)
+        total = int(s.execute(count_q).scalar_one())
+        return total, [_run_info(r) for r in s.scalars(q)]
+
+
+def run_kinds(store: Store) -> list[str]:
+    with store.session() as s:
+        return sorted(str(k) for k in s.scalars(select(Run.kind).distinct()))
+
+
+def latest_finished(store: Store) -> dict[str, RunInfo]:
+    """The latest finished run of each kind (one indexed query per kind)."""
+    out: dict[str, RunInfo] = {}
+    with store.session() as s:
+        for kind in s.scalars(select(Run.kind).distinct()):
+            r = s.scalars(select(Run).where(Run.kind == kind, Run.status != "running")
+                          .order_by(Run.id.desc()).limit(1)).first()
+            if r is not None:
+                out[str(kind)] = _run_info(r)
+    return out
+
+
+def assets_page(store: Store, run_ids: Sequence[int], *, offset: int = 0,
+                limit: int = 100) -> tuple[int, list[tuple[int, Asset]]]:
+    """(total, (run id, asset) of one page) of the runs' assets, newest run first."""
+    if not run_ids:
+        return 0, []
+    with store.session() as s:
+        where = AssetRow.run_id.in_(list(run_ids))
+        total = int(s.execute(select(func.count()).select_from(AssetRow).where(where)).scalar_one())
+        q = select(AssetRow).where(where).order_by(AssetRow.run_id.desc(), AssetRow.id).offset(offset).limit(limit)
+        rows = [(r.run_id, Asset(kind=r.kind, target=r.target, product=r.product, version=r.version,
+                                 attributes=dict(r.attributes or {}))) for r in s.scalars(q)]
+    return total, rows
+
+
+def fingerprint(store: Store) -> tuple[Any, ...]:
+    """A cheap token that changes whenever runs or findings change (caches of aggregates key on it)."""
+    with store.session() as s:
+        runs = s.execute(select(func.count(), func.max(Run.id), func.max(Run.finished))).one()
+        running = s.execute(select(func.count()).select_from(Run).where(Run.status == "running")).scalar_one()
+        top = s.execute(select(func.max(FindingRow.id))).scalar_one()
+    return (*tuple(runs), running, top)
+
+
+def counts_by(mapping: Mapping[int, Mapping[str, int]], run_ids: Iterable[int]) -> dict[str, int]:
+    """Sum of per-run severity counts."""
+    out = dict.fromkeys(WORST_FIRST, 0)
+    for r in run_ids:
+        for sev, n in mapping.get(r, {}).items():
+            out[sev] = out.get(sev, 0) + n
+    return out
