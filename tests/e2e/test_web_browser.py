@@ -28,7 +28,7 @@ from radguard.report.diff import diff_findings
 from radguard.report.posture import build_posture
 from radguard.store import Store, open_store
 from radguard.web.accounts import create_user
-from tests.peers import dcmtk_env, free_port, start_storescp, wait_port
+from tests.support.peers import dcmtk_env, free_port, start_storescp, wait_port
 
 pytestmark = pytest.mark.integration
 

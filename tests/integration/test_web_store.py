@@ -13,7 +13,7 @@ from radguard.store import open_store
 from radguard.web.accounts import create_user
 from radguard.web.app import REOPEN_AFTER, create_app
 from radguard.web.config import WebConfig
-from tests.peers import PostgresServer
+from tests.support.peers import PostgresServer
 from tests.unit.test_web_security import PASSWORD, assert_strict_headers, login_token
 
 pytestmark = pytest.mark.integration
