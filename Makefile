@@ -55,7 +55,7 @@ $(VENV)/.installed: pyproject.toml setup.py src/radguard/_speedups.c
 	@touch $@
 
 docs: bootstrap
-	$(PY) -m radguard.rules --markdown > docs/rules.md
+	$(PY) -m radguard.rulebook --markdown > docs/rules.md
 
 bench: bootstrap
 	@for b in benchmarks/*.py; do echo "== $$b"; TCP_NODELAY=1 $(PY) $$b || exit 1; done
