@@ -4,7 +4,7 @@ DESIGN.md: "a finding always names: rule id, severity, target, evidence, remedia
 controls it maps to", each rule "documented in docs/rules.md"; "rules are data". Each producer keeps
 its rule table beside its code (:data:`TABLES`: ``assess/rules.toml``, ``inspect/rules.toml``,
 ``archive/rules.toml``, ``monitor/detections/rules.toml``; the keys are described at the top of each
-file). This module reads them once (cached) through :mod:`importlib.resources`, **without importing
+file). This module reads them once (cached) by file path, **without importing
 any producer**, so it sits on the ground floor beside :mod:`radguard.catalog` (docs/ARCHITECTURE.md)
 and every producer gets its :class:`radguard.models.Rule` objects from it::
 
@@ -21,19 +21,20 @@ documentation; ``--json`` prints the rulebook as JSON; ``radguard rules`` shows 
 
 from __future__ import annotations
 
-import argparse
 import enum
+import os
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from radguard.models import Rule, Severity
 
-#: the producers' rule tables, relative to the ``radguard`` package, in documentation order
+#: the directory of the ``radguard`` package (the tables are read by path: no producer is imported)
+ROOT = os.path.dirname(os.path.abspath(__file__))
+#: the producers' rule tables, relative to :data:`ROOT`, in documentation order
 TABLES: tuple[str, ...] = (
     "assess/rules.toml",
     "inspect/rules.toml",
@@ -150,7 +151,8 @@ def _entry(row: Mapping[str, Any], table: str, defaults: Mapping[str, Any]) -> E
 
 def load_table(table: str) -> tuple[Entry, ...]:
     """The rows of one rule table (a path relative to the ``radguard`` package), validated."""
-    doc = tomllib.loads(resources.files("radguard").joinpath(table).read_text("utf-8"))
+    with open(os.path.join(ROOT, *table.split("/")), "rb") as f:
+        doc = tomllib.load(f)
     unknown = set(doc) - _TABLE_KEYS
     if unknown:
         raise ValueError(f"{table}: unknown table keys {sorted(unknown)}")
@@ -345,6 +347,8 @@ def markdown() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m radguard.rulebook --markdown|--json``."""
+    import argparse
+
     parser = argparse.ArgumentParser(prog="python -m radguard.rulebook", description=__doc__.split("\n")[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--markdown", action="store_true", help="print docs/rules.md")

@@ -124,7 +124,7 @@ def test_table_errors_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (bad / "ok.toml").write_text(row)
     (bad / "typo.toml").write_text(row + 'remedation = "r"\n')
     (bad / "missing.toml").write_text(row.replace('title = "t"\n', ""))
-    monkeypatch.setattr(rulebook.resources, "files", lambda _: tmp_path / "radguard")
+    monkeypatch.setattr(rulebook, "ROOT", str(tmp_path / "radguard"))
     assert [e.id for e in rulebook.load_table("x/ok.toml")] == ["x"]
     with pytest.raises(ValueError, match="unknown keys"):
         rulebook.load_table("x/typo.toml")
