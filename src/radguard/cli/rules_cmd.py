@@ -15,8 +15,6 @@ import typer
 if TYPE_CHECKING:
     from radguard.rulebook import Entry
 
-PRODUCERS = ("scan", "archive", "monitor", "gateway")
-
 rules_app = typer.Typer(
     help="The rules findings name: severity, controls, remediation, thresholds (docs/rules.md).",
     invoke_without_command=True,
@@ -36,11 +34,12 @@ def list_cmd(
     """List the rules of every producer (or of one with --producer)."""
     if ctx.invoked_subcommand is not None:
         return
+    from radguard import rulebook
     from radguard.errors import UsageError
 
-    if producer is not None and producer not in PRODUCERS:
-        raise UsageError(f"unknown producer {producer!r} (known: {', '.join(PRODUCERS)})")
-    from radguard import rulebook
+    known = [p.value for p in rulebook.Producer]
+    if producer is not None and producer not in known:
+        raise UsageError(f"unknown producer {producer!r} (known: {', '.join(known)})")
     from radguard.cli.output import emit_json, stdout_console
 
     found = rulebook.for_producer(producer)
