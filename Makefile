@@ -56,7 +56,7 @@ $(VENV)/.installed: pyproject.toml setup.py src/radguard/_speedups.c
 	@touch $@
 
 docs: bootstrap
-	$(PY) -m radguard.rules --markdown > docs/rules.md
+	$(PY) -m radguard.rulebook --markdown > docs/rules.md
 	RADGUARD_SCREENSHOTS=docs/img/web TCP_NODELAY=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py
 
 bench: bootstrap

@@ -135,6 +135,55 @@ class Finding:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Rule:
+    """What a finding of one rule id reports, read from its producer's rule table (a data file).
+
+    Every producer declares its rules as rows of a table beside its code (``assess/rules.toml``,
+    ``inspect/rules.toml``, ``archive/rules.toml``, ``monitor/detections/rules.toml``), loaded once by
+    :mod:`radguard.rulebook`; a check gets its rule with ``RULE = rulebook.rule("executable-preamble")``
+    and builds findings with :meth:`finding`, so every finding of a rule carries the same remediation
+    and controls.
+
+    ``when`` is prose (when the rule fires, docs/rules.md); ``controls`` are catalog ids
+    (``hipaa:164.312(c)(1)``, ``csf:PR.DS-01``); ``attack`` holds MITRE ATT&CK (Enterprise/ICS)
+    technique ids; ``thresholds`` the documented defaults of the rule's tunable values (name -> value).
+    """
+
+    id: str
+    severity: Severity
+    title: str
+    when: str = ""
+    remediation: str
+    controls: tuple[str, ...]
+    attack: tuple[str, ...] = ()
+    thresholds: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def finding(
+        self,
+        target: str,
+        evidence: Mapping[str, Any],
+        *,
+        severity: Severity | None = None,
+        title: str | None = None,
+    ) -> Finding:
+        """A finding of this rule on ``target`` (evidence: facts, never PHI values).
+
+        ``severity`` and ``title`` override the rule's defaults for this finding. A rule with ATT&CK
+        ids adds them to the evidence as ``mitre``.
+        """
+        facts = {**evidence, "mitre": list(self.attack)} if self.attack else dict(evidence)
+        return Finding(
+            rule=self.id,
+            severity=severity or self.severity,
+            title=title or self.title,
+            target=target,
+            evidence=facts,
+            remediation=self.remediation,
+            controls=self.controls,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Asset:
     """Something on the network or disk that radguard saw (a DICOM endpoint, a web service, an archive)."""
 

@@ -142,7 +142,6 @@ def test_no_import_circle_in_src() -> None:
     assert not found, "import circles in src/: " + "; ".join(" <-> ".join(c) for c in found)
 
 
-@pytest.mark.xfail(strict=True, reason="radguard.rules and radguard.demo are going (issue 10)")
 def test_every_module_belongs_to_a_part_of_the_layer_table() -> None:
     floors, _ = layer_table()
     orphans = [m for m in graph() if m != "radguard" and part_of(m, floors) is None]

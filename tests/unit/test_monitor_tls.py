@@ -74,7 +74,7 @@ def test_tls13_hides_the_certificate(tmp_path: Path) -> None:
 def test_every_rule_cites_known_controls() -> None:
     for rule_id in detections.MODULES:
         rule = detections.load(rule_id).RULE
-        assert rule.id == rule_id and rule.controls and rule.mitre and rule.remediation
+        assert rule.id == rule_id and rule.controls and rule.attack and rule.remediation
         assert all(is_known(c) for c in rule.controls), rule.controls
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from radguard import rulebook
 from radguard.archive import keys
 from radguard.archive.ledger import Ledger, leaf_of, signed_message
 from radguard.archive.merkle import MerkleBuilder
@@ -23,54 +24,27 @@ from radguard.archive.tree import batched, iter_files, normalize
 from radguard.archive.verify import CANARY, Status
 from radguard.archive.work import AuditJob, audit_batch, path_exists
 from radguard.inspect.api import unreadable
-from radguard.inspect.rules import (
-    AUTHENTICATE,
-    BACKUP,
-    CSF_ADVERSE,
-    CSF_DATA_AT_REST,
-    INCIDENT,
-    INTEGRITY,
-    Rule,
-    RuleId,
-)
+from radguard.inspect.checks.not_dicom import RULE as NOT_DICOM
 from radguard.models import Finding, Severity
 from radguard.store.api import RunHandle, Store
 
 BATCH = 256
 
-MISSING = Rule(
-    id=RuleId.MISSING, severity=Severity.HIGH, title="Sealed object is missing",
-    controls=(INTEGRITY, BACKUP, CSF_DATA_AT_REST),
-    remediation="Restore it from backup (radguard recover --from BACKUP PATH) and find out who deleted or moved it.",
-)
-UNEXPECTED = Rule(
-    id=RuleId.UNEXPECTED, severity=Severity.MEDIUM, title="File under a sealed root was never sealed",
-    controls=(INTEGRITY, CSF_DATA_AT_REST),
-    remediation="Check where it came from; seal it (radguard seal) if legitimate, move it out otherwise.",
-)
-BURST = Rule(
-    id=RuleId.RANSOMWARE_BURST, severity=Severity.CRITICAL, title="Many sealed objects changed at once",
-    controls=(INCIDENT, INTEGRITY, "hipaa:164.308(a)(5)(ii)(B)", CSF_ADVERSE),
-    remediation="Likely ransomware: isolate hosts with write access to the archive, preserve evidence, start "
-    "incident response, then restore verified copies (radguard recover --from BACKUP PATH --apply).",
-)
-LEDGER_INVALID = Rule(
-    id=RuleId.LEDGER_INVALID, severity=Severity.CRITICAL, title="Ledger does not match its signature",
-    controls=(AUTHENTICATE, INTEGRITY, CSF_DATA_AT_REST),
-    remediation="The ledger itself was changed outside radguard, or signed by another key: do not trust it; "
-    "restore the store from backup and investigate database access.",
-)
+MISSING = rulebook.rule("missing")
+UNEXPECTED = rulebook.rule("unexpected")
+BURST = rulebook.rule("ransomware-burst")
+LEDGER_INVALID = rulebook.rule("ledger-invalid")
 
 
 @dataclass(frozen=True)
 class BurstThresholds:
     """``ransomware-burst`` fires when at least ``min_count`` sealed objects under a root, and at least
     ``min_share`` of them, were changed/encrypted/removed, with their modification times within
-    ``window_s`` seconds of each other (missing objects count without a time)."""
+    ``window_s`` seconds of each other (missing objects count without a time). Defaults: archive/rules.toml."""
 
-    min_count: int = 20
-    min_share: float = 0.10
-    window_s: float = 3600.0
+    min_count: int = BURST.thresholds["min_count"]
+    min_share: float = BURST.thresholds["min_share"]
+    window_s: float = BURST.thresholds["window_s"]
 
 
 @dataclass
@@ -175,7 +149,7 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
                     _span(changed_mtimes, r.mtime_ns)
                 if status == Status.NEW and _covered(r.path, roots):
                     summary.unexpected += 1
-                    if any(f.rule == RuleId.NOT_DICOM and f.severity == Severity.CRITICAL for f in r.findings):
+                    if any(f.rule == NOT_DICOM.id and f.severity == Severity.CRITICAL for f in r.findings):
                         _span(changed_mtimes, r.mtime_ns)
                     found.append(UNEXPECTED.finding(r.path, {"dicom": bool(r.sop), "sop_instance_uid": r.sop}))
             emit(found)

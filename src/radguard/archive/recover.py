@@ -17,20 +17,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from radguard import rulebook
 from radguard.archive.ledger import Ledger
 from radguard.archive.tree import iter_files, normalize
 from radguard.archive.work import file_sha256
 from radguard.inspect.api import inspect_path
+from radguard.inspect.checks.not_dicom import RULE as NOT_DICOM
 from radguard.inspect.obj import read_object
-from radguard.inspect.rules import BACKUP, CSF_RESTORE_INTEGRITY, RECOVERY, Rule, RuleId
 from radguard.models import Finding, Severity
 
-UNRECOVERABLE = Rule(
-    id=RuleId.UNRECOVERABLE, severity=Severity.HIGH, title="Object could not be recovered from backup",
-    controls=(RECOVERY, BACKUP, CSF_RESTORE_INTEGRITY),
-    remediation="Look for another backup generation or the modality's copy; a backup copy that does not match "
-    "the ledger must not be restored (it may be the attacker's version).",
-)
+UNRECOVERABLE = rulebook.rule("unrecoverable")
 
 
 @dataclass
@@ -147,7 +143,7 @@ def _strays(ledger: Ledger, path: str) -> list[tuple[str, str]]:
         if item.error is not None or ledger.stat_lookup([item.path]):
             continue
         for f in inspect_path(item.path):
-            if f.rule == RuleId.NOT_DICOM and f.severity == Severity.CRITICAL:
+            if f.rule == NOT_DICOM.id and f.severity == Severity.CRITICAL:
                 out.append((item.path, str(f.evidence.get("verdict", "not-dicom"))))
                 break
     return out

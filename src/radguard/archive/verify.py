@@ -11,35 +11,16 @@ import enum
 import hashlib
 from typing import Any
 
+from radguard import rulebook
 from radguard.archive.digest import Fingerprint, canonical_pixels, fingerprint
 from radguard.inspect.obj import ArchiveObject
-from radguard.inspect.rules import AUTHENTICATE, CSF_ADVERSE, CSF_DATA_AT_REST, INCIDENT, INTEGRITY, Rule, RuleId
-from radguard.inspect.rules import keyword as kw
+from radguard.inspect.tags import keyword as kw
 from radguard.models import Finding, Severity
 
-HEADER_TAMPERED = Rule(
-    id=RuleId.HEADER_TAMPERED, severity=Severity.HIGH, title="Header differs from the sealed ledger",
-    controls=(INTEGRITY, AUTHENTICATE, CSF_DATA_AT_REST),
-    remediation="Treat the object as untrusted until explained; compare with the modality's copy and restore "
-    "the sealed version (radguard recover --from BACKUP); review who wrote to the archive.",
-)
-PIXEL_TAMPERED = Rule(
-    id=RuleId.PIXEL_TAMPERED, severity=Severity.CRITICAL, title="Pixel data differs from the sealed ledger",
-    controls=(INTEGRITY, AUTHENTICATE, INCIDENT, CSF_DATA_AT_REST, CSF_ADVERSE),
-    remediation="Do not use the image for diagnosis; restore the sealed copy (radguard recover --from BACKUP), "
-    "notify radiology and start incident response (possible image manipulation).",
-)
-TRANSCODED = Rule(
-    id=RuleId.TRANSCODED, severity=Severity.INFO, title="Re-encoded without changing attributes or pixels",
-    controls=(INTEGRITY,),
-    remediation="None needed if a PACS re-encoded the object; re-seal (radguard seal) to record the new bytes.",
-)
-CANARY = Rule(
-    id=RuleId.CANARY_TOUCHED, severity=Severity.CRITICAL, title="Canary object was changed",
-    controls=(INCIDENT, INTEGRITY, CSF_ADVERSE),
-    remediation="Decoy files are never used: something is modifying or encrypting the archive. Isolate the "
-    "hosts with write access now and start incident response.",
-)
+HEADER_TAMPERED = rulebook.rule("header-tampered")
+PIXEL_TAMPERED = rulebook.rule("pixel-tampered")
+TRANSCODED = rulebook.rule("transcoded")
+CANARY = rulebook.rule("canary-touched")
 
 
 class Status(enum.StrEnum):
@@ -136,7 +117,7 @@ def _compare_dicom(entry: dict[str, Any], obj: ArchiveObject, fp: Fingerprint) -
                                   "transfer_syntax": fp.transfer_syntax}
             ev.update(_region(entry.get("layout"), fp.layout))
             findings.append(PIXEL_TAMPERED.finding(target, ev))
-    if findings and any(f.rule != RuleId.TRANSCODED for f in findings):
+    if findings and any(f.rule != TRANSCODED.id for f in findings):
         return Status.TAMPERED, findings
     if not findings:
         findings.append(TRANSCODED.finding(target, {

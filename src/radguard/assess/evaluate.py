@@ -10,14 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from radguard import rulebook
 from radguard.assess.identify import ServiceKind
 from radguard.assess.knowledge import Confidence, Fingerprint, identify_implementation, kb_version, lookup
 from radguard.assess.probes.dicom_access import AccessReport
 from radguard.assess.probes.dicom_services import ServicesReport, Verdict
 from radguard.assess.probes.tls import TlsReport
 from radguard.assess.probes.web import WebPath, WebReport
-from radguard.assess.rules import RuleId, finding
 from radguard.models import Finding, Severity
+
+#: the scan rules (rows of assess/rules.toml)
+DICOM_ANY_CALLED_AE = rulebook.rule("dicom-any-called-ae")
+DICOM_ANY_CALLING_AE = rulebook.rule("dicom-any-calling-ae")
+DICOM_OPEN_QUERY = rulebook.rule("dicom-open-query")
+DICOM_OPEN_RETRIEVE = rulebook.rule("dicom-open-retrieve")
+DICOM_OPEN_STORE = rulebook.rule("dicom-open-store")
+DICOM_CLEARTEXT = rulebook.rule("dicom-cleartext")
+TLS_WEAK = rulebook.rule("tls-weak")
+KNOWN_VULNERABLE_VERSION = rulebook.rule("known-vulnerable-version")
+WEB_NO_AUTH = rulebook.rule("web-no-auth")
+WEB_DEFAULT_CREDENTIALS = rulebook.rule("web-default-credentials")
+WEB_CLEARTEXT = rulebook.rule("web-cleartext")
 
 _LOWER = {
     Severity.CRITICAL: Severity.HIGH,
@@ -35,10 +48,10 @@ def dicom_findings(
     out: list[Finding] = []
     attempts = [a.to_dict() for a in access.attempts]
     if access.any_called:
-        out.append(finding(RuleId.DICOM_ANY_CALLED_AE, target, {
+        out.append(DICOM_ANY_CALLED_AE.finding(target, {
             "association": "accepted with a random called AE title", "attempts": attempts}))
     if access.any_calling:
-        out.append(finding(RuleId.DICOM_ANY_CALLING_AE, target, {
+        out.append(DICOM_ANY_CALLING_AE.finding(target, {
             "association": "accepted with a random calling AE title",
             "called_ae_known": not access.any_called, "attempts": attempts,
             "services_offered": sorted(access.services)}))
@@ -48,15 +61,15 @@ def dicom_findings(
             evidence: dict[str, Any] = {"peer": peer, **services.query.to_dict()}
             if services.query_counts:
                 evidence["match_counts"] = dict(services.query_counts)
-            out.append(finding(RuleId.DICOM_OPEN_QUERY, target, evidence))
+            out.append(DICOM_OPEN_QUERY.finding(target, evidence))
         opened = {name: r.to_dict() for name, r in (("c-move", services.move), ("c-get", services.get))
                   if r is not None and r.verdict is Verdict.OPEN}
         if opened:
-            out.append(finding(RuleId.DICOM_OPEN_RETRIEVE, target, {"peer": peer, **opened}))
+            out.append(DICOM_OPEN_RETRIEVE.finding(target, {"peer": peer, **opened}))
         if services.store is not None and services.store.verdict is Verdict.OPEN:
-            out.append(finding(RuleId.DICOM_OPEN_STORE, target, {"peer": peer, **services.store.to_dict()}))
+            out.append(DICOM_OPEN_STORE.finding(target, {"peer": peer, **services.store.to_dict()}))
     if not tls:
-        out.append(finding(RuleId.DICOM_CLEARTEXT, target, {
+        out.append(DICOM_CLEARTEXT.finding(target, {
             "transport": "TCP without TLS", "association_probe": "A-ASSOCIATE-RQ answered in clear text"}))
     return out
 
@@ -64,7 +77,7 @@ def dicom_findings(
 def tls_findings(target: str, report: TlsReport) -> list[Finding]:
     if not report.handshake_ok or not report.issues:
         return []
-    return [finding(RuleId.TLS_WEAK, target, report.evidence())]
+    return [TLS_WEAK.finding(target, report.evidence())]
 
 
 def web_findings(target: str, report: WebReport) -> list[Finding]:
@@ -76,12 +89,12 @@ def web_findings(target: str, report: WebReport) -> list[Finding]:
                                                                 WebPath.ORTHANC_STUDIES.value,
                                                                 WebPath.DICOMWEB_STUDIES.value)}
     if readable:
-        out.append(finding(RuleId.WEB_NO_AUTH, target, {"readable_without_credentials": readable,
+        out.append(WEB_NO_AUTH.finding(target, {"readable_without_credentials": readable,
                                                         "product": report.product}))
     if report.default_credentials:
-        out.append(finding(RuleId.WEB_DEFAULT_CREDENTIALS, target, {"accepted": list(report.default_credentials)}))
+        out.append(WEB_DEFAULT_CREDENTIALS.finding(target, {"accepted": list(report.default_credentials)}))
     if report.scheme == "http":
-        out.append(finding(RuleId.WEB_CLEARTEXT, target, {"scheme": "http", "product": report.product,
+        out.append(WEB_CLEARTEXT.finding(target, {"scheme": "http", "product": report.product,
                                                          "auth_required": report.auth_required}))
     return out
 
@@ -117,7 +130,7 @@ def version_findings(target: str, fp: Fingerprint | None, *, toolkit_only: bool)
     cves = sorted({c for e in entries for c in e.cves})
     title = f"{fp.product} {fp.version} is in the affected range of {', '.join(cves[:3])}" + (
         f" (+{len(cves) - 3} more)" if len(cves) > 3 else "")
-    return [finding(RuleId.KNOWN_VULNERABLE_VERSION, target, evidence, severity=severity, title=title)]
+    return [KNOWN_VULNERABLE_VERSION.finding(target, evidence, severity=severity, title=title)]
 
 
 def asset_attributes(kind: ServiceKind, **facts: Any) -> dict[str, Any]:

@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import os
 
+from radguard import rulebook
 from radguard.inspect.checks import run_checks
 from radguard.inspect.obj import from_bytes, read_object
-from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, Rule, RuleId
-from radguard.models import Finding, Severity
+from radguard.models import Finding
 
-UNREADABLE = Rule(
-    id=RuleId.UNREADABLE,
-    severity=Severity.MEDIUM,
-    title="File cannot be read",
-    controls=(INTEGRITY, CSF_DATA_AT_REST),
-    remediation="Check permissions, storage health and symbolic links; an archive that cannot be read cannot be "
-    "verified or restored.",
-)
+UNREADABLE = rulebook.rule("unreadable")
 
 
 def inspect_bytes(data: bytes, target: str) -> list[Finding]:

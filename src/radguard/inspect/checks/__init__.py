@@ -1,6 +1,6 @@
 """Stateless archive checks, one module each (see docs/archive.md for rules and thresholds).
 
-Every module defines ``RULE`` (:class:`radguard.inspect.rules.Rule`) and
+Every module defines ``RULE`` (:class:`radguard.models.Rule`, a row of ``inspect/rules.toml``) and
 ``check(obj) -> Iterator[Finding]``; :data:`CHECKS` runs them in a fixed order.
 """
 

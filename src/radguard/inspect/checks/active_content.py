@@ -11,22 +11,14 @@ import hashlib
 import re
 from collections.abc import Iterator
 
+from radguard import rulebook
 from radguard.dicom.part10 import PIXEL_TAGS
 from radguard.inspect.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify, maybe_dangerous
 from radguard.inspect.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
-from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId, keyword, tag_str
+from radguard.inspect.tags import keyword, tag_str
 from radguard.models import Finding, Severity
 
-RULE = Rule(
-    id=RuleId.ACTIVE_CONTENT,
-    severity=Severity.HIGH,
-    title="Active content inside the object",
-    controls=(MALWARE, INTEGRITY, CSF_DATA_AT_REST),
-    remediation=(
-        "Quarantine the object; do not open the encapsulated document in a viewer; remove the element or "
-        "restore the sealed copy; find the modality or interface that produced it."
-    ),
-)
+RULE = rulebook.rule("active-content")
 
 #: PDF name tokens that act on open (PDF 2.0 §12.6 actions, §7.11.4 embedded files); critical ones first
 PDF_TOKENS: tuple[tuple[bytes, Severity], ...] = (

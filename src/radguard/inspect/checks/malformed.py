@@ -9,20 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from radguard import rulebook
 from radguard.inspect.obj import ArchiveObject
-from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, Rule, RuleId, keyword, tag_str
+from radguard.inspect.tags import keyword, tag_str
 from radguard.models import Finding, Severity
 
-RULE = Rule(
-    id=RuleId.MALFORMED,
-    severity=Severity.MEDIUM,
-    title="Data set does not parse cleanly",
-    controls=(INTEGRITY, CSF_DATA_AT_REST),
-    remediation=(
-        "Compare with the sealed copy (radguard audit) and restore it if it differs (radguard recover); "
-        "a truncated file often means an interrupted transfer or a partially encrypted object."
-    ),
-)
+RULE = rulebook.rule("malformed")
 
 
 def check(obj: ArchiveObject) -> Iterator[Finding]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 
+from radguard import rulebook
 from radguard.inspect.entropy import (
     BLOCK,
     HEAD,
@@ -22,19 +23,9 @@ from radguard.inspect.entropy import (
 )
 from radguard.inspect.magic import ContentKind, classify
 from radguard.inspect.obj import ArchiveObject
-from radguard.inspect.rules import CSF_ADVERSE, CSF_DATA_AT_REST, INCIDENT, INTEGRITY, MALWARE, Rule, RuleId
 from radguard.models import Finding, Severity
 
-RULE = Rule(
-    id=RuleId.NOT_DICOM,
-    severity=Severity.LOW,
-    title="Not a DICOM file",
-    controls=(INTEGRITY, MALWARE, INCIDENT, CSF_DATA_AT_REST, CSF_ADVERSE),
-    remediation=(
-        "If encrypted or a ransom note: isolate the host, start incident response and restore verified copies "
-        "(radguard recover --from BACKUP); otherwise move non-DICOM files out of the archive tree."
-    ),
-)
+RULE = rulebook.rule("not-dicom")
 
 
 class Verdict(enum.StrEnum):

@@ -10,21 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
+from radguard import rulebook
 from radguard.inspect.magic import KIND_SEVERITY, ContentKind, classify
 from radguard.inspect.obj import ArchiveObject
-from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId
-from radguard.models import Finding, Severity
+from radguard.models import Finding
 
-RULE = Rule(
-    id=RuleId.EXECUTABLE_PREAMBLE,
-    severity=Severity.CRITICAL,
-    title="Preamble holds executable or foreign content",
-    controls=(MALWARE, INTEGRITY, CSF_DATA_AT_REST),
-    remediation=(
-        "Quarantine the file and scan the host that wrote it; rewrite the object with a zeroed preamble "
-        "(e.g. dcmconv) after verifying pixels against the ledger; configure PACS and viewers to zero preambles."
-    ),
-)
+RULE = rulebook.rule("executable-preamble")
 
 _ALLOWED = frozenset({ContentKind.EMPTY, ContentKind.TIFF})
 

@@ -10,21 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
+from radguard import rulebook
 from radguard.inspect.magic import KIND_SEVERITY, ContentKind, classify
 from radguard.inspect.obj import ArchiveObject
-from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId
 from radguard.models import Finding, Severity
 
-RULE = Rule(
-    id=RuleId.TRAILING_DATA,
-    severity=Severity.HIGH,
-    title="Data after the end of the data set",
-    controls=(MALWARE, INTEGRITY, CSF_DATA_AT_REST),
-    remediation=(
-        "Quarantine the file; restore the sealed copy (radguard recover) or rewrite the data set without the "
-        "trailer after verifying it against the ledger; find the tool or host that appended it."
-    ),
-)
+RULE = rulebook.rule("trailing-data")
 
 
 def check(obj: ArchiveObject) -> Iterator[Finding]:

@@ -1,5 +1,6 @@
-"""Detections over monitor records: one module per detection, each with a :data:`RULE` and a
-``Thresholds`` dataclass of documented, tunable values; a profile chooses which run.
+"""Detections over monitor records: one module per detection, each with a :data:`RULE` (a row of
+``rules.toml`` beside this file, :class:`radguard.models.Rule`) and a ``Thresholds`` dataclass of
+documented, tunable values whose defaults are the row's ``[rule.thresholds]``; a profile chooses which run.
 
 A detection is a pure function of the records (``detect(records, thresholds)``): it never
 reopens the capture. Findings carry counts, AE titles, addresses and attribute keywords,
@@ -11,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from radguard.errors import UsageError
-from radguard.models import Finding, Severity
+from radguard.models import Finding
 
 Record = Mapping[str, Any]
 
@@ -50,24 +50,6 @@ PROFILES: dict[str, tuple[str, ...]] = {
 def profile_names() -> tuple[str, ...]:
     """The profile names ``--profile`` accepts (anything else is read as a comma-separated list of rule ids)."""
     return tuple(PROFILES)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What a detection reports and how it maps to ATT&CK and to controls."""
-
-    id: str
-    severity: Severity
-    title: str
-    remediation: str
-    controls: tuple[str, ...]
-    mitre: tuple[str, ...]
-
-    def finding(self, target: str, evidence: Mapping[str, Any], *, severity: Severity | None = None,
-                title: str | None = None) -> Finding:
-        return Finding(rule=self.id, severity=severity or self.severity, title=title or self.title, target=target,
-                       evidence={**evidence, "mitre": list(self.mitre)}, remediation=self.remediation,
-                       controls=self.controls)
 
 
 def load(rule_id: str) -> ModuleType:

@@ -10,18 +10,11 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, by_kind, endpoint, epoch, windows
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, by_kind, endpoint, epoch, windows
 
-RULE = Rule(
-    id="ae-brute-force",
-    severity=Severity.HIGH,
-    title="AE title guessing: many rejected associations from one source",
-    remediation="Block the source at the network edge or the DICOM gateway, check whether any guessed AE title was "
-                "accepted, and make the PACS check both calling and called AE titles against its peer list.",
-    controls=("hipaa:164.308(a)(5)(ii)(C)", "hipaa:164.312(d)", "csf:PR.AA-03", "csf:DE.CM-01"),
-    mitre=("T1110", "T0846"),
-)
+RULE = rulebook.rule("ae-brute-force")
 
 
 @dataclass(frozen=True)
@@ -29,9 +22,9 @@ class Thresholds:
     """``min_rejections`` rejected associations from one source to one server within ``window_seconds``,
     using at least ``min_distinct_titles`` distinct (calling, called) AE title pairs."""
 
-    min_rejections: int = 5
-    window_seconds: float = 300.0
-    min_distinct_titles: int = 3
+    min_rejections: int = RULE.thresholds["min_rejections"]
+    window_seconds: float = RULE.thresholds["window_seconds"]
+    min_distinct_titles: int = RULE.thresholds["min_distinct_titles"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:

@@ -8,26 +8,19 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, by_kind, endpoint, epoch, windows
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, by_kind, endpoint, epoch, windows
 
-RULE = Rule(
-    id="association-flood",
-    severity=Severity.MEDIUM,
-    title="Association flood: a burst of associations from one source",
-    remediation="Rate-limit associations per peer at the DICOM gateway or firewall; if the source is a modality, "
-                "configure it to send a study over one association.",
-    controls=("hipaa:164.308(a)(7)(ii)(B)", "csf:DE.CM-01", "csf:PR.IR-04"),
-    mitre=("T1499.002", "T0814"),
-)
+RULE = rulebook.rule("association-flood")
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """``min_associations`` from one source to one server within ``window_seconds``."""
 
-    min_associations: int = 100
-    window_seconds: float = 60.0
+    min_associations: int = RULE.thresholds["min_associations"]
+    window_seconds: float = RULE.thresholds["window_seconds"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:

@@ -9,18 +9,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, by_kind, endpoint
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, by_kind, endpoint
 
-RULE = Rule(
-    id="bulk-retrieve",
-    severity=Severity.HIGH,
-    title="Bulk retrieve: retrieve volume or destination outside the baseline",
-    remediation="Confirm with the peer's owner that the retrieve was intended; restrict C-MOVE destinations and "
-                "per-peer retrieve volume at the PACS or DICOM gateway.",
-    controls=("hipaa:164.312(b)", "hipaa:164.312(a)(1)", "csf:DE.AE-02", "csf:DE.CM-09"),
-    mitre=("T1213", "T1030"),
-)
+RULE = rulebook.rule("bulk-retrieve")
 
 
 @dataclass(frozen=True)
@@ -28,9 +21,9 @@ class Thresholds:
     """Flag when a peer retrieves more than ``factor`` x its baseline objects (and at least ``min_objects``),
     or moves to a destination absent from the baseline (``new_destination``)."""
 
-    factor: float = 3.0
-    min_objects: int = 100
-    new_destination: bool = True
+    factor: float = RULE.thresholds["factor"]
+    min_objects: int = RULE.thresholds["min_objects"]
+    new_destination: bool = RULE.thresholds["new_destination"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds,

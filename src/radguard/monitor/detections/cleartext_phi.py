@@ -12,25 +12,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, by_kind, endpoint
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, by_kind, endpoint
 
-RULE = Rule(
-    id="cleartext-phi",
-    severity=Severity.HIGH,
-    title="Patient data crosses the network unencrypted (DICOM without TLS)",
-    remediation="Move this DICOM traffic to TLS (DICOM port 2762, PS3.15 Annex B BCP 195 profile) or carry it "
-                "through an encrypted tunnel/gateway; restrict the VLAN meanwhile.",
-    controls=("hipaa:164.312(e)(1)", "hipaa:164.312(e)(2)(ii)", "csf:PR.DS-02"),
-    mitre=("T1040",),
-)
+RULE = rulebook.rule("cleartext-phi")
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """``min_datasets``: data sets with PHI to one server before a finding is raised."""
 
-    min_datasets: int = 1
+    min_datasets: int = RULE.thresholds["min_datasets"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:

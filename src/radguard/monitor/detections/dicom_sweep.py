@@ -10,26 +10,19 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, endpoint, epoch, windows
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, endpoint, epoch, windows
 
-RULE = Rule(
-    id="dicom-sweep",
-    severity=Severity.MEDIUM,
-    title="DICOM reconnaissance: one source probed many endpoints",
-    remediation="Identify the source host; if it is not an authorised scanner, isolate it and review what it "
-                "reached. Segment the imaging VLAN so only known peers can reach DICOM ports.",
-    controls=("hipaa:164.308(a)(1)(ii)(D)", "csf:DE.CM-01", "csf:DE.AE-02"),
-    mitre=("T1046", "T0846"),
-)
+RULE = rulebook.rule("dicom-sweep")
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """``min_endpoints`` distinct host:port targets from one source within ``window_seconds``."""
 
-    min_endpoints: int = 8
-    window_seconds: float = 600.0
+    min_endpoints: int = RULE.thresholds["min_endpoints"]
+    window_seconds: float = RULE.thresholds["window_seconds"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:

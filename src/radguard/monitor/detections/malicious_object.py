@@ -13,26 +13,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from radguard import rulebook
 from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, by_kind, endpoint
+from radguard.monitor.detections import Record, by_kind, endpoint
 
-RULE = Rule(
-    id="malicious-object",
-    severity=Severity.CRITICAL,
-    title="A stored DICOM object carries active content or is malformed",
-    remediation="Quarantine the objects received from this peer (see the SOP instance hashes), scan the sending "
-                "host, and inspect C-STOREs at the DICOM gateway before they reach the archive.",
-    controls=("hipaa:164.308(a)(5)(ii)(B)", "hipaa:164.312(c)(1)", "csf:DE.CM-09", "csf:DE.AE-02"),
-    mitre=("T1204.002", "T1027.009"),
-)
+RULE = rulebook.rule("malicious-object")
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """Archive-check verdicts at or above ``min_severity`` count; ``min_objects`` per target raise a finding."""
 
-    min_severity: str = "medium"
-    min_objects: int = 1
+    min_severity: str = RULE.thresholds["min_severity"]
+    min_objects: int = RULE.thresholds["min_objects"]
 
 
 def inspector(data: bytes, transfer_syntax: str | None) -> list[dict[str, Any]]:

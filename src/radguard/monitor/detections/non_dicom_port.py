@@ -9,25 +9,18 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, endpoint
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, endpoint
 
-RULE = Rule(
-    id="non-dicom-on-dicom-port",
-    severity=Severity.MEDIUM,
-    title="Non-DICOM traffic on a DICOM port",
-    remediation="Find what the client is and why it speaks another protocol to the DICOM service; block non-DICOM "
-                "clients from imaging ports and make sure no other service shares the port.",
-    controls=("hipaa:164.312(b)", "csf:DE.CM-01", "csf:DE.AE-02"),
-    mitre=("T1571", "T1046"),
-)
+RULE = rulebook.rule("non-dicom-on-dicom-port")
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """``min_connections`` non-DICOM connections with payload to one DICOM endpoint."""
 
-    min_connections: int = 1
+    min_connections: int = RULE.thresholds["min_connections"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:

@@ -10,26 +10,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, by_kind, endpoint
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, by_kind, endpoint
 
-RULE = Rule(
-    id="protocol-anomaly",
-    severity=Severity.MEDIUM,
-    title="DICOM protocol anomalies (malformed or unexpected PDUs)",
-    remediation="Identify the peer sending malformed DICOM; if it is not a known, broken implementation treat it as "
-                "fuzzing or exploitation: block it and check the server for crashes and unexpected files.",
-    controls=("hipaa:164.308(a)(6)(ii)", "hipaa:164.312(b)", "csf:DE.AE-02", "csf:DE.CM-09"),
-    mitre=("T1190", "T0866"),
-)
+RULE = rulebook.rule("protocol-anomaly")
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """``min_anomalies`` violations (and malformed data sets, if ``count_malformed_datasets``) per server."""
 
-    min_anomalies: int = 1
-    count_malformed_datasets: bool = True
+    min_anomalies: int = RULE.thresholds["min_anomalies"]
+    count_malformed_datasets: bool = RULE.thresholds["count_malformed_datasets"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:

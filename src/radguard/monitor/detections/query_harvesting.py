@@ -9,18 +9,11 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, by_kind, endpoint
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, by_kind, endpoint
 
-RULE = Rule(
-    id="query-harvesting",
-    severity=Severity.HIGH,
-    title="Query harvesting: broad or very large C-FIND queries",
-    remediation="Confirm the querying AE is authorised for bulk queries; limit C-FIND to known peers and require "
-                "restrictive keys (or a match cap) at the PACS or DICOM gateway.",
-    controls=("hipaa:164.312(a)(1)", "hipaa:164.308(a)(1)(ii)(D)", "csf:PR.AA-05", "csf:DE.CM-09"),
-    mitre=("T1213", "T1119"),
-)
+RULE = rulebook.rule("query-harvesting")
 
 
 @dataclass(frozen=True)
@@ -28,9 +21,9 @@ class Thresholds:
     """A query is flagged when it is broad (no restrictive key) at one of ``broad_levels``, or when it
     returned at least ``min_matches`` matches; a finding needs ``min_queries`` flagged queries."""
 
-    broad_levels: tuple[str, ...] = ("PATIENT", "STUDY")
-    min_matches: int = 500
-    min_queries: int = 1
+    broad_levels: tuple[str, ...] = RULE.thresholds["broad_levels"]
+    min_matches: int = RULE.thresholds["min_matches"]
+    min_queries: int = RULE.thresholds["min_queries"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:

@@ -10,25 +10,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from radguard.models import Finding, Severity
-from radguard.monitor.detections import Record, Rule, by_kind, endpoint
+from radguard import rulebook
+from radguard.models import Finding
+from radguard.monitor.detections import Record, by_kind, endpoint
 
-RULE = Rule(
-    id="unknown-peer",
-    severity=Severity.MEDIUM,
-    title="Unknown DICOM peer: AE title or address outside the baseline",
-    remediation="Verify the peer; if legitimate add it to the baseline and the PACS peer list, otherwise block it "
-                "and make the PACS bind each AE title to its address.",
-    controls=("hipaa:164.312(d)", "hipaa:164.312(b)", "csf:PR.AA-03", "csf:DE.CM-01"),
-    mitre=("T1078", "T0848"),
-)
+RULE = rulebook.rule("unknown-peer")
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """``min_associations`` accepted associations by the unknown (AE, address) pair."""
 
-    min_associations: int = 1
+    min_associations: int = RULE.thresholds["min_associations"]
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds,
