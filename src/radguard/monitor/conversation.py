@@ -264,7 +264,7 @@ class DicomConversation:
                 self._response(op, cmd)
         if cmd.has_dataset:
             ts = self.ul.contexts.get(event.context_id, (None, None))[1]
-            implicit = None if ts is None else ts == uids.IMPLICIT_VR_LITTLE_ENDIAN
+            implicit = None if ts is None else ts == uids.TransferSyntax.IMPLICIT_LE
             cur = self._current[side] = _Dataset(op, cf.is_request, implicit, transfer_syntax=ts)
             if self.inspect is not None and cf is CommandField.C_STORE_RQ:
                 cur.full = bytearray()

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 
-from radguard.dicom.part10 import PIXEL_TAGS
+from radguard.dicom.dataset import PIXEL_TAGS
 from radguard.inspect.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify, maybe_dangerous
 from radguard.inspect.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
 from radguard.inspect.rules import CSF_DATA_AT_REST, INTEGRITY, MALWARE, Rule, RuleId, keyword, tag_str
