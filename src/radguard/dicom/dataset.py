@@ -23,7 +23,6 @@ from functools import cache
 from typing import Any, NamedTuple
 
 # ---- PS3.5 constants -------------------------------------------------------------------------------
-
 #: undefined length (PS3.5 §7.1.1)
 UNDEFINED = 0xFFFFFFFF
 #: item, item delimitation and sequence delimitation tags (PS3.5 §7.5)
@@ -55,7 +54,6 @@ _HEAD_IMPLICIT_BE = struct.Struct(">HHI")
 
 
 # ---- the compiled twin and the parse counter -------------------------------------------------------
-
 def _load_speedups() -> object | None:
     """``radguard.dicom._speedups``, or None: not built, or ``RADGUARD_NO_SPEEDUPS`` set."""
     if os.environ.get("RADGUARD_NO_SPEEDUPS"):
@@ -91,7 +89,6 @@ def begin_parse() -> None:
 
 
 # ---- elements and issues ---------------------------------------------------------------------------
-
 class Element(NamedTuple):
     """One top-level data element: where it is, never what it says."""
 
@@ -140,7 +137,6 @@ SeqEnds = dict[tuple[bool, bool, int, int], tuple[int, int]]
 
 
 # ---- the walker core -------------------------------------------------------------------------------
-
 class Walker:
     """Element headers and sequence skipping over one buffer in one encoding (PS3.5 §7.1, §7.5).
 
@@ -237,7 +233,6 @@ class Walker:
 
 
 # ---- strict walks: what Part 10 reading needs ------------------------------------------------------
-
 _MAGICS_AFTER = (b"PK\x03\x04", b"MZ", b"\x7fELF", b"#!", b"%PDF", b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")
 
 
@@ -352,7 +347,6 @@ def walk_meta(buf: bytes | memoryview, pos: int) -> tuple[dict[int, Element], in
 
 
 # ---- lenient walks: data set heads on the wire -----------------------------------------------------
-
 def walk(data: bytes, *, implicit: bool, little: bool = True,
          stop_after_group: int = 0xFFFF) -> tuple[list[Element], bool]:
     """Top-level elements of ``data`` until the end, damage, or a group above ``stop_after_group``.

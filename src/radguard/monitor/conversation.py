@@ -36,7 +36,8 @@ from radguard.dicom.events import (
     ReleaseConfirmed,
     ReleaseRequested,
 )
-from radguard.dicom.pdu import Abort, PDUFramer, decode_pdu, plausible_pdu_start
+from radguard.dicom.framing import PDUFramer, plausible_pdu_start
+from radguard.dicom.pdu import Abort, decode_pdu
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.errors import ProtocolError
 from radguard.monitor.phiscan import HEAD_BYTES, DatasetFacts, examine
