@@ -11,7 +11,7 @@ from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
 from radguard.dicom import dataset, part10
-from radguard.gateway.dataset import identifiers, query_keys
+from radguard.gateway.dataset import identifiers, identifiers_from, query_keys
 
 
 def _encode(ds: Dataset, implicit: bool) -> bytes:
@@ -95,3 +95,7 @@ def test_gateway_readers_match_pydicom(name: str, implicit: bool, little: bool, 
     assert identifiers(data, ts) == (str(ds.get("PatientID", "")), str(ds.get("StudyInstanceUID", "")))
     assert query_keys(data, ts, limit=1000) == tuple(dataset.keyword(int(e.tag)) for e in ds)
     assert identifiers(data, "1.2.840.10008.1.2.1.99") == ("", "") and query_keys(data, "1.2.840.10008.1.2.1.99") == ()
+    before = dataset.parse_count()
+    p = part10.parse(data, transfer_syntax=ts)
+    assert identifiers_from(p) == identifiers(data, ts)
+    assert dataset.parse_count() - before == 2  # the parse and identifiers(), not identifiers_from()
