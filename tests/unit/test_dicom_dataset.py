@@ -3,6 +3,8 @@ VR encodings; the parse counter."""
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from pydicom import Dataset, dcmread
 from pydicom.data import get_testdata_file
@@ -99,3 +101,17 @@ def test_gateway_readers_match_pydicom(name: str, implicit: bool, little: bool, 
     p = part10.parse(data, transfer_syntax=ts)
     assert identifiers_from(p) == identifiers(data, ts)
     assert dataset.parse_count() - before == 2  # the parse and identifiers(), not identifiers_from()
+
+
+def test_lenient_depth_limit_is_seventeen_nested_sequences() -> None:
+    def nested(levels: int) -> bytes:  # implicit VR, undefined-length sequences and items, then Patient ID
+        body = struct.pack("<HHI", 0x0008, 0x0100, 2) + b"1 "
+        for _ in range(levels):
+            item = struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF) + body + struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
+            body = struct.pack("<HHI", 0x0008, 0x1110, 0xFFFFFFFF) + item + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+        return body + struct.pack("<HHI", 0x0010, 0x0020, 2) + b"P1"
+
+    elements, complete = dataset.walk(nested(17), implicit=True)
+    assert complete and [e.tag for e in elements] == [0x00081110, 0x00100020] and elements[0].undefined
+    elements, complete = dataset.walk(nested(18), implicit=True)
+    assert not complete and elements == [dataset.Element(0x00081110, "", 0, 8, dataset.UNDEFINED, True)]
