@@ -49,7 +49,7 @@ system-deps:
 # No service of the machine is stopped, started or reconfigured: policy-rc.d (101) keeps apt from starting the
 # services it installs, and tests and the demo start their own peers on free loopback ports.
 
-$(VENV)/.installed: pyproject.toml setup.py src/radguard/_speedups.c
+$(VENV)/.installed: pyproject.toml setup.py src/radguard/dicom/_speedups.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
@@ -63,4 +63,5 @@ bench: bootstrap
 	@for b in benchmarks/*.py; do echo "== $$b"; TCP_NODELAY=1 $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache src/radguard/*.so
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find src -name "*.so" -delete

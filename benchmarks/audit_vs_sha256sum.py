@@ -9,7 +9,7 @@ process tree, sampled), and the CPU time of each process tree (user+sys): on a s
 CPU-time ratio is the steadier figure, the wall-clock ratio the claim.
 
 With ``--compare-python`` every repetition also runs seal and audit on the pure-Python element walk
-(``RADGUARD_NO_SPEEDUPS=1``), interleaved with the compiled one, to measure ``radguard._speedups``.
+(``RADGUARD_NO_SPEEDUPS=1``), interleaved with the compiled one, to measure ``radguard.dicom._speedups``.
 
 Usage: python benchmarks/audit_vs_sha256sum.py [--quick] [--repeat 3] [--workers N] [--compare-python]
 """
@@ -100,7 +100,7 @@ def timed(cmd: list[str] | str, env: dict[str, str], shell: bool = False) -> tup
 
 def _speedups_built() -> bool:
     try:
-        import radguard._speedups  # noqa: F401
+        import radguard.dicom._speedups  # noqa: F401
     except ImportError:
         return False
     return True

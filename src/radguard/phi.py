@@ -9,45 +9,44 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from functools import cache
+from collections.abc import Mapping
+from types import MappingProxyType
 
-#: DICOM attributes treated as directly patient-identifying (keyword list).
-#: Source: DICOM PS3.15 Annex E Table E.1-1 (Basic Profile), patient module subset.
-PHI_KEYWORDS: frozenset[str] = frozenset(
-    {
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientBirthTime",
-        "OtherPatientIDs",
-        "OtherPatientNames",
-        "OtherPatientIDsSequence",
-        "PatientAddress",
-        "PatientTelephoneNumbers",
-        "PatientMotherBirthName",
-        "MilitaryRank",
-        "MedicalRecordLocator",
-        "IssuerOfPatientID",
-        "AccessionNumber",
-        "ReferringPhysicianName",
-        "PerformingPhysicianName",
-        "OperatorsName",
-        "InstitutionName",
-        "InstitutionAddress",
-        "PatientBirthName",
-        "EthnicGroup",
-        "PatientReligiousPreference",
-    }
-)
+#: DICOM attributes treated as directly patient-identifying: tag (``0xggggeeee``) -> keyword, radguard's one
+#: table of them. Source: DICOM PS3.15 Annex E Table E.1-1 (Basic Profile), patient module subset; tags from
+#: the PS3.6 data dictionary (tests check them against pydicom's), so that no per-packet path needs pydicom.
+PHI_TAGS: Mapping[int, str] = MappingProxyType({
+    0x00080050: "AccessionNumber",
+    0x00080080: "InstitutionName",
+    0x00080081: "InstitutionAddress",
+    0x00080090: "ReferringPhysicianName",
+    0x00081050: "PerformingPhysicianName",
+    0x00081070: "OperatorsName",
+    0x00100010: "PatientName",
+    0x00100020: "PatientID",
+    0x00100021: "IssuerOfPatientID",
+    0x00100030: "PatientBirthDate",
+    0x00100032: "PatientBirthTime",
+    0x00101000: "OtherPatientIDs",
+    0x00101001: "OtherPatientNames",
+    0x00101002: "OtherPatientIDsSequence",
+    0x00101005: "PatientBirthName",
+    0x00101040: "PatientAddress",
+    0x00101060: "PatientMotherBirthName",
+    0x00101080: "MilitaryRank",
+    0x00101090: "MedicalRecordLocator",
+    0x00102154: "PatientTelephoneNumbers",
+    0x00102160: "EthnicGroup",
+    0x001021F0: "PatientReligiousPreference",
+})
+#: the keywords of :data:`PHI_TAGS`
+PHI_KEYWORDS: frozenset[str] = frozenset(PHI_TAGS.values())
+_PHI_TAG_SET = frozenset(PHI_TAGS)
 
 
-@cache
 def phi_tags() -> frozenset[int]:
-    """The tags (``0xggggeeee``) of :data:`PHI_KEYWORDS`, from pydicom's data dictionary."""
-    from pydicom.datadict import tag_for_keyword
-
-    tags = (tag_for_keyword(k) for k in PHI_KEYWORDS)
-    return frozenset(int(t) for t in tags if t is not None)
+    """The tags of :data:`PHI_TAGS` as a set."""
+    return _PHI_TAG_SET
 
 
 def site_secret() -> bytes:

@@ -20,8 +20,10 @@ from radguard.catalog import is_known
 from radguard.dicom import part10, uids
 from radguard.dicom.dimse import c_echo_rq, c_store_rq, fragment
 from radguard.dicom.events import ProtocolViolation
-from radguard.dicom.pdu import AssociateRequest, PDUFramer, PresentationContext, ReleaseRequest, decode_pdu
-from radguard.dicom.ul import MessageAssembler, Role, UpperLayer
+from radguard.dicom.framing import PDUFramer
+from radguard.dicom.messages import MessageAssembler
+from radguard.dicom.pdu import AssociateRequest, PresentationContext, ReleaseRequest, decode_pdu
+from radguard.dicom.ul import Role, UpperLayer
 from radguard.errors import ProtocolError, RadguardError
 from radguard.inspect.api import inspect_bytes, inspect_dataset
 from radguard.models import Finding

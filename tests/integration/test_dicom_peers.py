@@ -26,8 +26,9 @@ from radguard.dicom.events import (
     ReleaseConfirmed,
     ReleaseRequested,
 )
+from radguard.dicom.messages import DimseMessage, MessageAssembler
 from radguard.dicom.pdu import AssociateAccept, AssociateRequest, PresentationContext, ReleaseRequest, ReleaseResponse
-from radguard.dicom.ul import DimseMessage, MessageAssembler, Role, UpperLayer
+from radguard.dicom.ul import Role, UpperLayer
 from tests.support.peers import LOOPBACK, Peer, dcmtk_env, free_port
 
 pytestmark = pytest.mark.integration

@@ -17,6 +17,7 @@ from radguard.dicom import uids
 from radguard.dicom.dimse import Command, c_echo_rsp, fragment, response
 from radguard.dicom.enums import CommandField, ContextResult, RejectResult, RejectSource, Status
 from radguard.dicom.events import AssociateRequested, ReleaseRequested
+from radguard.dicom.messages import DimseMessage, MessageAssembler
 from radguard.dicom.pdu import (
     Abort,
     AssociateAccept,
@@ -24,7 +25,7 @@ from radguard.dicom.pdu import (
     PresentationContext,
     ReleaseResponse,
 )
-from radguard.dicom.ul import DimseMessage, MessageAssembler, Role, UpperLayer
+from radguard.dicom.ul import Role, UpperLayer
 
 #: (called AE, calling AE) -> reject reason (PS3.8 §9.3.4), or None to accept
 Decide = Callable[[str, str], int | None]

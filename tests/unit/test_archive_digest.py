@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from radguard.archive.digest import Geometry, _bands, header_digests, native_layout
-from radguard.dicom.part10 import Element, Part10
+from radguard.dicom.dataset import Element
+from radguard.dicom.part10 import Part10
 from radguard.inspect.obj import ArchiveObject, from_bytes
 from tests.support.corpus import CLEAN, read
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from radguard.archive.merkle import MerkleBuilder
-from radguard.dicom.part10 import IssueKind, parse
+from radguard.dicom.dataset import IssueKind
+from radguard.dicom.part10 import parse
 from radguard.inspect.api import inspect_bytes, inspect_dataset, inspect_path
 from radguard.inspect.magic import ContentKind, classify
 from radguard.models import Severity

@@ -24,7 +24,8 @@ from radguard.dicom.dimse import (
     response,
 )
 from radguard.dicom.enums import CommandField, Priority, Status, StatusCategory, status_category
-from radguard.dicom.pdu import PDataTF, PDUFramer, decode_pdu
+from radguard.dicom.framing import PDUFramer
+from radguard.dicom.pdu import PDataTF, decode_pdu
 from radguard.errors import ProtocolError
 
 

@@ -22,6 +22,7 @@ from radguard.dicom.enums import (
     UserIdentityType,
     reject_reason_name,
 )
+from radguard.dicom.framing import PDUFramer, plausible_pdu_start
 from radguard.dicom.pdu import (
     PDU,
     PDV,
@@ -31,14 +32,12 @@ from radguard.dicom.pdu import (
     AssociateRequest,
     ExtendedNegotiation,
     PDataTF,
-    PDUFramer,
     PresentationContext,
     ReleaseRequest,
     ReleaseResponse,
     RoleSelection,
     UserIdentity,
     decode_pdu,
-    plausible_pdu_start,
 )
 from radguard.errors import ProtocolError
 

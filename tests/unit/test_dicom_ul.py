@@ -23,6 +23,7 @@ from radguard.dicom.events import (
     ReleaseConfirmed,
     ReleaseRequested,
 )
+from radguard.dicom.messages import MessageAssembler
 from radguard.dicom.pdu import (
     PDV,
     Abort,
@@ -34,7 +35,7 @@ from radguard.dicom.pdu import (
     ReleaseRequest,
     ReleaseResponse,
 )
-from radguard.dicom.ul import MessageAssembler, Role, State, UpperLayer
+from radguard.dicom.ul import Role, State, UpperLayer
 from radguard.errors import ProtocolError
 
 RQ = AssociateRequest("PACS", "CT01", [

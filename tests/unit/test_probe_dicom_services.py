@@ -23,7 +23,7 @@ from radguard.assess.probes.dicom_services import (
 from radguard.dicom import uids
 from radguard.dicom.dimse import Command, c_echo_rsp, response
 from radguard.dicom.enums import CommandField, Status
-from radguard.dicom.ul import DimseMessage
+from radguard.dicom.messages import DimseMessage
 from tests.support.acceptor import ABORT, Script, run_probes
 from tests.support.wire import dataset_bytes, query
 

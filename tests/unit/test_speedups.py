@@ -1,4 +1,4 @@
-"""The compiled fast paths (radguard._speedups) give byte-identical results to the pure-Python code.
+"""The compiled fast paths (radguard.dicom._speedups) give byte-identical results to the pure-Python code.
 
 Both implementations run over the bundled pydicom files, the threat corpus, hand-built nested
 sequences (past both depth limits) and hypothesis-mutated/truncated inputs; the Part 10 layout
@@ -18,27 +18,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from radguard.archive.digest import header_digests
-from radguard.dicom import part10
-from radguard.dicom.part10 import Element, Part10, TransferSyntax, parse, walk_dataset
+from radguard.dicom import dataset
+from radguard.dicom.dataset import LONG_VRS, Element, walk_dataset
+from radguard.dicom.part10 import Part10, parse
+from radguard.dicom.uids import TransferSyntax
 from radguard.inspect.obj import from_bytes
 from radguard.range.samples import bundled_files
 from tests.support.corpus import THREATS
 
 try:  # the compiled module itself, whatever RADGUARD_NO_SPEEDUPS says
-    from radguard import _speedups as COMPILED
+    from radguard.dicom import _speedups as COMPILED
 except ImportError:
     COMPILED = None
-pytestmark = pytest.mark.skipif(COMPILED is None, reason="radguard._speedups not built (pure-Python install)")
+pytestmark = pytest.mark.skipif(COMPILED is None, reason="radguard.dicom._speedups not built (pure-Python install)")
 
 
 @contextmanager
 def _mode(compiled: bool) -> Iterator[None]:
-    saved = part10.speedups
-    part10.speedups = COMPILED if compiled else None
+    saved = dataset.speedups
+    dataset.speedups = COMPILED if compiled else None
     try:
         yield
     finally:
-        part10.speedups = saved
+        dataset.speedups = saved
 
 
 def _layout(p: Part10) -> tuple[Any, ...]:
@@ -77,12 +79,12 @@ def _bundled() -> dict[str, bytes]:
 
 def test_speedups_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RADGUARD_NO_SPEEDUPS", raising=False)
-    assert part10._load_speedups() is COMPILED
+    assert dataset._load_speedups() is COMPILED
 
 
 def test_switch_forces_python(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RADGUARD_NO_SPEEDUPS", "1")
-    assert part10._load_speedups() is None
+    assert dataset._load_speedups() is None
 
 
 def test_bundled_files_identical() -> None:
@@ -124,7 +126,7 @@ def _el(tag: int, vr: str, value: bytes, explicit: bool, undefined: bool = False
     head = struct.pack(order + "HH", tag >> 16, tag & 0xFFFF)
     if not explicit:
         return head + struct.pack(order + "I", length) + value
-    if vr in part10.LONG_VRS:
+    if vr in LONG_VRS:
         return head + vr.encode() + b"\0\0" + struct.pack(order + "I", length) + value
     return head + vr.encode() + struct.pack(order + "H", length) + value
 

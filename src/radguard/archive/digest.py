@@ -27,8 +27,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from radguard.dicom import part10
-from radguard.dicom.part10 import (
+from radguard.dicom import dataset
+from radguard.dicom.dataset import (
     ITEM,
     ITEM_DELIM,
     PIXEL_TAGS,
@@ -225,7 +225,7 @@ def _items_canonical_slow(w: Walker, start: int, end: int, depth: int) -> bytes:
 
 
 def _issue_at(pos: int) -> Any:
-    from radguard.dicom.part10 import Issue, IssueKind
+    from radguard.dicom.dataset import Issue, IssueKind
 
     return Issue(IssueKind.BAD_SEQUENCE, pos, None, "bad item")
 
@@ -253,7 +253,7 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
     buf = p.dataset
     phi = phi_tags()
     key = site_secret()[:64]  # read once per object, not per attribute
-    fast = part10.speedups
+    fast = dataset.speedups
     if fast is not None:  # compiled, same bytes (tests/unit/test_speedups.py)
         joined, fast_crcs = fast.digest(buf, p.elements, p.explicit, p.little, phi, lambda data: _keyed(data, key))
         return fast_crcs, hashlib.sha256(joined).hexdigest()

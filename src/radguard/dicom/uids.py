@@ -5,6 +5,8 @@ Only the handful radguard needs by name; anything else is handled as a plain str
 
 from __future__ import annotations
 
+import enum
+
 #: radguard's own implementation class UID (a UUID-derived UID under 2.25, PS3.5 §B.2)
 RADGUARD_IMPLEMENTATION_CLASS_UID = "2.25.96849595544810456349399429364676876833"
 #: implementation version name sent in A-ASSOCIATE (PS3.7 §D.3.3.2.2: at most 16 characters)
@@ -13,15 +15,41 @@ RADGUARD_IMPLEMENTATION_VERSION = "RADGUARD_010"
 #: DICOM application context name (PS3.7 Annex A.2.1)
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 
-# transfer syntaxes (PS3.5 §10, PS3.6 Annex A)
-IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
-EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
-JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
-JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70"
-JPEG_2000_LOSSLESS = "1.2.840.10008.1.2.4.90"
-RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+
+class TransferSyntax(enum.StrEnum):
+    """The transfer syntaxes radguard names (PS3.5 §10, PS3.6 Annex A): radguard's one table of them.
+
+    Members are ``str`` (the UID); :meth:`encoding` gives the data set encoding of any UID.
+    """
+
+    IMPLICIT_LE = "1.2.840.10008.1.2"  # implicit VR little endian, the default (PS3.5 §10.1)
+    EXPLICIT_LE = "1.2.840.10008.1.2.1"  # explicit VR little endian (PS3.5 §A.2)
+    DEFLATED_LE = "1.2.840.10008.1.2.1.99"  # deflated explicit VR little endian (PS3.5 §A.5)
+    EXPLICIT_BE = "1.2.840.10008.1.2.2"  # explicit VR big endian, retired (PS3.5 §A.3)
+    JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
+    JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70"
+    JPEG_2000_LOSSLESS = "1.2.840.10008.1.2.4.90"
+    RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+
+    @staticmethod
+    def encoding(uid: str) -> tuple[bool, bool, bool]:
+        """(explicit VR, little endian, deflated) of a transfer syntax UID.
+
+        Every UID but the three native exceptions encodes its data set as explicit VR little endian
+        (PS3.5 §10, §A.4: encapsulated transfer syntaxes too); unknown UIDs are read that way.
+        """
+        if uid == TransferSyntax.IMPLICIT_LE:
+            return False, True, False
+        if uid == TransferSyntax.EXPLICIT_BE:
+            return True, False, False
+        if uid == TransferSyntax.DEFLATED_LE:
+            return True, True, True
+        return True, True, False
+
+
+#: the two members every peer proposes, under the names used across radguard and its tests (aliases, not copies)
+IMPLICIT_VR_LITTLE_ENDIAN = TransferSyntax.IMPLICIT_LE
+EXPLICIT_VR_LITTLE_ENDIAN = TransferSyntax.EXPLICIT_LE
 
 # verification and query/retrieve (PS3.4 Annex A, C)
 VERIFICATION = "1.2.840.10008.1.1"

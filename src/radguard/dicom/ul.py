@@ -30,15 +30,14 @@ from radguard.dicom.events import (
     ReleaseRequested,
     UpperLayerEvent,
 )
+from radguard.dicom.framing import DEFAULT_PDU_LENGTH_GUARD, PDUFramer
 from radguard.dicom.pdu import (
-    DEFAULT_PDU_LENGTH_GUARD,
     PDU,
     Abort,
     AssociateAccept,
     AssociateReject,
     AssociateRequest,
     PDataTF,
-    PDUFramer,
     ReleaseRequest,
     ReleaseResponse,
     decode_pdata,
@@ -158,7 +157,7 @@ class UpperLayer:
         """The owner lost bytes of one direction (a capture gap): forget its partial PDU and message.
 
         The owner resumes feeding at the next PDU boundary it finds (see
-        :func:`~radguard.dicom.pdu.plausible_pdu_start`); until the next complete command set, data
+        :func:`~radguard.dicom.framing.plausible_pdu_start`); until the next complete command set, data
         fragments of that direction are skipped (counted in :meth:`skipped_bytes`), not violations.
         """
         stream = self._streams[from_requestor]
@@ -417,44 +416,3 @@ class UpperLayer:
         if context_id not in self.contexts:
             raise ProtocolError(f"presentation context {context_id} was not accepted")
         return fragment(context_id, command.encode(), dataset, self.peer_max_pdu or 0)
-
-
-@dataclass
-class DimseMessage:
-    """A whole DIMSE message: command plus its data set, if any (small messages only)."""
-
-    context_id: int
-    command: Command
-    dataset: bytes | None
-    from_requestor: bool | None = None
-
-
-class MessageAssembler:
-    """Turn CommandReceived + DataChunk* events into :class:`DimseMessage` objects.
-
-    For small messages (queries, echoes, test traffic): data sets above ``max_dataset`` bytes
-    raise ProtocolError instead of being held in memory. Each direction is assembled separately.
-    """
-
-    def __init__(self, max_dataset: int = 16 * 1024 * 1024) -> None:
-        self.max_dataset = max_dataset
-        self._pending: dict[bool | None, tuple[CommandReceived, bytearray]] = {}
-
-    def feed(self, event: Event) -> DimseMessage | None:
-        """Feed one event; return a message when one is complete, else None (other events: None)."""
-        key = event.from_requestor
-        if isinstance(event, CommandReceived):
-            if event.command.has_dataset:
-                self._pending[key] = (event, bytearray())
-                return None
-            return DimseMessage(event.context_id, event.command, None, key)
-        if isinstance(event, DataChunk) and key in self._pending:
-            head, buf = self._pending[key]
-            buf += event.data
-            if len(buf) > self.max_dataset:
-                del self._pending[key]
-                raise ProtocolError(f"data set larger than {self.max_dataset} bytes")
-            if event.last:
-                del self._pending[key]
-                return DimseMessage(head.context_id, head.command, bytes(buf), key)
-        return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radguard.dicom.pdu import plausible_pdu_start
+from radguard.dicom.framing import plausible_pdu_start
 from radguard.monitor import tls
 from radguard.monitor.capture import CaptureError, Frame, read_frames
 from radguard.monitor.conversation import DicomConversation, Endpoints, Inspector, Record, iso

@@ -36,7 +36,8 @@ from radguard.dicom.events import (
     ReleaseConfirmed,
     ReleaseRequested,
 )
-from radguard.dicom.pdu import Abort, PDUFramer, decode_pdu, plausible_pdu_start
+from radguard.dicom.framing import PDUFramer, plausible_pdu_start
+from radguard.dicom.pdu import Abort, decode_pdu
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.errors import ProtocolError
 from radguard.monitor.phiscan import HEAD_BYTES, DatasetFacts, examine
@@ -264,7 +265,7 @@ class DicomConversation:
                 self._response(op, cmd)
         if cmd.has_dataset:
             ts = self.ul.contexts.get(event.context_id, (None, None))[1]
-            implicit = None if ts is None else ts == uids.IMPLICIT_VR_LITTLE_ENDIAN
+            implicit = None if ts is None else ts == uids.TransferSyntax.IMPLICIT_LE
             cur = self._current[side] = _Dataset(op, cf.is_request, implicit, transfer_syntax=ts)
             if self.inspect is not None and cf is CommandField.C_STORE_RQ:
                 cur.full = bytearray()

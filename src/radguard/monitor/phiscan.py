@@ -5,10 +5,10 @@ present (by keyword, counted) and, for query identifiers, which keys restrict th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 
-from radguard.dicom import dataset as scan
-from radguard.phi import PHI_KEYWORDS
+from radguard.dicom import dataset
+from radguard.dicom.dataset import keyword
+from radguard.phi import PHI_TAGS
 
 QUERY_RETRIEVE_LEVEL = 0x00080052
 SPECIFIC_CHARACTER_SET = 0x00080005
@@ -17,43 +17,6 @@ HEAD_GROUP_LIMIT = 0x0020
 PATIENT_GROUP = 0x0010
 #: how many bytes of each data set the monitor keeps to examine
 HEAD_BYTES = 64 * 1024
-
-
-#: tags of the PHI keywords (PS3.6 data dictionary), so that the per-packet path needs no pydicom import;
-#: a keyword missing here is looked up in pydicom's dictionary (tests check both agree)
-KNOWN_TAGS: dict[str, int] = {
-    "AccessionNumber": 0x00080050, "InstitutionName": 0x00080080, "InstitutionAddress": 0x00080081,
-    "ReferringPhysicianName": 0x00080090, "PerformingPhysicianName": 0x00081050, "OperatorsName": 0x00081070,
-    "PatientName": 0x00100010, "PatientID": 0x00100020, "IssuerOfPatientID": 0x00100021,
-    "PatientBirthDate": 0x00100030, "PatientBirthTime": 0x00100032, "OtherPatientIDs": 0x00101000,
-    "OtherPatientNames": 0x00101001, "OtherPatientIDsSequence": 0x00101002, "PatientBirthName": 0x00101005,
-    "PatientAddress": 0x00101040, "PatientMotherBirthName": 0x00101060, "MilitaryRank": 0x00101080,
-    "MedicalRecordLocator": 0x00101090, "PatientTelephoneNumbers": 0x00102154, "EthnicGroup": 0x00102160,
-    "PatientReligiousPreference": 0x001021F0,
-}
-
-
-@cache
-def _phi_tags() -> dict[int, str]:
-    out: dict[int, str] = {}
-    for kw in PHI_KEYWORDS:
-        tag = KNOWN_TAGS.get(kw)
-        if tag is None:
-            from pydicom.datadict import tag_for_keyword
-
-            found = tag_for_keyword(kw)
-            tag = None if found is None else int(found)
-        if tag is not None:
-            out[tag] = kw
-    return out
-
-
-@cache
-def keyword(tag: int) -> str:
-    """The attribute keyword for a tag, or ``(gggg,eeee)`` for private/unknown tags."""
-    from pydicom.datadict import keyword_for_tag
-
-    return keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 @dataclass
@@ -86,18 +49,18 @@ def examine(head: bytes, implicit: bool | None, complete: bool, *, query: bool =
     if implicit is None:
         implicit = not _looks_explicit(head)
     limit = HEAD_GROUP_LIMIT if query else PATIENT_GROUP
-    elements, ok = scan.walk(head, implicit=implicit, stop_after_group=limit)
+    elements, ok = dataset.walk(head, implicit=implicit, stop_after_group=limit)
     facts = DatasetFacts(malformed=not ok and complete)
-    phi_tags = _phi_tags()
+    phi_tags = PHI_TAGS
     if not query:
         for el in elements:
-            if el.tag in phi_tags and el.length != scan.UNDEFINED and scan.value(head, el).strip(b" \x00*?"):
+            if el.tag in phi_tags and el.length != dataset.UNDEFINED and dataset.value(head, el).strip(b" \x00*?"):
                 facts.phi.append(phi_tags[el.tag])
         return facts
     for el in elements:
-        if el.length == scan.UNDEFINED or el.vr == "SQ":
+        if el.length == dataset.UNDEFINED or el.vr == "SQ":
             continue  # sequence matching: neither a PHI value nor a simple key
-        raw = scan.value(head, el).strip(b" \x00")
+        raw = dataset.value(head, el).strip(b" \x00")
         if el.tag in phi_tags and raw.strip(b"*?"):  # a pure wildcard reveals nothing
             facts.phi.append(phi_tags[el.tag])
         if el.tag == QUERY_RETRIEVE_LEVEL:

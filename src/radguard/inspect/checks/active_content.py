@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 from radguard import rulebook
-from radguard.dicom.part10 import PIXEL_TAGS
+from radguard.dicom.dataset import PIXEL_TAGS
 from radguard.inspect.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify, maybe_dangerous
 from radguard.inspect.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
 from radguard.inspect.tags import keyword, tag_str

@@ -30,9 +30,10 @@ class Thresholds:
 
 def inspector(data: bytes, transfer_syntax: str | None) -> list[dict[str, Any]]:
     """Run the archive's stateless checks on one C-STORE data set (the conversation's Inspector)."""
+    from radguard.dicom.uids import TransferSyntax
     from radguard.inspect.api import inspect_dataset
 
-    found = inspect_dataset(data, transfer_syntax or "1.2.840.10008.1.2", "c-store")
+    found = inspect_dataset(data, transfer_syntax or TransferSyntax.IMPLICIT_LE, "c-store")
     return [{"rule": f.rule, "severity": f.severity.value, "title": f.title} for f in found]
 
 

@@ -1,6 +1,6 @@
 /* Compiled fast paths of the Part 10 element walk and of the canonical header digests.
  *
- * Optional: radguard.dicom.part10 and radguard.archive.digest use this module when it is importable
+ * Optional: radguard.dicom.dataset and radguard.archive.digest use this module when it is importable
  * (and RADGUARD_NO_SPEEDUPS is unset) and their pure-Python code otherwise. It handles only the
  * success path: whenever an element is anything the Python code would report as an issue, or
  * anything unusual, the C code stops and hands that position back to the Python code, which then
@@ -16,7 +16,7 @@
 #define ITEM 0xFFFEE000u
 #define ITEM_DELIM 0xFFFEE00Du
 #define SEQ_DELIM 0xFFFEE0DDu
-#define MAX_DEPTH 32      /* radguard.dicom.part10._MAX_DEPTH */
+#define MAX_DEPTH 32      /* radguard.dicom.dataset.MAX_DEPTH */
 #define CANON_DEPTH 16    /* radguard.archive.digest._canonical */
 #define PADDING_TAG 0xFFFCFFFCu
 
@@ -208,7 +208,7 @@ static PyObject *new_element(PyTypeObject *et, uint32_t tag, int vr, int64_t pos
 
 /* meta(buf, pos, out, Element) -> pos
  * The well-formed file meta elements (group 0002, explicit VR little endian, PS3.10 §7.1) from
- * ``pos`` into the dict ``out``; radguard.dicom.part10._parse_meta reads whatever stops it. */
+ * ``pos`` into the dict ``out``; radguard.dicom.dataset.walk_meta reads whatever stops it. */
 static PyObject *py_meta(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer view;
     Py_ssize_t start;
@@ -495,13 +495,13 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"walk", py_walk, METH_VARARGS, "Top-level element walk fast path (radguard.dicom.part10.walk_dataset)."},
-    {"meta", py_meta, METH_VARARGS, "File meta group fast path (radguard.dicom.part10._parse_meta)."},
+    {"walk", py_walk, METH_VARARGS, "Top-level element walk fast path (radguard.dicom.dataset.walk_dataset)."},
+    {"meta", py_meta, METH_VARARGS, "File meta group fast path (radguard.dicom.dataset.walk_meta)."},
     {"digest", py_digest, METH_VARARGS, "Canonical header and element digests (radguard.archive.digest)."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "radguard._speedups",
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "radguard.dicom._speedups",
                                     "Compiled fast paths of radguard's Part 10 walk and header digests.", -1,
                                     methods, NULL, NULL, NULL, NULL};
 

@@ -1,4 +1,4 @@
-"""radguard.dicom.dataset.find: the shared fast path for a few early attributes of a bare data set."""
+"""radguard.dicom.dataset.find: a few early attributes of a bare data set (the gateway's audit identifiers)."""
 
 from __future__ import annotations
 
@@ -41,21 +41,26 @@ def test_find_explicit_and_implicit_match_pydicom() -> None:
         assert identifiers(data, ts) == (ds.PatientID, ds.StudyInstanceUID)
 
 
-def test_undefined_length_before_the_tags_means_fall_back() -> None:
+def test_undefined_length_before_the_tags_is_skipped() -> None:
     # (0008,1110) SQ of undefined length with one empty item of undefined length, then Patient ID
     seq = struct.pack("<HH2sHL", 0x0008, 0x1110, b"SQ", 0, 0xFFFFFFFF)
     seq += struct.pack("<HHL", 0xFFFE, 0xE000, 0xFFFFFFFF) + struct.pack("<HHL", 0xFFFE, 0xE00D, 0)
     seq += struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
     pid = struct.pack("<HH2sH", 0x0010, 0x0020, b"LO", 2) + b"P1"
-    assert find(seq + pid, WANTED, implicit=False) is None
-    # the full parser behind identifiers() still answers
+    assert find(seq + pid, WANTED, implicit=False) == {PID: b"P1"}
     assert identifiers(seq + pid, "1.2.840.10008.1.2.1") == ("P1", "")
+    # a sequence that does not end: the head is damaged before the tags
+    assert find(seq[:-8] + pid, WANTED, implicit=False) is None
+    assert identifiers(seq[:-8] + pid, "1.2.840.10008.1.2.1") == ("", "")
     assert find(pid, WANTED, implicit=False) == {PID: b"P1"}
 
 
-def test_truncated_value_means_fall_back() -> None:
+def test_value_cut_short_is_read_as_far_as_it_goes() -> None:
     pid = struct.pack("<HH2sH", 0x0010, 0x0020, b"LO", 8) + b"P1"
-    assert find(pid, WANTED, implicit=False) is None
+    assert find(pid, WANTED, implicit=False) == {PID: b"P1"}
+    assert identifiers(pid, "1.2.840.10008.1.2.1") == ("P1", "")
+    long_header_cut = struct.pack("<HH2sH", 0x0008, 0x1110, b"SQ", 0)
+    assert find(long_header_cut, WANTED, implicit=False) is None
 
 
 def test_garbage_never_raises() -> None:
