@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cli import radguard, usage_error
-from tests.peers import free_port, wait_port
+from tests.support.peers import free_port, wait_port
 
 CONFIG = """
 [gateway]
