@@ -38,3 +38,10 @@ def test_demo_runs_every_drill(tmp_path: Path) -> None:
     # the scan's SARIF and the capture's Zeek log are there for the user
     assert json.loads((tmp_path / "demo-out" / "scan.sarif").read_text())["version"] == "2.1.0"
     assert (tmp_path / "demo-out" / "zeek" / "dicom.log").exists()
+    # the closing hint is a command that works as printed (issue 16 item 12)
+    hint = [ln for ln in proc.stdout.splitlines() if ln.startswith("results: ")][-1]
+    command = hint.split("(see them: ", 1)[1].removesuffix(")")
+    assert command.endswith(" findings list") and "/radguard" in command
+    shown = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert shown.returncode in (0, 1), shown.stderr
+    assert "(scan)" in shown.stdout

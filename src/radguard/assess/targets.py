@@ -4,6 +4,11 @@ Targets: IPv4/IPv6 addresses, hostnames, CIDR blocks (``10.0.0.0/27``), last-oct
 full ranges (``10.0.0.1-20``, ``10.0.0.1-10.0.0.9``) and ``@file`` (one spec per line,
 ``#`` comments). Ports: ``104,4242,8000-8100``. The scanner only ever connects to what
 these expand to: it never sends to anything the user did not name.
+
+A malformed spec is a usage error (exit 2, one line), before anything is sent: a bad CIDR or range,
+and a dotted number that is no address (``999.1.1.1``, ``10.0.0``: a host name never ends in an
+all-numeric label, RFC 3696 §2, so it is a mistyped address, not a name). A well-formed host name
+that does not resolve is a result of that target (``resolve-failed`` under ``"errors"``), not exit 2.
 """
 
 from __future__ import annotations
@@ -102,9 +107,18 @@ def _expand_one(spec: str) -> Iterator[str]:
         return
     except ValueError:
         pass
+    if _numeric_tld(spec):  # 999.1.1.1, 10.0.0, 1.2.3.4.5: a mistyped address, never a name to resolve
+        raise UsageError(f"not a valid IP address: {spec!r} (and a host name never ends in an all-numeric label, "
+                         "RFC 3696 section 2)")
     if not _valid_hostname(spec):
         raise UsageError(f"not an address, network, range or host name: {spec!r}")
     yield spec.lower().rstrip(".")
+
+
+def _numeric_tld(name: str) -> bool:
+    """Whether the last label of ``name`` is all digits: then it can only be meant as an IPv4 address."""
+    last = name.rstrip(".").rpartition(".")[2]
+    return last.isdigit() and last.isascii()
 
 
 def _valid_hostname(name: str) -> bool:

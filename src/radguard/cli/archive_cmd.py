@@ -192,6 +192,10 @@ def audit_cmd(
     with _progress("auditing", json_out) as prog:
         run_id, summary = run_audit(targets, workers=n, dask=dask, trusted_key=trusted, progress=prog,
                                     burst=BurstThresholds(burst_min_count, burst_min_share, burst_window))
+    if not json_out:
+        typer.echo(f"audited {summary.files} files ({summary.verified} verified against the ledger, "
+                   f"{summary.missing} missing, {summary.unexpected} unexpected, "
+                   f"{sum(summary.by_rule.values())} findings); run {run_id}", err=True)
     raise typer.Exit(finish("audit", summary.findings, json_out=json_out, sarif=sarif, fail_on=fail_on,
                             extra={"run": run_id, "summary": summary.to_dict()}, title="Audit"))
 

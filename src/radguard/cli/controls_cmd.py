@@ -105,19 +105,18 @@ def list_cmd(
             {"catalogs": [_catalog_dict(c) for c in cats], "controls": [_control_dict(c) for c in rows]},
         )
         return
-    from rich.table import Table
+    from rich.text import Text
 
-    t = Table(title="Controls", caption="\n".join(f"{c.framework}: {c.name}, {c.edition}" for c in cats))
+    from radguard.cli.tables import Column, print_table
+
     with_req = any(c.required is not None for c in rows)
-    t.add_column("ref", no_wrap=True)
-    t.add_column("kind", no_wrap=True)
-    t.add_column("title", overflow="fold")
+    columns = [Column("ref", "key"), Column("kind", "key"), Column("title")]
     if with_req:
-        t.add_column("R/A", no_wrap=True)  # HIPAA: Required / Addressable implementation specification
-    for c in rows:
-        t.add_row(c.ref, c.kind, c.title, *((_short_ra(c.required),) if with_req else ()))
+        columns.append(Column("R/A", "key"))  # HIPAA: Required / Addressable implementation specification
+    cells = [(Text(c.ref), c.kind, Text(c.title), *((_short_ra(c.required),) if with_req else ())) for c in rows]
     console = stdout_console()
-    console.print(t)
+    print_table(console, columns, cells, title="Controls",
+                caption="\n".join(f"{c.framework}: {c.name}, {c.edition}" for c in cats))
     console.print(f"{len(rows)} control(s)")
 
 

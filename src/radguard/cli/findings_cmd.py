@@ -76,9 +76,15 @@ def diff_cmd(
     from radguard.store import open_store
 
     store = open_store()
+    infos = []
     for rid in (run_a, run_b):
-        if store.get_run(rid) is None:
+        info = store.get_run(rid)
+        if info is None:
             raise UsageError(f"no such run: {rid}")
+        infos.append(info)
+    if infos[0].kind != infos[1].kind:  # a scan and an audit share no finding: all would read "fixed"
+        raise UsageError(f"runs {run_a} ({infos[0].kind}) and {run_b} ({infos[1].kind}) are of different kinds: "
+                         f"compare two {infos[1].kind} runs (radguard runs --kind {infos[1].kind})")
     d = diff_findings(store.findings(run_a), store.findings(run_b))
 
     def human() -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from radguard.cli.options import JsonOption, writable_file
+
+if TYPE_CHECKING:
+    from radguard.gateway.config import GatewayConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +20,45 @@ def register(app: typer.Typer) -> None:
         contain_cmd)
     app.command("audit-fhir", help="Export a gateway audit file (JSON Lines) as a FHIR AuditEvent Bundle.")(
         audit_fhir_cmd)
+
+
+def _load(config: Path) -> GatewayConfig:
+    """:func:`radguard.gateway.config.load_config`, with a binary file as a one-line error (exit 2)."""
+    from radguard.errors import ConfigError
+    from radguard.gateway.config import load_config
+
+    try:
+        return load_config(config)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{config}: not a text file (a TOML gateway configuration is expected)") from None
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A user-supplied value for a message: printable, at most ``limit`` characters."""
+    clean = "".join(c if c.isprintable() else "?" for c in value)
+    return clean if len(clean) <= limit else f"{clean[:limit]}... ({len(value)} characters)"
+
+
+def check_peer(cfg: GatewayConfig, peer: str) -> None:
+    """``--peer`` must be an AE title (PS3.5 VR AE: at most 16 characters) of a configured ``[[peer]]``.
+
+    During an incident a typo must not leave the real peer open while the command says "contained"
+    (issue 16 item 5): an unknown AE is a usage error naming the known ones.
+    """
+    from radguard.errors import UsageError
+
+    known = sorted(cfg.peers)
+    listing = ", ".join(known) if known else "none (the configuration has no [[peer]])"
+    if len(peer) > 16 or not peer.strip() or not peer.isprintable() or "\\" in peer:
+        raise UsageError(f"--peer {_shown(peer)}: not an AE title (1-16 printable characters, PS3.5 VR AE); "
+                         f"known peers: {listing}")
+    if peer not in cfg.peers:
+        import difflib
+
+        close = difflib.get_close_matches(peer, known, n=1) or [k for k in known if k.lower() == peer.lower()]
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(f"--peer {peer}: not a [[peer]] of {cfg.source or 'the configuration'}{hint}; "
+                         f"known peers: {listing}")
 
 
 def gateway_cmd(
@@ -29,9 +71,7 @@ def gateway_cmd(
     import asyncio
     import logging
 
-    from radguard.gateway.config import load_config
-
-    cfg = load_config(config)
+    cfg = _load(config)
     if check:
         if json_out:
             from radguard.cli.output import emit_json
@@ -70,7 +110,6 @@ def contain_cmd(
     """Talk to the running gateway over its control socket; takes effect at once and is audited."""
     from radguard.cli.output import emit_json
     from radguard.errors import UsageError
-    from radguard.gateway.config import load_config
     from radguard.gateway.control import send_control
 
     modes = [m for m, on in (("read-only", read_only), ("downtime", downtime), ("release", release),
@@ -82,7 +121,9 @@ def contain_cmd(
     action = modes[0] if modes else "peer"
     if action in ("downtime", "status") and peer:
         raise UsageError(f"--{action} applies to the whole gateway; drop --peer")
-    cfg = load_config(config)
+    cfg = _load(config)
+    if peer is not None:
+        check_peer(cfg, peer)
     reply = send_control(cfg, action, peer)
     if json_out:
         emit_json("contain", {k: v for k, v in reply.items() if k != "ok"})
@@ -105,10 +146,17 @@ def audit_fhir_cmd(
     from radguard.audittrail.fhir import json_to_fhir
     from radguard.errors import UsageError
 
+    not_audit = f"{audit_file}: not a gateway audit file (JSON Lines text expected)"
     try:
-        lines = audit_file.read_text(encoding="utf-8").splitlines()
+        data = audit_file.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {audit_file}: {exc.strerror or exc}") from None
+    if b"\0" in data:
+        raise UsageError(not_audit)
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise UsageError(not_audit) from None
     entries, bad = [], 0
     for line in lines:
         if not line.strip():
@@ -117,6 +165,8 @@ def audit_fhir_cmd(
             entries.append({"resource": json_to_fhir(json.loads(line))})
         except (ValueError, TypeError, AttributeError):
             bad += 1
+    if bad and not entries:
+        raise UsageError(f"{not_audit}: none of its {bad} line(s) is an audit record")
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     text = json.dumps(bundle, indent=1)
     if output is not None:

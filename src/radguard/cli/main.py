@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.findings_cmd",
     "radguard.cli.controls_cmd",
     "radguard.cli.rules_cmd",
+    "radguard.cli.secret_cmd",
     "radguard.cli.report_cmd",
     "radguard.cli.demo_cmd",
     "radguard.cli.web_cmd",

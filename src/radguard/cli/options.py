@@ -47,6 +47,18 @@ def output_problem(path: Path, kind: str) -> str | None:
         return f"{parent} is not a directory"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"directory {parent} is not writable"
+    return _probe(parent)
+
+
+def _probe(directory: Path) -> str | None:
+    """Create and remove an empty folder in ``directory``: ``os.access`` says yes to root everywhere,
+    also on /proc or /sys where nothing can be created (issue 16 item 9)."""
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".radguard-probe-", dir=directory))
+    except OSError as exc:
+        return f"cannot create anything in {directory} ({exc.strerror or exc})"
     return None
 
 

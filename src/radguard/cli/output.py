@@ -98,29 +98,27 @@ def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (-f.severity.rank, f.target, f.rule))
 
 
+def _literal(text: str) -> Any:
+    """A cell shown as it is (a target or title with ``[...]`` is not Rich markup)."""
+    from rich.text import Text
+
+    return Text(text)
+
+
 def print_findings_table(findings: Sequence[Finding], title: str = "Findings") -> None:
-    """Rich table of findings for people (stdout)."""
-    from rich.table import Table
+    """Rich table of findings for people (stdout); rule ids and targets are never cut (cli/tables.py)."""
+    from radguard.cli.tables import Column, print_table
 
     console = stdout_console()
     if not findings:
         console.print(f"[green]{title}: none[/green]")
         return
-    table = Table(title=f"{title} ({len(findings)})", show_lines=False)
-    table.add_column("severity")
-    table.add_column("rule")
-    table.add_column("target")
-    table.add_column("title")
-    table.add_column("controls", overflow="fold")
-    for f in sort_findings(findings):
-        table.add_row(
-            f"[{_SEV_STYLE[f.severity]}]{f.severity.value}[/]",
-            f.rule,
-            f.target,
-            f.title,
-            ", ".join(f.controls[:3]) + (" …" if len(f.controls) > 3 else ""),
-        )
-    console.print(table)
+    columns = [Column("severity", "key"), Column("rule", "key"), Column("target", "key"), Column("title"),
+               Column("controls", "words")]
+    rows = [(f"[{_SEV_STYLE[f.severity]}]{f.severity.value}[/]", _literal(f.rule), _literal(f.target),
+             _literal(f.title), ", ".join(f.controls[:3]) + (" …" if len(f.controls) > 3 else ""))
+            for f in sort_findings(findings)]
+    print_table(console, columns, rows, title=f"{title} ({len(findings)})")
     fixes: dict[str, str] = {}
     for f in sort_findings(findings):
         if f.remediation and f.rule not in fixes:

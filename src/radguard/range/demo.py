@@ -9,6 +9,8 @@ directory, so they can be inspected afterwards with ``radguard findings list``.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -62,5 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in results:
         print(f"  [{'ok' if r.ok else 'FAILED'}] {r.name}: {r.summary}")
     _print_efficacy(results)
-    print(f"results: {out} (store: RADGUARD_DB=sqlite:///{out / 'radguard.db'} radguard findings list)")
+    exe = Path(sys.executable).with_name("radguard")  # the hint must work as printed (.venv/bin/radguard ...)
+    rel = os.path.relpath(exe)
+    cmd = (shlex.quote(str(exe) if rel.startswith("..") else rel) if exe.is_file()
+           else f"{shlex.quote(sys.executable)} -m radguard.cli.main")
+    db = shlex.quote(f"sqlite:///{out / 'radguard.db'}")
+    print(f"results: {out} (see them: RADGUARD_DB={db} {cmd} findings list)")
     return 0 if all(r.ok for r in results) else 1
