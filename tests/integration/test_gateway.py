@@ -10,7 +10,6 @@ from lxml import etree
 
 from radguard.audittrail import SCHEMA_PATH
 from radguard.audittrail.syslog import BOM
-from radguard.gateway.harness import GatewayThread
 from radguard.models import Finding, Severity
 from tests.integration.test_gateway_helpers import (
     LOOPBACK,
@@ -20,6 +19,7 @@ from tests.integration.test_gateway_helpers import (
     make_files,
     reject_line,
 )
+from tests.support.gateway_harness import GatewayThread
 from tests.support.peers import Peer, start_storescp
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
-from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, gateway_config, make_files
+from tests.support.gateway_harness import GatewayThread
 from tests.support.peers import dcmtk_env, start_storescp
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from pydicom import dcmread
 
-from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, gateway_config, make_files, reject_line
+from tests.support.gateway_harness import GatewayThread
 from tests.support.peers import free_port, start_orthanc, start_storescp
 
 pytestmark = pytest.mark.integration

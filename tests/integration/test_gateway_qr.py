@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, gateway_config, make_files, start_qrscp
+from tests.support.gateway_harness import GatewayThread
 from tests.support.peers import free_port, start_storescp
 
 pytestmark = pytest.mark.integration

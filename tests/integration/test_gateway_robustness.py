@@ -14,8 +14,8 @@ from radguard.dicom.events import AssociateAccepted
 from radguard.dicom.pdu import PDV, Abort, AssociateRequest, PDataTF, PresentationContext
 from radguard.dicom.uids import CT_IMAGE_STORAGE, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 from radguard.dicom.ul import Role, UpperLayer
-from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, gateway_config, make_files
+from tests.support.gateway_harness import GatewayThread
 from tests.support.peers import Peer, start_storescp
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from radguard.gateway.harness import GatewayThread
 from tests.integration.test_gateway_helpers import LOOPBACK, dcmtk, gateway_config, make_files
+from tests.support.gateway_harness import GatewayThread
 from tests.support.peers import Peer
 from tests.unit.test_audit_syslog import make_certs
 

@@ -1,2 +1,3 @@
 """Test support: real peers (DCMTK, Orthanc, PostgreSQL, TLS and hostile peers), the threat corpus,
-and wire traffic built from the shared codecs. Only tests and benchmarks import this package."""
+wire traffic built from the shared codecs, and the gateway harness (a gateway in a thread, its addons'
+fixtures). Only tests and benchmarks import this package."""

@@ -12,8 +12,7 @@ from radguard.dicom.events import CommandReceived, DataChunk
 from radguard.dicom.pdu import PDV, AssociateAccept, AssociateRequest, PDataTF, PresentationContext
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.gateway import streams
-from radguard.gateway.pieces import HeldDataSet, pdvs
-from radguard.gateway.relay import Relay
+from radguard.gateway.pieces import HeldDataSet, data_pdus, pdvs
 
 RQ = AssociateRequest("GW", "CT01", [PresentationContext(3, uids.CT_IMAGE_STORAGE, [uids.EXPLICIT_VR_LITTLE_ENDIAN])],
                       max_pdu_length=4096)
@@ -62,10 +61,10 @@ def test_relay_forwards_pdus_that_fit_and_recuts_the_others() -> None:
     up.receive(AC.encode())  # the upstream accepts up to 4096 bytes
     wire = PDataTF([PDV(3, False, True, DATA)]).encode()  # one 10 kB PDU
     chunk = DataChunk(3, DATA, True, wire)
-    assert Relay._data_pdus(chunk, up) == pdvs(3, DATA, True, 4096)  # too big: re-cut
+    assert data_pdus(chunk, up) == pdvs(3, DATA, True, 4096)  # too big: re-cut
     small = DataChunk(3, DATA[:1000], True, PDataTF([PDV(3, False, True, DATA[:1000])]).encode())
-    assert Relay._data_pdus(small, up) == [small.wire]  # fits: untouched
-    assert Relay._data_pdus(DataChunk(3, DATA[:1000], True), up) == [small.wire]  # no wire: encoded alike
+    assert data_pdus(small, up) == [small.wire]  # fits: untouched
+    assert data_pdus(DataChunk(3, DATA[:1000], True), up) == [small.wire]  # no wire: encoded alike
 
 
 def test_chunk_reader_delivers_every_byte_in_order_with_flow_control() -> None:

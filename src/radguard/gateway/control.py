@@ -18,14 +18,13 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from radguard.errors import RadguardError, UsageError
-
-if TYPE_CHECKING:
-    from radguard.gateway.config import GatewayConfig
-    from radguard.gateway.server import Gateway
+from radguard.gateway.bus import ControlRefused, EventBus
+from radguard.gateway.config import GatewayConfig
 
 log = logging.getLogger("radguard.gateway")
 
@@ -33,13 +32,27 @@ ACTIONS = ("peer", "read-only", "downtime", "release", "status")
 MAX_REQUEST = 4096
 
 
-class ControlServer:
-    """Serve containment requests for one gateway."""
+#: applies a containment action (``action``, ``peer``) and returns its result; ValueError for a bad request
+Contain = Callable[[str, "str | None"], dict[str, Any]]
 
-    def __init__(self, gw: Gateway) -> None:
-        self.gw = gw
-        self.path = gw.config.control
-        self.token_path = gw.config.control_token
+
+class ControlServer:
+    """Serve containment requests for one gateway.
+
+    Parameters
+    ----------
+    path, token_path : Path
+        The Unix socket and the token file (``[gateway] control``).
+    contain : callable
+        What applies an action (the server's containment); the control channel knows nothing else of it.
+    events : EventBus
+        Where a refused request is told (the audit records it).
+    """
+
+    def __init__(self, path: Path, token_path: Path, contain: Contain, events: EventBus) -> None:
+        self._contain, self._events = contain, events
+        self.path = path
+        self.token_path = token_path
         self.token = secrets.token_urlsafe(32)
         self._server: asyncio.base_events.Server | None = None
 
@@ -86,14 +99,13 @@ class ControlServer:
             return {"ok": False, "error": "not JSON"}
         if not isinstance(req, dict) or not hmac.compare_digest(str(req.get("token", "")), self.token):
             log.warning("control: request with a bad token refused")
-            if self.gw.audit is not None:
-                self.gw.audit.alert(None, "control socket: bad token")
+            self._events.publish(ControlRefused("bad token"))
             return {"ok": False, "error": "bad token"}
         action, peer = req.get("action"), req.get("peer")
         if action not in ACTIONS or (peer is not None and not isinstance(peer, str)):
             return {"ok": False, "error": f"unknown action {action!r}"}
         try:
-            result = self.gw.contain(str(action), peer)
+            result = self._contain(str(action), peer)
         except ValueError as exc:
             return {"ok": False, "error": str(exc)}
         return {"ok": True, "action": action, **result}

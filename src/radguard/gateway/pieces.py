@@ -1,5 +1,5 @@
-"""Small pieces of the relay: data-mode enum, pending-request record, P-DATA re-fragmentation,
-C-STORE data sets held for inspection."""
+"""Small pieces of the relay: the two ends, an outbox of PDUs, data-mode enum, pending-request record,
+P-DATA re-fragmentation, C-STORE data sets held for inspection. No sockets, no awaits."""
 
 from __future__ import annotations
 
@@ -10,13 +10,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from radguard.dicom.dimse import Command, fragment_stream
+from radguard.dicom.dimse import Command, fragment, fragment_stream
+from radguard.dicom.events import CommandReceived, DataChunk
 from radguard.dicom.pdu import PDV, PDataTF
+from radguard.dicom.ul import UpperLayer
 
 #: bytes of a relayed data set (identifier, C-STORE, C-GET sub-operation) kept for the audit trail
 CAPTURE_LIMIT = 64 * 1024
 #: read size when streaming a held data set from its spool
 STREAM_CHUNK = 1024 * 1024
+
+
+class End(enum.IntEnum):
+    """The two ends of a relayed association: the client (calling AE) and the upstream it is relayed to."""
+
+    CLIENT = 0
+    UPSTREAM = 1
+
+
+class Outbox:
+    """PDUs queued for one end, sent together with the next write (one syscall, not one per PDU).
+
+    ``hold``: a relayed command whose data set has not started waits here for its first fragment
+    (one send, one wake-up of the receiver, instead of two).
+    """
+
+    __slots__ = ("hold", "pdus")
+
+    def __init__(self) -> None:
+        self.pdus: list[bytes] = []
+        self.hold = False
 
 
 class DataMode(enum.Enum):
@@ -50,6 +73,23 @@ def pdvs(context_id: int, data: bytes, last: bool, max_pdu_length: int) -> list[
         end = pos + size
         out.append(PDataTF([PDV(context_id, False, last and end >= len(data), bytes(view[pos:end]))]).encode())
     return out
+
+
+def command_pdus(ev: CommandReceived, ul: UpperLayer) -> list[bytes]:
+    """A relayed command set for the side of ``ul``: its PDU untouched when it fits that side's
+    Maximum Length Received, else re-fragmented (PS3.8 Annex D.1)."""
+    limit = ul.peer_max_pdu or 0
+    if ev.wire is not None and (not limit or len(ev.wire) - 6 <= limit):
+        return [ev.wire]
+    return fragment(ev.context_id, ev.raw, None, limit)
+
+
+def data_pdus(ev: DataChunk, ul: UpperLayer) -> list[bytes]:
+    """A relayed data-set fragment for the side of ``ul``: untouched when it fits, else re-cut."""
+    limit = ul.peer_max_pdu or 0
+    if ev.wire is not None and (not limit or len(ev.wire) - 6 <= limit):
+        return [ev.wire]
+    return pdvs(ev.context_id, ev.data, ev.last, limit)
 
 
 def chunks_of(fh: IO[bytes], size: int) -> Iterator[bytes]:

@@ -1,8 +1,10 @@
 """Gateway policy: the association/request facts addons see, their decisions, and the engine.
 
-Decision hooks fail closed (an exception in a hook is a deny, logged as a policy error);
-observers (audit, metrics) never break the flow (their exceptions are logged and swallowed).
-This mirrors pynetdicom's intervention vs notification events and mitmproxy's addons.
+Three decision hooks, each optional in an addon: ``on_associate`` (A-ASSOCIATE-RQ, PS3.8 §9.3.2),
+``on_request`` (a DIMSE command set, PS3.7 §9.1) and ``on_store`` (a C-STORE data set held before it goes
+upstream, PS3.4 Annex B). Decision hooks fail closed (an exception in a hook is a deny, logged as a policy
+error); observers (audit, metrics: :mod:`radguard.gateway.bus`) never break the flow (their exceptions are
+logged and swallowed). This mirrors pynetdicom's intervention vs notification events and mitmproxy's addons.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from radguard.dicom.enums import (
     Status,
 )
 from radguard.dicom.pdu import AssociateReject
-from radguard.gateway.config import GatewayConfig, PeerConfig
+from radguard.gateway.config import GatewayConfig, InspectAction, PeerConfig
+from radguard.models import Finding
 
 log = logging.getLogger("radguard.gateway")
 
@@ -92,6 +95,42 @@ def deny_request(reason: str, status: int = Status.NOT_AUTHORIZED) -> Decision:
     return Decision(allowed=False, reason=reason, status=status)
 
 
+#: strength of a store action: the strongest one among the hooks and findings wins
+STORE_RANK = {InspectAction.PASS: 0, InspectAction.ALERT: 1, InspectAction.QUARANTINE: 2, InspectAction.REJECT: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreData:
+    """What an ``on_store`` hook sees: one C-STORE request's bare data set (PS3.7 §9.1.1) and its command."""
+
+    data: bytes
+    transfer_syntax: str  # of the accepted presentation context (PS3.8 §9.3.2.2)
+    target: str  # "AE@host:SOPInstanceUID", names the data set in findings and logs
+    command: Command
+
+
+@dataclass(frozen=True, slots=True)
+class StoreVerdict:
+    """An ``on_store`` answer: what to do with the data set, the findings behind it.
+
+    ``identifiers``: (Patient ID, Study Instance UID) read from the parse the hook already made, so that
+    the relay does not parse the data set again for its audit record; None when the hook did not parse.
+    """
+
+    action: InspectAction
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    addon: str = ""
+    identifiers: tuple[str, str] | None = None
+
+    @property
+    def forward(self) -> bool:
+        return self.action in (InspectAction.PASS, InspectAction.ALERT)
+
+
+STORE_PASS = StoreVerdict(InspectAction.PASS)
+
+
 @dataclass
 class Containment:
     """Live containment state, changed by ``radguard contain`` (control socket) and read by the addons."""
@@ -130,6 +169,7 @@ class PolicyEngine:
 
     def __init__(self, addons: Sequence[Any]) -> None:
         self.addons = list(addons)
+        self._store_hooks = [a for a in self.addons if getattr(a, "on_store", None) is not None]
 
     def _run(self, hook: str, *args: Any) -> Decision:
         for addon in self.addons:
@@ -159,3 +199,35 @@ class PolicyEngine:
     def on_request(self, assoc: AssociationInfo, command: Command) -> Decision:
         """Decide on a DIMSE request (command set only; data sets are inspected separately)."""
         return self._run("on_request", assoc, command)
+
+    def holds_stores(self) -> bool:
+        """Whether C-STORE data sets must be held for an ``on_store`` hook before they go upstream."""
+        return any(getattr(addon, "active", True) for addon in self._store_hooks)
+
+    def on_store(self, assoc: AssociationInfo, store: StoreData) -> StoreVerdict:
+        """Decide on a held C-STORE data set: the strongest action of the hooks wins, their findings add up.
+
+        Fails closed: a hook that raises or answers something else than a :class:`StoreVerdict` rejects.
+        """
+        verdict = STORE_PASS
+        for addon in self._store_hooks:
+            try:
+                answer = addon.on_store(assoc, store)
+            except Exception as exc:  # fail closed
+                log.error("inspection error in %s on %s: %s: %s (rejected)", addon.name, store.target,
+                          type(exc).__name__, exc)
+                return StoreVerdict(InspectAction.REJECT, verdict.findings, error=type(exc).__name__,
+                                    addon=addon.name, identifiers=verdict.identifiers)
+            if not isinstance(answer, StoreVerdict):
+                log.error("policy error in %s.on_store: returned %r (rejected)", addon.name, answer)
+                return StoreVerdict(InspectAction.REJECT, verdict.findings, error=f"policy error in {addon.name}",
+                                    addon=addon.name, identifiers=verdict.identifiers)
+            if answer is STORE_PASS:
+                continue
+            stronger = STORE_RANK[answer.action] > STORE_RANK[verdict.action]
+            verdict = StoreVerdict(answer.action if stronger else verdict.action, verdict.findings + answer.findings,
+                                   answer.error or verdict.error, addon.name if stronger else verdict.addon,
+                                   verdict.identifiers or answer.identifiers)
+            if not verdict.forward:
+                break
+        return verdict

@@ -1,8 +1,11 @@
 """The gateway's one asyncio server: it owns every socket (DICOM, DICOM TLS, control).
 
-Associations are relayed by :class:`radguard.gateway.relay.Relay`; policy lives in the addons;
-containment arrives over the control socket (:mod:`radguard.gateway.control`); SIGHUP reloads
-the configuration for new decisions without dropping open associations.
+It composes the gateway: the policy engine with its addons (decision hooks, :mod:`radguard.gateway.policy`),
+the event bus with its observers (audit records, statistics: :mod:`radguard.gateway.bus`), and the narrow
+:class:`~radguard.gateway.services.Services` object each :class:`~radguard.gateway.relay.Relay` receives.
+Containment arrives over the control socket (:mod:`radguard.gateway.control`); SIGHUP reloads the
+configuration for new decisions without dropping open associations. This is the CLI-facing entry
+(:func:`run_gateway`): no other module of the gateway imports it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import itertools
 import logging
 import os
 import signal
-import socket
 import ssl
 import sys
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from typing import Any
 
 from radguard.audittrail.trail import AuditTrail
 from radguard.errors import ConfigError
+from radguard.gateway import bus as ev
 from radguard.gateway import streams
 from radguard.gateway.addons.allowlist import Allowlist
 from radguard.gateway.addons.audit import GatewayAudit
@@ -31,11 +34,13 @@ from radguard.gateway.addons.inspection import Checker, Inspection
 from radguard.gateway.addons.move_destinations import MoveDestinations
 from radguard.gateway.addons.operations import Operations
 from radguard.gateway.addons.rate_limit import RateLimit
+from radguard.gateway.addons.stats import Stats
+from radguard.gateway.audit_sink import AuditSink
 from radguard.gateway.config import GatewayConfig, StoreLevel, load_config, site_secret
 from radguard.gateway.control import ControlServer
 from radguard.gateway.policy import AssociationInfo, Containment, PolicyEngine
 from radguard.gateway.relay import Relay
-from radguard.gateway.store_sink import StoreSink
+from radguard.gateway.services import Services
 
 log = logging.getLogger("radguard.gateway")
 
@@ -88,12 +93,15 @@ class Gateway:
         self.config = config
         self.containment = Containment()
         self.relays: set[Relay] = set()
-        self.stats: collections.Counter[str] = collections.Counter()
-        self.sink: StoreSink | None = None
+        self.events = ev.EventBus()
+        self._stats = Stats()
+        self._stats.subscribe(self.events)
+        self.stats = self._stats.counts
+        self.sink: AuditSink | None = None
         level = config.audit.store
         if trail is None and level is not StoreLevel.NONE and (config.audit.file or config.audit.syslog):
             try:
-                self.sink = StoreSink({"ae_title": config.ae_title, "upstream": f"{config.upstream_ae}@"
+                self.sink = AuditSink({"ae_title": config.ae_title, "upstream": f"{config.upstream_ae}@"
                                        f"{config.upstream[0]}:{config.upstream[1]}", "peers": sorted(config.peers)},
                                       alerts_only=level is StoreLevel.ALERTS)
             except Exception as exc:  # the store is an observer too: the gateway runs without it
@@ -102,15 +110,21 @@ class Gateway:
         self.audit = (GatewayAudit(self.trail, lambda: self.config.ae_title,
                                    lambda: (self.config.upstream_ae, self.config.upstream[0]))
                       if self.trail is not None else None)
+        if self.audit is not None:
+            self.audit.subscribe(self.events)
         self.inspection = Inspection(lambda: self.config.inspection, checker)
         self.engine = PolicyEngine([
             Allowlist(self),
             RateLimit(self, lambda: sum(1 for r in self.relays if r.established)),
             Operations(self),
             MoveDestinations(self),
+            self.inspection,
         ])
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radguard-inspect")
         self.spool_dir: Path = config.spool
+        self.services = Services(config=lambda: self.config, engine=self.engine, bus=self.events,
+                                 executor=self.executor, spool_dir=self.spool_dir,
+                                 quarantine=self.inspection.quarantine, negotiating=lambda: bool(self._pending))
         self._servers: list[asyncio.base_events.Server] = []
         self._control: ControlServer | None = None
         self._ids = itertools.count(1)
@@ -134,14 +148,13 @@ class Gateway:
                                              ssl_context=server_tls_context(cfg), reuse_address=True)
             self._servers.append(srv)
             self.addresses["listen_tls"] = srv.sockets[0].getsockname()[:2]
-        self._control = ControlServer(self)
+        self._control = ControlServer(cfg.control, cfg.control_token, self.contain, self.events)
         await self._control.start()
         for w in cfg.warnings:
             log.warning("%s", w)
         log.info("gateway %s listening on %s, upstream %s %s:%d", cfg.ae_title,
                  ", ".join(f"{k}={h}:{p}" for k, (h, p) in self.addresses.items()), cfg.upstream_ae, *cfg.upstream)
-        if self.audit is not None:
-            self.audit.started(True)
+        self.events.publish(ev.GatewayStarted())
 
     async def serve_forever(self) -> None:
         """Run until :meth:`request_stop` (SIGTERM/SIGINT); SIGHUP reloads the configuration."""
@@ -168,8 +181,7 @@ class Gateway:
         for relay in list(self.relays):
             relay.abort("gateway shutting down")
         await asyncio.sleep(0)
-        if self.audit is not None:
-            self.audit.started(False)
+        self.events.publish(ev.GatewayStopped())
         self.executor.shutdown(wait=False)
         if self.trail is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.trail.close)
@@ -185,36 +197,25 @@ class Gateway:
             new = load_config(self.config.source)
         except ConfigError as exc:
             log.error("reload failed, keeping the running configuration: %s", exc)
-            if self.audit is not None:
-                self.audit.alert(None, f"configuration reload failed: {exc}")
+            self.events.publish(ev.ConfigReloadFailed(str(exc)))
             return
         fixed = ("listen", "listen_tls", "control", "audit")
         changed = [k for k in fixed if getattr(new, k) != getattr(self.config, k)]
         self.config = new
-        self.stats["reloads"] += 1
         log.info("configuration reloaded (%d peers)%s", len(new.peers),
                  f"; restart to apply {', '.join(changed)}" if changed else "")
-        if self.audit is not None:
-            self.audit.alert(None, f"configuration reloaded ({len(new.peers)} peers)")
+        self.events.publish(ev.ConfigReloaded(len(new.peers)))
 
     # ------------------------------------------------------------------ connections
 
-    @staticmethod
-    def tune_socket(writer: asyncio.StreamWriter) -> None:
-        """TCP_NODELAY on every gateway socket (DIMSE is request/response: Nagle adds ~40 ms stalls)."""
-        sock = writer.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool) -> None:
-        self.tune_socket(writer)
+        streams.tune_socket(writer)
         peer = writer.get_extra_info("peername") or ("?", 0)
         host = str(peer[0])
-        self.stats["connections"] += 1
+        self.events.publish(ev.ConnectionOpened(host))
         if self._pending[host] >= self.config.limits.max_pending_per_host:
             # a flood of connections that never associate: drop at once, other hosts keep being served
-            self.stats["connections_dropped"] += 1
+            self.events.publish(ev.ConnectionDropped(host))
             if self.stats["connections_dropped"] % 100 == 1:
                 log.warning("%s: more than %d connections without an association; dropping", host,
                             self.config.limits.max_pending_per_host)
@@ -222,7 +223,7 @@ class Gateway:
             return
         info = AssociationInfo(id=next(self._ids), calling_ae="", called_ae="", client_host=host,
                                client_port=int(peer[1]), tls=tls)
-        relay = Relay(self, info, reader, writer)
+        relay = Relay(self.services, info, reader, writer)
         self.relays.add(relay)
         self._pending[host] += 1
         relay.on_established = lambda: self._settled(host)
@@ -232,12 +233,6 @@ class Gateway:
             if relay.on_established is not None:  # never got past the A-ASSOCIATE phase
                 self._settled(host)
             self.relays.discard(relay)
-
-    @property
-    def negotiating(self) -> bool:
-        """Some connection is still in its A-ASSOCIATE phase: relays then serve received chunks in their
-        tasks, not in the transports' callbacks, so that new associations are not slowed by busy ones."""
-        return bool(self._pending)
 
     def _settled(self, host: str) -> None:
         self._pending[host] -= 1
@@ -278,11 +273,9 @@ class Gateway:
             raise ValueError(f"unknown containment action {action!r}")
         for relay in affected:
             relay.abort(f"containment: {action}")
-        self.stats[f"contain_{action}"] += 1
         detail = {"peer": peer, "aborted": len(affected), "state": self.containment.to_dict()}
         log.warning("containment %s%s: %d association(s) aborted", action, f" {peer}" if peer else "", len(affected))
-        if self.audit is not None:
-            self.audit.containment(action, detail, peer)
+        self.events.publish(ev.Contained(action, detail, peer))
         return detail
 
 

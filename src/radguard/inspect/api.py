@@ -13,7 +13,7 @@ import os
 
 from radguard import rulebook
 from radguard.inspect.checks import run_checks
-from radguard.inspect.obj import from_bytes, read_object
+from radguard.inspect.obj import ArchiveObject, from_bytes, read_object
 from radguard.models import Finding
 
 UNREADABLE = rulebook.rule("unreadable")
@@ -29,7 +29,17 @@ def inspect_dataset(data: bytes, transfer_syntax: str, target: str) -> list[Find
 
     ``transfer_syntax`` is the accepted presentation context's transfer syntax UID (PS3.8 §9.3.2.2).
     """
-    return run_checks(from_bytes(data, target, transfer_syntax=transfer_syntax))
+    return inspect_dataset_parsed(data, transfer_syntax, target)[0]
+
+
+def inspect_dataset_parsed(data: bytes, transfer_syntax: str, target: str) -> tuple[list[Finding], ArchiveObject]:
+    """:func:`inspect_dataset`, also returning the object the checks ran on (parsed once).
+
+    Its ``part10`` gives the caller what else it needs from the data set (the gateway's audit
+    identifiers) without parsing the bytes a second time.
+    """
+    obj = from_bytes(data, target, transfer_syntax=transfer_syntax)
+    return run_checks(obj), obj
 
 
 def unreadable(target: str, exc: OSError) -> Finding:

@@ -1,34 +1,24 @@
 """Audit addon: every association, operation, refusal and alert as a PS3.15 A.5 audit message
-(45 CFR 164.312(b); IHE ATNA). An observer: it never raises into the relay (errors are logged)."""
+(45 CFR 164.312(b); IHE ATNA). An observer of the gateway's event bus (:mod:`radguard.gateway.bus`):
+:meth:`GatewayAudit.subscribe` maps each event to its record; an error is logged by the bus and never
+reaches the relay."""
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from radguard.audittrail import messages as m
 from radguard.audittrail.codes import EventAction, EventTypeCode, Outcome
 from radguard.audittrail.trail import AuditTrail
 from radguard.dicom.enums import StatusCategory, status_category
+from radguard.gateway import bus as ev
+from radguard.gateway.dataset import query_keys
+from radguard.gateway.pieces import End
 from radguard.gateway.policy import AssociationInfo, Direction
 
 log = logging.getLogger("radguard.gateway")
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _observer(fn: Callable[P, None]) -> Callable[P, None]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            fn(*args, **kwargs)
-        except Exception:
-            log.exception("audit observer %s failed (flow continues)", fn.__name__)
-    return wrapper
-
 
 def outcome_of(status: int | None) -> Outcome:
     """EventOutcomeIndicator of a DIMSE status: success/warning 0, failure 4 (8 when nothing was done)."""
@@ -59,11 +49,9 @@ class GatewayAudit:
         target = assoc.target[0] if assoc.target else self._upstream()[1]
         return assoc.target_ae or self._upstream()[0], target
 
-    @_observer
     def started(self, start: bool, description: str | None = None) -> None:
         self.trail.emit(m.application_activity(start=start, source_id=self.source, description=description))
 
-    @_observer
     def association(self, assoc: AssociationInfo, *, accepted: bool, reason: str = "") -> None:
         if accepted:
             self.trail.emit(m.user_authentication(login=True, user_id=assoc.calling_ae, host=assoc.client_host,
@@ -73,27 +61,23 @@ class GatewayAudit:
                 alert=EventTypeCode.NODE_AUTHENTICATION, reporter=self.source, subject_ae=assoc.calling_ae,
                 subject_host=assoc.client_host, description=f"association rejected: {reason}"))
 
-    @_observer
     def closed(self, assoc: AssociationInfo, *, how: str) -> None:
         outcome = Outcome.SUCCESS if how == "released" else Outcome.MINOR_FAILURE
         self.trail.emit(m.user_authentication(login=False, user_id=assoc.calling_ae, host=assoc.client_host,
                                               source_id=self.source, outcome=outcome,
                                               description=f"association {assoc.label} {how}"))
 
-    @_observer
     def refused(self, assoc: AssociationInfo, service: str, reason: str) -> None:
         self.trail.emit(m.security_alert(
             alert=EventTypeCode.USE_OF_RESTRICTED_FUNCTION, reporter=self.source, subject_ae=assoc.calling_ae,
             subject_host=assoc.client_host, description=f"{service} refused: {reason}"))
 
-    @_observer
     def alert(self, assoc: AssociationInfo | None, description: str,
               kind: EventTypeCode = EventTypeCode.SOFTWARE_CONFIGURATION) -> None:
         self.trail.emit(m.security_alert(
             alert=kind, reporter=self.source, subject_ae=assoc.calling_ae if assoc else None,
             subject_host=assoc.client_host if assoc else None, description=description))
 
-    @_observer
     def stored(self, assoc: AssociationInfo, *, patient_id: str, study_uid: str, sop_class: str,
                status: int | None, description: str | None = None) -> None:
         dest_ae, dest_host = self._ends(assoc)
@@ -103,7 +87,6 @@ class GatewayAudit:
             description=description or (f"status 0x{status:04X}" if status is not None else "no response"),
             source_id=self.source))
 
-    @_observer
     def retrieved(self, assoc: AssociationInfo, *, patient_id: str, study_uid: str, sop_class: str,
                   status: int | None) -> None:
         """An instance sent to the client over its own association (C-GET sub-operation)."""
@@ -114,7 +97,6 @@ class GatewayAudit:
             action=EventAction.READ, requestor_is_source=False, source_id=self.source,
             description=f"C-GET sub-operation, status 0x{status:04X}" if status is not None else None))
 
-    @_observer
     def query(self, assoc: AssociationInfo, *, sop_class: str, keys: tuple[str, ...], identifier: bytes | None,
               transfer_syntax: str | None, status: int | None) -> None:
         dest_ae, dest_host = self._ends(assoc)
@@ -123,7 +105,6 @@ class GatewayAudit:
             responder_host=dest_host, sop_class_uid=sop_class, query_keys=keys, query_bytes=identifier,
             transfer_syntax=transfer_syntax, outcome=outcome_of(status), source_id=self.source))
 
-    @_observer
     def retrieve_started(self, assoc: AssociationInfo, *, service: str, destination: str, study_uid: str,
                          patient_id: str) -> None:
         src_ae, src_host = self._ends(assoc)
@@ -133,7 +114,6 @@ class GatewayAudit:
             patient_id=patient_id, study_uid=study_uid, description=f"{service} by {assoc.calling_ae}",
             source_id=self.source))
 
-    @_observer
     def containment(self, action: str, detail: Mapping[str, Any], peer: str | None) -> None:
         self.trail.emit(m.security_alert(
             alert=EventTypeCode.SECURITY_CONFIGURATION, reporter=self.source, subject_ae=peer,
@@ -141,3 +121,44 @@ class GatewayAudit:
 
     def is_suboperation(self, assoc: AssociationInfo) -> bool:
         return assoc.direction is Direction.SUBOPERATION
+
+    # ------------------------------------------------------------------ events to records
+
+    def subscribe(self, events: ev.EventBus) -> None:
+        """Write a record for every gateway event that calls for one."""
+        on = events.subscribe
+        on(ev.GatewayStarted, lambda e: self.started(True))
+        on(ev.GatewayStopped, lambda e: self.started(False))
+        on(ev.ConfigReloaded, lambda e: self.alert(None, f"configuration reloaded ({e.peers} peers)"))
+        on(ev.ConfigReloadFailed, lambda e: self.alert(None, f"configuration reload failed: {e.error}"))
+        on(ev.ControlRefused, lambda e: self.alert(None, f"control socket: {e.reason}"))
+        on(ev.Contained, lambda e: self.containment(e.action, e.detail, e.peer))
+        on(ev.ProtocolViolated, self._violated)
+        on(ev.AssociationAccepted, lambda e: self.association(e.assoc, accepted=True))
+        on(ev.AssociationRejected, lambda e: self.association(e.assoc, accepted=False, reason=e.reason))
+        on(ev.UpstreamUnavailable, lambda e: self.association(e.assoc, accepted=False, reason=e.reason))
+        on(ev.AssociationClosed, lambda e: self.closed(e.assoc, how=e.how))
+        on(ev.RequestRefused, lambda e: self.refused(e.assoc, e.service, e.reason))
+        on(ev.StoreAlerted, lambda e: self.alert(e.assoc, "inspection: " + ", ".join(e.rules)))
+        on(ev.StoreRefused, self._store_refused)
+        on(ev.StoreAcknowledged, lambda e: self.stored(e.assoc, patient_id=e.patient_id, study_uid=e.study_uid,
+                                                       sop_class=e.sop_class, status=e.status))
+        on(ev.StoreUnacknowledged, lambda e: self.stored(
+            e.assoc, patient_id=e.patient_id, study_uid=e.study_uid, sop_class=e.sop_class, status=None,
+            description=f"no upstream response ({e.how})"))
+        on(ev.InstanceRetrieved, lambda e: self.retrieved(e.assoc, patient_id=e.patient_id, study_uid=e.study_uid,
+                                                          sop_class=e.sop_class, status=e.status))
+        on(ev.QueryAnswered, lambda e: self.query(
+            e.assoc, sop_class=e.sop_class, keys=query_keys(e.identifier, e.transfer_syntax),
+            identifier=e.identifier, transfer_syntax=e.transfer_syntax, status=e.status))
+        on(ev.RetrieveStarted, lambda e: self.retrieve_started(
+            e.assoc, service=e.service, destination=e.destination, study_uid=e.study_uid, patient_id=e.patient_id))
+
+    def _violated(self, e: ev.ProtocolViolated) -> None:
+        if e.by is End.CLIENT and not e.negotiating:  # the upstream's and early ones are counted, not recorded
+            self.alert(e.assoc, f"protocol violation: {e.message}")
+
+    def _store_refused(self, e: ev.StoreRefused) -> None:
+        self.alert(e.assoc, e.detail)
+        self.stored(e.assoc, patient_id=e.patient_id, study_uid=e.study_uid, sop_class=e.sop_class,
+                    status=e.status, description=e.detail)

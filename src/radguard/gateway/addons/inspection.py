@@ -1,10 +1,14 @@
-"""Inspection of C-STORE data sets with the archive checks (45 CFR 164.308(a)(5)(ii)(B), 164.312(c)(1)).
+"""Inspection of C-STORE data sets with the shared object checks (45 CFR 164.308(a)(5)(ii)(B), 164.312(c)(1)).
 
-The checks are the archive helper's (:mod:`radguard.inspect.api`); this addon only maps their
-findings to the configured action per kind (``[inspection]``): executables and active content are
-rejected, malformed data sets pass with an alert, by default. A data set the policy rejects or
-quarantines never reaches the upstream; quarantined ones are kept in the quarantine folder with a
-JSON sidecar (findings, calling AE, no PHI values).
+An ``on_store`` decision hook (:meth:`radguard.gateway.policy.PolicyEngine.on_store`, fails closed: an
+exception rejects the data set). The checks are :func:`radguard.inspect.api.inspect_dataset`; this addon
+only maps their findings to the configured action per kind (``[inspection]``): executables and active
+content are rejected, malformed data sets pass with an alert, by default. A data set the policy rejects or
+quarantines never reaches the upstream; quarantined ones are kept in the quarantine folder with a JSON
+sidecar (findings, calling AE, no PHI values).
+
+The data set is parsed once: the checks' own parse (:func:`radguard.inspect.api.inspect_dataset_parsed`)
+also gives the audit identifiers (Patient ID, Study Instance UID) the relay records.
 """
 
 from __future__ import annotations
@@ -14,18 +18,17 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radguard.dicom.part10 import Part10
 from radguard.gateway.config import InspectAction, InspectionConfig
-from radguard.inspect.api import inspect_dataset
+from radguard.gateway.policy import STORE_PASS, STORE_RANK, AssociationInfo, StoreData, StoreVerdict
+from radguard.inspect.api import inspect_dataset, inspect_dataset_parsed
 from radguard.models import Finding
 
 log = logging.getLogger("radguard.gateway")
 
-#: strength of an action: the strongest one among the findings wins
-_RANK = {InspectAction.PASS: 0, InspectAction.ALERT: 1, InspectAction.QUARANTINE: 2, InspectAction.REJECT: 3}
 _SAFE = re.compile(r"[^0-9A-Za-z._-]")
 
 Checker = Callable[[bytes, str, str], list[Finding]]
@@ -57,59 +60,59 @@ def kind_of(rule: str, evidence: Mapping[str, object] | None = None) -> str:
     return "other"
 
 
-@dataclass(frozen=True, slots=True)
-class InspectionResult:
-    """The findings on one data set and what to do with it."""
+#: transfer syntax whose data set is not read for identifiers (as :func:`radguard.gateway.dataset.identifiers`)
+DEFLATED = "1.2.840.10008.1.2.1.99"
+PATIENT_ID = 0x00100020
+STUDY_INSTANCE_UID = 0x0020000D
 
-    action: InspectAction
-    findings: tuple[Finding, ...] = ()
-    error: str | None = None
 
-    @property
-    def forward(self) -> bool:
-        return self.action in (InspectAction.PASS, InspectAction.ALERT)
+def identifiers_of(part10: Part10) -> tuple[str, str]:
+    """(Patient ID, Study Instance UID) of a parsed bare data set, "" when absent (PS3.3 C.7.1.1, C.7.2.1)."""
+    if part10.transfer_syntax == DEFLATED:
+        return "", ""
+    return part10.text(PATIENT_ID) or "", part10.text(STUDY_INSTANCE_UID) or ""
 
 
 class Inspection:
-    """Run the archive checks on a data set and pick the action (fails closed: a crash rejects)."""
+    """The ``on_store`` hook: run the object checks on a held data set and pick the action.
+
+    ``checker`` replaces the shared checks (tests); the relay then reads the identifiers itself.
+    """
 
     name = "inspection"
 
     def __init__(self, config: Callable[[], InspectionConfig], checker: Checker | None = None) -> None:
         self._config = config
-        self._checker = checker if checker is not None else archive_checker()
-        if self._checker is None:
-            log.warning("inspection: radguard.inspect.api is not available; data sets pass uninspected")
+        self._checker = checker
 
     @property
     def available(self) -> bool:
-        return self._checker is not None
+        return True
 
     @property
     def active(self) -> bool:
         """Whether data sets must be held and inspected before they go upstream."""
-        return self._checker is not None and self._config().enabled
+        return self._config().enabled
 
     def action_for(self, findings: Sequence[Finding]) -> InspectAction:
         cfg = self._config()
         action = InspectAction.PASS
         for f in findings:
             candidate: InspectAction = getattr(cfg, kind_of(f.rule, f.evidence))
-            if _RANK[candidate] > _RANK[action]:
+            if STORE_RANK[candidate] > STORE_RANK[action]:
                 action = candidate
         return action
 
-    def inspect(self, data: bytes, transfer_syntax: str, target: str) -> InspectionResult:
-        """Inspect one data set (bare, as carried by C-STORE) in the configured way."""
-        cfg = self._config()
-        if not cfg.enabled or self._checker is None:
-            return InspectionResult(InspectAction.PASS)
-        try:
-            findings = tuple(self._checker(data, transfer_syntax, target))
-        except Exception as exc:  # a decision: fail closed
-            log.error("inspection error on %s: %s: %s (rejected)", target, type(exc).__name__, exc)
-            return InspectionResult(InspectAction.REJECT, error=f"{type(exc).__name__}")
-        return InspectionResult(self.action_for(findings), findings)
+    def on_store(self, assoc: AssociationInfo, store: StoreData) -> StoreVerdict:
+        """Inspect one data set (bare, as carried by C-STORE). Raises on a checker crash: the engine rejects."""
+        if not self._config().enabled:
+            return STORE_PASS
+        if self._checker is None:
+            found, obj = inspect_dataset_parsed(store.data, store.transfer_syntax, store.target)
+            findings, ids = tuple(found), identifiers_of(obj.part10)
+        else:
+            findings, ids = tuple(self._checker(store.data, store.transfer_syntax, store.target)), None
+        return StoreVerdict(self.action_for(findings), findings, addon=self.name, identifiers=ids)
 
     def quarantine(self, data: bytes, sop_instance: str, meta: dict[str, Any]) -> Path:
         """Keep a refused data set (and a JSON sidecar) in the quarantine folder; returns the data path."""

@@ -1,4 +1,4 @@
-"""Run a :class:`Gateway` in a background thread with its own event loop (tests, demo, benchmarks)."""
+"""Run a :class:`radguard.gateway.server.Gateway` in a background thread with its own event loop (test support)."""
 
 from __future__ import annotations
 

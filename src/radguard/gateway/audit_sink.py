@@ -1,4 +1,7 @@
-"""The gateway's audit records in the radguard store (run kind ``gateway``), as events.
+"""The gateway's audit records sent to the radguard store (:mod:`radguard.store`, run kind ``gateway``), as events.
+
+Not to be confused with C-STORE, the DICOM service the gateway relays (:mod:`radguard.gateway.association`):
+this module only writes records to radguard's own database.
 
 By default only security alerts and records with a failed outcome (``[audit] store = "alerts"``);
 ``"all"`` stores every record (the routine transfers too, at a CPU cost on busy gateways).
@@ -41,8 +44,8 @@ def to_event(doc: Mapping[str, Any]) -> Event:
                  attributes=dict(doc))
 
 
-class StoreSink:
-    """Batches audit records into the store under one ``gateway`` run."""
+class AuditSink:
+    """Batches audit records into the radguard store under one ``gateway`` run."""
 
     def __init__(self, params: Mapping[str, Any], url: str | None = None, *, alerts_only: bool = True) -> None:
         from radguard.store import open_store

@@ -1,0 +1,96 @@
+"""What the sans-io association (:mod:`radguard.gateway.association`) asks its driver to do.
+
+The association takes the events of the two upper layers and answers with these commands; the relay
+(:mod:`radguard.gateway.relay`) carries them out in order, with sockets, awaits and threads. Bytes that
+may wait for the next write are not commands: the association queues them in the end's
+:class:`~radguard.gateway.pieces.Outbox`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from radguard.gateway.pieces import End, HeldDataSet, Pending
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write to ``to`` now, after what its outbox holds, and wait until the transport takes it."""
+
+    to: End
+    pdus: Sequence[bytes] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Tell the event bus (observers: audit records, statistics)."""
+
+    event: object
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """Run ``step`` (more of the association's work) once the commands before it are done, and carry out
+    what it returns: work kept off the latency path (the audit record after the client has its answer)."""
+
+    step: Callable[[], Sequence[Command]]
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """A-ABORT both ends and close (PS3.8 §7.3)."""
+
+    reason: str
+    provider: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The association is over (``how``: "released"): close both ends."""
+
+    how: str
+
+
+@dataclass(slots=True, eq=False)
+class HeldStore:
+    """A C-STORE request whose data set is held for the ``on_store`` hooks (memory, then the spool directory)."""
+
+    pending: Pending
+    spool: HeldDataSet
+    transfer_syntax: str
+    target: str  # "AE@host:SOPInstanceUID"
+
+    @property
+    def context_id(self) -> int:
+        return self.pending.context_id
+
+
+@dataclass(frozen=True, slots=True)
+class CheckStore:
+    """A held data set is complete: run the ``on_store`` hooks (inline when small, else in the executor),
+    then carry out :meth:`Association.store_checked`; the spool is closed after."""
+
+    store: HeldStore
+
+
+@dataclass(frozen=True, slots=True)
+class SendHeld:
+    """Stream a held data set upstream: ``head`` (its command's PDUs), then the data PDUs, in batches."""
+
+    store: HeldStore
+    head: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    """Keep a refused data set in the quarantine folder (in the executor: it writes files)."""
+
+    data: bytes
+    sop_instance: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+
+Command = Send | Publish | Continue | Abort | Finish | CheckStore | SendHeld | Quarantine
