@@ -24,19 +24,15 @@ from typing import Any
 from radguard.dicom.part10 import Part10
 from radguard.gateway.config import InspectAction, InspectionConfig
 from radguard.gateway.policy import STORE_PASS, STORE_RANK, AssociationInfo, StoreData, StoreVerdict
-from radguard.inspect.api import inspect_dataset, inspect_dataset_parsed
+from radguard.inspect.api import inspect_dataset_parsed
 from radguard.models import Finding
 
 log = logging.getLogger("radguard.gateway")
 
 _SAFE = re.compile(r"[^0-9A-Za-z._-]")
 
+#: replaces the shared checks (tests): ``(data, transfer_syntax, target) -> findings``
 Checker = Callable[[bytes, str, str], list[Finding]]
-
-
-def archive_checker() -> Checker:
-    """The shared stateless object checks on a bare data set (:func:`radguard.inspect.api.inspect_dataset`)."""
-    return inspect_dataset
 
 
 #: trailer kinds (``trailing-data`` evidence) that are executables or archives: governed by ``executable``
