@@ -37,8 +37,8 @@ def test_an_observer_error_is_logged_not_raised(tmp_path: Path, caplog: pytest.L
     broken.subscribe(bus)
     GatewayAudit(trail, lambda: "RADGUARD", lambda: ("ORTHANC", "127.0.0.1")).subscribe(bus)
     with caplog.at_level(logging.ERROR, logger="radguard.gateway"):
-        bus.publish(ev.StoreAcknowledged(assoc("CT01"), "P1", "1.2", CT, 0))  # logged, not raised
-    assert "observer" in caplog.text and "StoreAcknowledged" in caplog.text and "ZeroDivisionError" in caplog.text
+        bus.publish(ev.StoreAnswered(assoc("CT01"), "P1", "1.2", CT, 0))  # logged, not raised
+    assert "observer" in caplog.text and "StoreAnswered" in caplog.text and "ZeroDivisionError" in caplog.text
     assert trail.flush()
     trail.close()
     records = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
@@ -50,13 +50,15 @@ def test_stores_and_refusals(tmp_path: Path) -> None:
     a = assoc("CT01")
     records = _records(
         tmp_path,
-        ev.StoreAcknowledged(a, "P1", "1.2", CT, 0),
-        ev.StoreRefused(a, "reject by inspection: active-content", False, "P1", "1.2", CT, 0x0124),
-        ev.StoreUnacknowledged(a, "P1", "1.2", CT, "aborted by ORTHANC"),
+        ev.StoreAnswered(a, "P1", "1.2", CT, 0),
+        ev.StoreRefused(a, "P1", "1.2", CT, "reject by inspection: active-content", False, 0x0124),
+        ev.StoreAnswered(a, "P1", "1.2", CT, None, "aborted by ORTHANC"),
         ev.RequestRefused(a, "C-FIND", "C-FIND not allowed for CT01"),
+        ev.StoreAnswered(a, "P1", "1.2", CT, 0, stored_by=End.CLIENT),  # C-GET sub-operation
     )
-    assert [r["event"] for r in records] == ["110104", "110113", "110104", "110104", "110113"]
-    assert [r["outcome"] for r in records if r["event"] == "110104"] == ["0", "4", "8"]
+    assert [r["event"] for r in records] == ["110104", "110113", "110104", "110104", "110113", "110104"]
+    assert [r["outcome"] for r in records if r["event"] == "110104"] == ["0", "4", "8", "0"]
+    assert "C-GET sub-operation" in json.dumps(records[5])
     assert "no upstream response (aborted by ORTHANC)" in json.dumps(records[3])
     assert "active-content" in json.dumps(records[1]) and "C-FIND refused" in json.dumps(records[4])
 
@@ -67,7 +69,7 @@ def test_associations_and_violations(tmp_path: Path) -> None:
         tmp_path,
         ev.AssociationAccepted(a),
         ev.AssociationRejected(a, "calling AE 'X' not recognized"),
-        ev.UpstreamUnavailable(a, "upstream ORTHANC unavailable"),
+        ev.AssociationRejected(a, "upstream ORTHANC unavailable", unavailable=True),
         ev.ProtocolViolated(a, End.CLIENT, "bad PDU"),
         ev.ProtocolViolated(a, End.UPSTREAM, "bad PDU"),  # counted, not recorded
         ev.ProtocolViolated(a, End.CLIENT, "bad PDU", negotiating=True),  # counted, not recorded
@@ -95,11 +97,12 @@ def test_query_keys_are_read_by_the_observer(tmp_path: Path) -> None:
 
 
 def test_gateway_and_containment_records(tmp_path: Path) -> None:
-    records = _records(tmp_path, ev.GatewayStarted(), ev.ConfigReloaded(3), ev.ConfigReloadFailed("bad"),
+    records = _records(tmp_path, ev.GatewayState(running=True), ev.ConfigReloaded(3), ev.ConfigReloaded(3, "bad"),
                        ev.ControlRefused("bad token"), ev.Contained("peer", {"aborted": 1}, "CT01"),
-                       ev.GatewayStopped())
+                       ev.GatewayState(running=False))
     assert [r["event"] for r in records] == ["110100", "110113", "110113", "110113", "110113", "110100"]
     assert "control socket: bad token" in json.dumps(records[3])
+    assert "reload failed: bad" in json.dumps(records[2])
 
 
 @pytest.mark.parametrize("status,outcome", [(0x0000, "0"), (0xB000, "0"), (0x0124, "4"), (None, "8")])

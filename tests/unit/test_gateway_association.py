@@ -30,7 +30,7 @@ from radguard.gateway.addons.allowlist import Allowlist
 from radguard.gateway.addons.inspection import Inspection
 from radguard.gateway.addons.operations import Operations
 from radguard.gateway.association import Association
-from radguard.gateway.commands import Abort, CheckStore, Continue, Finish, Publish, Send, SendHeld
+from radguard.gateway.commands import CheckStore, Close, Continue, Publish, Send, SendHeld
 from radguard.gateway.config import InspectAction, InspectionConfig
 from radguard.gateway.pieces import End, Outbox
 from radguard.gateway.policy import PolicyEngine, StoreData
@@ -131,7 +131,7 @@ def test_a_store_streams_through_without_on_store_hooks(tmp_path: Path) -> None:
                                                   None, MAX_PDU))
     assert isinstance(commands[0], Send) and commands[0].to is End.CLIENT
     assert isinstance(commands[1], Continue)
-    assert _events(commands[1].step()) == [bus.StoreAcknowledged(pair.info, *ids, uids.CT_IMAGE_STORAGE, 0)]
+    assert _events(commands[1].step()) == [bus.StoreAnswered(pair.info, *ids, uids.CT_IMAGE_STORAGE, 0)]
 
 
 def test_a_refused_request_is_answered_and_its_data_set_dropped(tmp_path: Path) -> None:
@@ -227,13 +227,12 @@ def test_release_abort_and_violations(tmp_path: Path) -> None:
     assert isinstance(send, Send) and send.to is End.UPSTREAM and send.pdus[0][0] == 0x05  # A-RELEASE-RQ
     pair = Pair(tmp_path)
     [(_, commands)] = pair.from_client([b"\x07\x00\x00\x00\x00\x04\x00\x00\x00\x00"])  # A-ABORT
-    assert commands == (Abort("aborted by the client"),)
+    assert commands == (Close("aborted by the client"),)
     pair = Pair(tmp_path)
     [(_, commands)] = pair.from_upstream([b"\x01\x00\x00\x00\x00\x04\x00\x00\x00\x00"])  # A-ASSOCIATE-RQ now
     violated, abort = commands
     assert isinstance(violated, Publish) and isinstance(violated.event, bus.ProtocolViolated)
-    assert violated.event.by is End.UPSTREAM and abort == Abort("protocol violation by ORTHANC", provider=True)
-    assert not any(isinstance(c, Finish) for c in commands)
+    assert violated.event.by is End.UPSTREAM and abort == Close("protocol violation by ORTHANC", provider=True)
 
 
 def test_unanswered_stores_are_told_at_the_end(tmp_path: Path) -> None:
@@ -241,4 +240,4 @@ def test_unanswered_stores_are_told_at_the_end(tmp_path: Path) -> None:
     data, ids = _ct()
     pair.from_client(fragment(3, c_store_rq(9, uids.CT_IMAGE_STORAGE, "1.2.3").encode(), data, MAX_PDU))
     assert pair.assoc.unanswered("aborted by ORTHANC") == [
-        bus.StoreUnacknowledged(pair.info, *ids, uids.CT_IMAGE_STORAGE, "aborted by ORTHANC")]
+        bus.StoreAnswered(pair.info, *ids, uids.CT_IMAGE_STORAGE, None, "aborted by ORTHANC")]

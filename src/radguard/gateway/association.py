@@ -20,33 +20,15 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from radguard.dicom import events
 from radguard.dicom.dimse import Command as Dimse
 from radguard.dicom.dimse import fragment, response
 from radguard.dicom.enums import CommandField, Status, StatusCategory
-from radguard.dicom.events import (
-    Aborted,
-    CommandReceived,
-    DataChunk,
-    Event,
-    ProtocolViolation,
-    ReleaseConfirmed,
-    ReleaseRequested,
-)
 from radguard.dicom.pdu import ReleaseRequest, ReleaseResponse
 from radguard.dicom.ul import UpperLayer
 from radguard.gateway import bus
-from radguard.gateway.commands import (
-    Abort,
-    CheckStore,
-    Command,
-    Continue,
-    Finish,
-    HeldStore,
-    Publish,
-    Quarantine,
-    Send,
-    SendHeld,
-)
+from radguard.gateway import commands as do
+from radguard.gateway.commands import Command, HeldStore
 from radguard.gateway.config import InspectAction
 from radguard.gateway.dataset import identifiers
 from radguard.gateway.pieces import (
@@ -101,7 +83,7 @@ class Association:
         self.get_stores: dict[int, Pending] = {}  # by message id, upstream C-STOREs relayed to the client
         #: a C-STORE relayed as it came whose identifiers are still to be read (off the response's path)
         self.identify: Pending | None = None
-        self._forwarded = (Publish(bus.StoreForwarded(info)),)
+        self._forwarded = (do.Publish(bus.StoreForwarded(info)),)
 
     def transfer_syntax(self, context_id: int) -> str:
         """The transfer syntax accepted for a presentation context (PS3.8 §9.3.3.2)."""
@@ -115,25 +97,25 @@ class Association:
 
     # ------------------------------------------------------------------ from the client
 
-    def from_client(self, ev: Event) -> Sequence[Command]:
+    def from_client(self, ev: events.Event) -> Sequence[Command]:
         """Act on one event of the client's upper layer."""
-        if isinstance(ev, DataChunk):
+        if isinstance(ev, events.DataChunk):
             return self._client_data(ev)
-        if isinstance(ev, CommandReceived):
+        if isinstance(ev, events.CommandReceived):
             return self._client_command(ev)
-        if isinstance(ev, ReleaseRequested):
-            return (Send(End.UPSTREAM, [self.up.send(ReleaseRequest())]),)
-        if isinstance(ev, ReleaseConfirmed):
-            return Send(End.UPSTREAM, [self.up.send(ReleaseResponse())]), Finish("released")
-        if isinstance(ev, Aborted):
-            return (Abort("aborted by the client"),)
-        if isinstance(ev, ProtocolViolation):
+        if isinstance(ev, events.ReleaseRequested):
+            return (do.Send(End.UPSTREAM, [self.up.send(ReleaseRequest())]),)
+        if isinstance(ev, events.ReleaseConfirmed):
+            return do.Send(End.UPSTREAM, [self.up.send(ReleaseResponse())]), do.Close("released", abort=False)
+        if isinstance(ev, events.Aborted):
+            return (do.Close("aborted by the client"),)
+        if isinstance(ev, events.ProtocolViolation):
             log.warning("association %s: client protocol violation: %s", self.info.label, ev.message)
-            return (Publish(bus.ProtocolViolated(self.info, End.CLIENT, ev.message)),
-                    Abort("protocol violation by the client", provider=True))
+            return (do.Publish(bus.ProtocolViolated(self.info, End.CLIENT, ev.message)),
+                    do.Close("protocol violation by the client", provider=True))
         return NOTHING
 
-    def _client_command(self, ev: CommandReceived) -> Sequence[Command]:
+    def _client_command(self, ev: events.CommandReceived) -> Sequence[Command]:
         cmd, ctx = ev.command, ev.context_id
         cf = cmd.command_field
         if cf is not None and not cf.is_request:  # a response: C-GET sub-operation C-STORE-RSP
@@ -143,19 +125,20 @@ class Association:
             self.mode = DataMode.FORWARD if cmd.has_dataset else DataMode.NONE
             if sub is None:
                 return NOTHING
-            return (Publish(bus.InstanceRetrieved(self.info, sub.patient_id, sub.study_uid,
-                                                  sub.command.sop_class_uid or "", cmd.status)),)
+            answered = bus.StoreAnswered(self.info, sub.patient_id, sub.study_uid, sub.command.sop_class_uid or "",
+                                         cmd.status, stored_by=End.CLIENT)
+            return (do.Publish(answered),)
         decision = self.engine.on_request(self.info, cmd)
         if not decision.allowed:
             self.mode = DataMode.DISCARD if cmd.has_dataset else DataMode.NONE
             service = cf.service if cf is not None else "DIMSE"
             log.info("association %s: %s refused: %s", self.info.label, service, decision.reason)
-            refused = Publish(bus.RequestRefused(self.info, service, decision.reason))
+            refused = do.Publish(bus.RequestRefused(self.info, service, decision.reason))
             if cf is None or cf is CommandField.C_CANCEL_RQ:
                 return (refused,)
             assert decision.status is not None
             rsp = response(cmd, decision.status, error_comment=decision.reason[:64])
-            return refused, Send(End.CLIENT, fragment(ctx, rsp.encode(), None, self.client.peer_max_pdu or 0))
+            return refused, do.Send(End.CLIENT, fragment(ctx, rsp.encode(), None, self.client.peer_max_pdu or 0))
         pending = Pending(cmd, ctx)
         if cf is CommandField.C_STORE_RQ and self.engine.holds_stores():
             target = f"{self.info.calling_ae}@{self.info.client_host}:{cmd.affected_sop_instance_uid}"
@@ -173,7 +156,7 @@ class Association:
             return self._forwarded
         return NOTHING
 
-    def _client_data(self, ev: DataChunk) -> Sequence[Command]:
+    def _client_data(self, ev: events.DataChunk) -> Sequence[Command]:
         out: Sequence[Command] = NOTHING
         mode = self.mode
         if mode is DataMode.FORWARD:
@@ -189,7 +172,7 @@ class Association:
             self.held.spool.add(ev.data, ev.wire)
             if ev.last:
                 held, self.held = self.held, None
-                out = (CheckStore(held),)
+                out = (do.CheckStore(held),)
         if ev.last:
             self.mode = DataMode.NONE
         return out
@@ -203,7 +186,7 @@ class Association:
         elif cf is CommandField.C_MOVE_RQ or cf is CommandField.C_GET_RQ:
             pid, study = identifiers(bytes(p.captured), self.transfer_syntax(p.context_id))
             dest = (p.command.move_destination or self.info.calling_ae).strip()
-            return (Publish(bus.RetrieveStarted(self.info, cf.service, dest, study, pid)),)
+            return (do.Publish(bus.RetrieveStarted(self.info, cf.service, dest, study, pid)),)
         return NOTHING
 
     def sent(self) -> None:
@@ -232,30 +215,30 @@ class Association:
                 meta = {"calling_ae": self.info.calling_ae, "client": self.info.client_host,
                         "transfer_syntax": held.transfer_syntax, "sop_class": p.command.sop_class_uid,
                         "findings": [f.to_dict() for f in verdict.findings]}
-                out.append(Quarantine(data, p.command.affected_sop_instance_uid or "", meta, detail))
+                out.append(do.Quarantine(data, p.command.affected_sop_instance_uid or "", meta, detail))
             else:
                 log.warning("association %s: data set %s", self.info.label, detail)
             status = Status.NOT_AUTHORIZED
-            out.append(Publish(bus.StoreRefused(self.info, detail, quarantined, p.patient_id, p.study_uid,
-                                                sop_class, status)))
+            out.append(do.Publish(bus.StoreRefused(self.info, p.patient_id, p.study_uid, sop_class, detail,
+                                                   quarantined, status)))
             rsp = response(p.command, status, error_comment=detail[:64]).encode()
-            out.append(Send(End.CLIENT, fragment(held.context_id, rsp, None, self.client.peer_max_pdu or 0)))
+            out.append(do.Send(End.CLIENT, fragment(held.context_id, rsp, None, self.client.peer_max_pdu or 0)))
             return out
         out = []
         if verdict.action is InspectAction.ALERT:
-            out.append(Publish(bus.StoreAlerted(self.info, tuple(sorted({f.rule for f in verdict.findings})))))
+            out.append(do.Publish(bus.StoreAlerted(self.info, tuple(sorted({f.rule for f in verdict.findings})))))
         if p.command.message_id is not None:
             self.pending[p.command.message_id] = p
         head = fragment(held.context_id, p.command.encode(), None, self.up.peer_max_pdu or 0)
-        out.append(SendHeld(held, head))
+        out.append(do.SendHeld(held, head))
         out.extend(self._forwarded)
         return out
 
     # ------------------------------------------------------------------ from the upstream
 
-    def from_upstream(self, ev: Event) -> Sequence[Command]:
+    def from_upstream(self, ev: events.Event) -> Sequence[Command]:
         """Act on one event of the upstream's upper layer."""
-        if isinstance(ev, DataChunk):
+        if isinstance(ev, events.DataChunk):
             sub = self.sub
             if sub is not None and len(sub.captured) < CAPTURE_LIMIT:
                 sub.captured += ev.data[: CAPTURE_LIMIT - len(sub.captured)]
@@ -264,21 +247,21 @@ class Association:
                 self._note_identifiers(sub)
                 self.sub = None
             return NOTHING
-        if isinstance(ev, CommandReceived):
+        if isinstance(ev, events.CommandReceived):
             return self._upstream_command(ev)
-        if isinstance(ev, ReleaseConfirmed):
-            return Send(End.CLIENT, [self.client.send(ReleaseResponse())]), Finish("released")
-        if isinstance(ev, ReleaseRequested):
-            return (Send(End.CLIENT, [self.client.send(ReleaseRequest())]),)
-        if isinstance(ev, Aborted):
-            return (Abort(f"aborted by {self.info.target_ae}"),)
-        if isinstance(ev, ProtocolViolation):
+        if isinstance(ev, events.ReleaseConfirmed):
+            return do.Send(End.CLIENT, [self.client.send(ReleaseResponse())]), do.Close("released", abort=False)
+        if isinstance(ev, events.ReleaseRequested):
+            return (do.Send(End.CLIENT, [self.client.send(ReleaseRequest())]),)
+        if isinstance(ev, events.Aborted):
+            return (do.Close(f"aborted by {self.info.target_ae}"),)
+        if isinstance(ev, events.ProtocolViolation):
             log.warning("association %s: upstream protocol violation: %s", self.info.label, ev.message)
-            return (Publish(bus.ProtocolViolated(self.info, End.UPSTREAM, ev.message)),
-                    Abort(f"protocol violation by {self.info.target_ae}", provider=True))
+            return (do.Publish(bus.ProtocolViolated(self.info, End.UPSTREAM, ev.message)),
+                    do.Close(f"protocol violation by {self.info.target_ae}", provider=True))
         return NOTHING
 
-    def _upstream_command(self, ev: CommandReceived) -> Sequence[Command]:
+    def _upstream_command(self, ev: events.CommandReceived) -> Sequence[Command]:
         cmd, ctx = ev.command, ev.context_id
         cf = cmd.command_field
         if cf is CommandField.C_STORE_RQ:  # C-GET sub-operation toward the client
@@ -291,8 +274,8 @@ class Association:
             if msg_id is not None and cmd.status_category is not StatusCategory.PENDING:
                 p = self.pending.pop(msg_id, None)
                 if p is not None:  # answer the client first, the audit event after: off the latency path
-                    return (Send(End.CLIENT, command_pdus(ev, self.client)),
-                            Continue(lambda: self._answered(p, cmd)))
+                    return (do.Send(End.CLIENT, command_pdus(ev, self.client)),
+                            do.Continue(lambda: self._answered(p, cmd)))
         self._to_client.pdus.extend(command_pdus(ev, self.client))  # sent with what follows
         return NOTHING
 
@@ -300,23 +283,23 @@ class Association:
         cf = p.command.command_field
         if cf is CommandField.C_STORE_RQ:
             self._note_identifiers(p)
-            return (Publish(bus.StoreAcknowledged(self.info, p.patient_id, p.study_uid,
+            return (do.Publish(bus.StoreAnswered(self.info, p.patient_id, p.study_uid,
                                                   p.command.sop_class_uid or "", rsp.status)),)
         if cf is CommandField.C_FIND_RQ:
-            return (Publish(bus.QueryAnswered(self.info, p.command.sop_class_uid or "", bytes(p.captured),
+            return (do.Publish(bus.QueryAnswered(self.info, p.command.sop_class_uid or "", bytes(p.captured),
                                               self.transfer_syntax(p.context_id), rsp.status)),)
         return NOTHING
 
     # ------------------------------------------------------------------ the end
 
-    def unanswered(self, how: str) -> list[bus.StoreUnacknowledged]:
+    def unanswered(self, how: str) -> list[bus.StoreAnswered]:
         """The relayed C-STOREs the upstream never answered (the association ended: ``how``)."""
         out = []
         for p in self.pending.values():
             if p.command.command_field is CommandField.C_STORE_RQ:
                 self._note_identifiers(p)
-                out.append(bus.StoreUnacknowledged(self.info, p.patient_id, p.study_uid,
-                                                   p.command.sop_class_uid or "", how))
+                out.append(bus.StoreAnswered(self.info, p.patient_id, p.study_uid, p.command.sop_class_uid or "",
+                                             None, how))
         return out
 
     def close(self) -> None:

@@ -49,27 +49,19 @@ class EventBus:
 
 
 @dataclass(frozen=True, slots=True)
-class GatewayStarted:
-    """The listeners are open."""
+class GatewayState:
+    """The gateway started (its listeners are open) or is shutting down."""
 
-
-@dataclass(frozen=True, slots=True)
-class GatewayStopped:
-    """The gateway is shutting down."""
+    running: bool
 
 
 @dataclass(frozen=True, slots=True)
 class ConfigReloaded:
-    """SIGHUP: the configuration file was read again (``peers``: how many peers it names)."""
+    """SIGHUP: the configuration file was read again (``peers``: how many it names), or could not be
+    (``error``; the running configuration stays)."""
 
     peers: int
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigReloadFailed:
-    """SIGHUP: the configuration file could not be read; the running one stays."""
-
-    error: str
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,141 +81,80 @@ class Contained:
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectionOpened:
-    """A TCP connection reached a DICOM listener."""
+class Connection:
+    """A TCP connection reached a DICOM listener (``dropped``: at once, too many from its host without an
+    association)."""
 
     host: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionDropped:
-    """A connection was dropped at once: too many from its host without an association."""
-
-    host: str
+    dropped: bool = False
 
 
 # ---------------------------------------------------------------- associations
 
 
 @dataclass(frozen=True, slots=True)
-class ProtocolViolated:
-    """An end broke PS3.8 (the association is aborted). ``negotiating``: during the A-ASSOCIATE phase."""
+class AssociationEvent:
+    """Something that happened on one association."""
 
     assoc: AssociationInfo
+
+
+class AssociationAccepted(AssociationEvent):
+    """The upstream accepted the relayed A-ASSOCIATE-RQ and the client got the A-ASSOCIATE-AC."""
+
+    __slots__ = ()
+
+
+class StoreForwarded(AssociationEvent):
+    """A C-STORE data set went upstream (as it came, or after the ``on_store`` hooks)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolViolated(AssociationEvent):
+    """An end broke PS3.8 (the association is aborted). ``negotiating``: during the A-ASSOCIATE phase."""
+
     by: End
     message: str
     negotiating: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class AssociationAccepted:
-    """The upstream accepted the relayed A-ASSOCIATE-RQ and the client got the A-ASSOCIATE-AC."""
+class AssociationRejected(AssociationEvent):
+    """The client got an A-ASSOCIATE-RJ: by policy, relayed from the upstream, or (``unavailable``) a
+    transient one because the upstream could not be reached or did not answer."""
 
-    assoc: AssociationInfo
-
-
-@dataclass(frozen=True, slots=True)
-class AssociationRejected:
-    """The client got an A-ASSOCIATE-RJ: by policy, or relayed from the upstream."""
-
-    assoc: AssociationInfo
     reason: str
+    unavailable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamUnavailable:
-    """The upstream could not be reached or did not answer; the client got a transient reject."""
-
-    assoc: AssociationInfo
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class AssociationClosed:
+class AssociationClosed(AssociationEvent):
     """An established association ended (``how``: "released", or why it was aborted)."""
 
-    assoc: AssociationInfo
     how: str
 
 
 @dataclass(frozen=True, slots=True)
-class RequestRefused:
+class RequestRefused(AssociationEvent):
     """A DIMSE request was refused by policy (the client got a refusal status)."""
 
-    assoc: AssociationInfo
     service: str
     reason: str
 
 
-# ---------------------------------------------------------------- C-STORE and retrieval
-
-
 @dataclass(frozen=True, slots=True)
-class StoreForwarded:
-    """A C-STORE data set went upstream (as it came, or after inspection)."""
+class StoreAlerted(AssociationEvent):
+    """The ``on_store`` hooks found something whose action is ``alert``: forwarded, with an alert."""
 
-    assoc: AssociationInfo
-
-
-@dataclass(frozen=True, slots=True)
-class StoreAlerted:
-    """Inspection found something whose action is ``alert``: forwarded, with an alert."""
-
-    assoc: AssociationInfo
     rules: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class StoreRefused:
-    """Inspection refused a C-STORE data set (``quarantined``: kept in the quarantine folder)."""
-
-    assoc: AssociationInfo
-    detail: str
-    quarantined: bool
-    patient_id: str
-    study_uid: str
-    sop_class: str
-    status: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoreAcknowledged:
-    """The upstream answered a relayed C-STORE; the client has the answer."""
-
-    assoc: AssociationInfo
-    patient_id: str
-    study_uid: str
-    sop_class: str
-    status: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoreUnacknowledged:
-    """A relayed C-STORE got no answer before the association ended (``how``)."""
-
-    assoc: AssociationInfo
-    patient_id: str
-    study_uid: str
-    sop_class: str
-    how: str
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceRetrieved:
-    """The client answered a C-GET sub-operation C-STORE relayed from the upstream."""
-
-    assoc: AssociationInfo
-    patient_id: str
-    study_uid: str
-    sop_class: str
-    status: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class QueryAnswered:
+class QueryAnswered(AssociationEvent):
     """A relayed C-FIND got its final response (``identifier``: the captured query, for the audit record)."""
 
-    assoc: AssociationInfo
     sop_class: str
     identifier: bytes
     transfer_syntax: str
@@ -231,11 +162,42 @@ class QueryAnswered:
 
 
 @dataclass(frozen=True, slots=True)
-class RetrieveStarted:
+class RetrieveStarted(AssociationEvent):
     """A C-MOVE or C-GET was relayed with its identifier."""
 
-    assoc: AssociationInfo
     service: str
     destination: str
     study_uid: str
     patient_id: str
+
+
+# ---------------------------------------------------------------- instances
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceEvent(AssociationEvent):
+    """Something that happened to one relayed instance, with what its audit record names (PS3.15 A.5.3.2)."""
+
+    patient_id: str
+    study_uid: str
+    sop_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAnswered(InstanceEvent):
+    """A relayed C-STORE was answered by the end that stored it (``stored_by``: the upstream, or the client
+    for a C-GET sub-operation) with ``status``, its answer relayed; ``status`` None: no answer came before
+    the association ended (``how``)."""
+
+    status: int | None
+    how: str = ""
+    stored_by: End = End.UPSTREAM
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRefused(InstanceEvent):
+    """The ``on_store`` hooks refused a C-STORE data set (``quarantined``: kept in the quarantine folder)."""
+
+    detail: str
+    quarantined: bool
+    status: int

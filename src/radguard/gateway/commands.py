@@ -39,18 +39,13 @@ class Continue:
 
 
 @dataclass(frozen=True, slots=True)
-class Abort:
-    """A-ABORT both ends and close (PS3.8 §7.3)."""
-
-    reason: str
-    provider: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    """The association is over (``how``: "released"): close both ends."""
+class Close:
+    """The association is over (``how``: "released", or why): close both ends, after an A-ABORT to each
+    when ``abort`` (PS3.8 §7.3; ``provider``: from the service provider, not the service user)."""
 
     how: str
+    abort: bool = True
+    provider: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -93,4 +88,4 @@ class Quarantine:
     detail: str = ""
 
 
-Command = Send | Publish | Continue | Abort | Finish | CheckStore | SendHeld | Quarantine
+Command = Send | Publish | Continue | Close | CheckStore | SendHeld | Quarantine

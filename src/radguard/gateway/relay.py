@@ -26,32 +26,13 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from radguard.dicom import events
 from radguard.dicom.enums import AbortReason, AbortSource
-from radguard.dicom.events import (
-    Aborted,
-    AssociateAccepted,
-    AssociateRejected,
-    AssociateRequested,
-    ProtocolViolation,
-)
 from radguard.dicom.pdu import Abort, AssociateRequest
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.gateway import bus, streams
+from radguard.gateway import commands as do
 from radguard.gateway.association import SPOOL_IN_MEMORY, Association
-from radguard.gateway.commands import (
-    Abort as AbortCommand,
-)
-from radguard.gateway.commands import (
-    CheckStore,
-    Command,
-    Continue,
-    Finish,
-    HeldStore,
-    Publish,
-    Quarantine,
-    Send,
-    SendHeld,
-)
 from radguard.gateway.pieces import End
 from radguard.gateway.policy import REJECT_CONGESTION, AssociationInfo, StoreData
 from radguard.gateway.services import Services
@@ -200,9 +181,9 @@ class Relay:
             if not data:
                 return False
             for ev in client.ul.receive(data):
-                if isinstance(ev, AssociateRequested):
+                if isinstance(ev, events.AssociateRequested):
                     rq = ev.pdu
-                elif isinstance(ev, ProtocolViolation):
+                elif isinstance(ev, events.ProtocolViolation):
                     publish(bus.ProtocolViolated(info, End.CLIENT, ev.message, negotiating=True))
                     log.warning("connection from %s: %s", info.client_host, ev.message)
                     self.abort("protocol violation", provider=True)
@@ -224,7 +205,7 @@ class Relay:
             await client.write(client.ul.send(REJECT_CONGESTION))
             log.warning("association %s: upstream %s:%d unavailable (%s)", info.label, *info.target,
                         type(exc).__name__)
-            publish(bus.UpstreamUnavailable(info, f"upstream {info.target_ae} unavailable"))
+            publish(bus.AssociationRejected(info, f"upstream {info.target_ae} unavailable", unavailable=True))
             return False
         # each side gets the gateway's own receive maximum; fragments are re-cut to the other side's maximum
         up_rq = dataclasses.replace(rq, called_ae=info.target_ae, max_pdu_length=self._own_max(rq.max_pdu_length))
@@ -232,22 +213,22 @@ class Relay:
         await upstream.write(upstream.ul.send(up_rq))
         while True:
             data = await self._read(u_reader, limits.connect_timeout)
-            events = upstream.ul.receive(data) if data else []
-            for ev in events:
-                if isinstance(ev, AssociateAccepted):
+            answer = upstream.ul.receive(data) if data else []
+            for ev in answer:
+                if isinstance(ev, events.AssociateAccepted):
                     ac = dataclasses.replace(ev.pdu, called_ae=rq.called_ae, calling_ae=rq.calling_ae,
                                              max_pdu_length=self._own_max(ev.pdu.max_pdu_length))
                     client.ul.max_pdu_receive = ac.max_pdu_length or 0
                     await client.write(client.ul.send(ac))
                     publish(bus.AssociationAccepted(info))
                     return True
-                if isinstance(ev, AssociateRejected):
+                if isinstance(ev, events.AssociateRejected):
                     await client.write(client.ul.send(ev.pdu))
                     publish(bus.AssociationRejected(info, f"rejected by {info.target_ae}"))
                     return False
-            if not data or any(isinstance(ev, (Aborted, ProtocolViolation)) for ev in events):
+            if not data or any(isinstance(ev, (events.Aborted, events.ProtocolViolation)) for ev in answer):
                 await client.write(client.ul.send(REJECT_CONGESTION))
-                publish(bus.UpstreamUnavailable(info, f"{info.target_ae} did not answer"))
+                publish(bus.AssociationRejected(info, f"{info.target_ae} did not answer", unavailable=True))
                 return False
 
     # ------------------------------------------------------------------ the pump (either side)
@@ -332,30 +313,31 @@ class Relay:
 
     # ------------------------------------------------------------------ carrying out commands
 
-    async def _execute(self, commands: Sequence[Command]) -> None:
+    async def _execute(self, commands: Sequence[do.Command]) -> None:
         for cmd in commands:
-            if isinstance(cmd, Send):
+            if isinstance(cmd, do.Send):
                 await self.sides[cmd.to].write(*cmd.pdus)
-            elif isinstance(cmd, Publish):
+            elif isinstance(cmd, do.Publish):
                 self.bus.publish(cmd.event)
-            elif isinstance(cmd, Continue):
+            elif isinstance(cmd, do.Continue):
                 more = cmd.step()
                 if more:
                     await self._execute(more)
-            elif isinstance(cmd, AbortCommand):
-                self.abort(cmd.reason, provider=cmd.provider)
-            elif isinstance(cmd, Finish):
-                self._finish(cmd.how)
-            elif isinstance(cmd, CheckStore):
+            elif isinstance(cmd, do.Close):
+                if cmd.abort:
+                    self.abort(cmd.how, provider=cmd.provider)
+                else:
+                    self._finish(cmd.how)
+            elif isinstance(cmd, do.CheckStore):
                 await self._check_store(cmd.store)
-            elif isinstance(cmd, SendHeld):
+            elif isinstance(cmd, do.SendHeld):
                 await self._send_held(cmd)
-            elif isinstance(cmd, Quarantine):
+            elif isinstance(cmd, do.Quarantine):
                 path = await self._loop.run_in_executor(self.services.executor, self.services.quarantine, cmd.data,
                                                         cmd.sop_instance, cmd.meta)
                 log.warning("association %s: data set quarantined to %s (%s)", self.info.label, path, cmd.detail)
 
-    async def _check_store(self, held: HeldStore) -> None:
+    async def _check_store(self, held: do.HeldStore) -> None:
         """Run the ``on_store`` hooks on a complete held data set, then do what the association decides."""
         spool = held.spool
         try:
@@ -372,7 +354,7 @@ class Relay:
         finally:
             spool.close()
 
-    async def _send_held(self, cmd: SendHeld) -> None:
+    async def _send_held(self, cmd: do.SendHeld) -> None:
         """The held data set's command and data PDUs go upstream in batches of :data:`WRITE_BATCH` bytes:
         one send (and one wake-up of the upstream) per batch rather than one per PDU."""
         batch = list(cmd.head)

@@ -154,7 +154,7 @@ class Gateway:
             log.warning("%s", w)
         log.info("gateway %s listening on %s, upstream %s %s:%d", cfg.ae_title,
                  ", ".join(f"{k}={h}:{p}" for k, (h, p) in self.addresses.items()), cfg.upstream_ae, *cfg.upstream)
-        self.events.publish(ev.GatewayStarted())
+        self.events.publish(ev.GatewayState(running=True))
 
     async def serve_forever(self) -> None:
         """Run until :meth:`request_stop` (SIGTERM/SIGINT); SIGHUP reloads the configuration."""
@@ -181,7 +181,7 @@ class Gateway:
         for relay in list(self.relays):
             relay.abort("gateway shutting down")
         await asyncio.sleep(0)
-        self.events.publish(ev.GatewayStopped())
+        self.events.publish(ev.GatewayState(running=False))
         self.executor.shutdown(wait=False)
         if self.trail is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.trail.close)
@@ -197,7 +197,7 @@ class Gateway:
             new = load_config(self.config.source)
         except ConfigError as exc:
             log.error("reload failed, keeping the running configuration: %s", exc)
-            self.events.publish(ev.ConfigReloadFailed(str(exc)))
+            self.events.publish(ev.ConfigReloaded(len(self.config.peers), error=str(exc)))
             return
         fixed = ("listen", "listen_tls", "control", "audit")
         changed = [k for k in fixed if getattr(new, k) != getattr(self.config, k)]
@@ -212,10 +212,10 @@ class Gateway:
         streams.tune_socket(writer)
         peer = writer.get_extra_info("peername") or ("?", 0)
         host = str(peer[0])
-        self.events.publish(ev.ConnectionOpened(host))
+        self.events.publish(ev.Connection(host))
         if self._pending[host] >= self.config.limits.max_pending_per_host:
             # a flood of connections that never associate: drop at once, other hosts keep being served
-            self.events.publish(ev.ConnectionDropped(host))
+            self.events.publish(ev.Connection(host, dropped=True))
             if self.stats["connections_dropped"] % 100 == 1:
                 log.warning("%s: more than %d connections without an association; dropping", host,
                             self.config.limits.max_pending_per_host)

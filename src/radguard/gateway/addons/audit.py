@@ -127,27 +127,19 @@ class GatewayAudit:
     def subscribe(self, events: ev.EventBus) -> None:
         """Write a record for every gateway event that calls for one."""
         on = events.subscribe
-        on(ev.GatewayStarted, lambda e: self.started(True))
-        on(ev.GatewayStopped, lambda e: self.started(False))
-        on(ev.ConfigReloaded, lambda e: self.alert(None, f"configuration reloaded ({e.peers} peers)"))
-        on(ev.ConfigReloadFailed, lambda e: self.alert(None, f"configuration reload failed: {e.error}"))
+        on(ev.GatewayState, lambda e: self.started(e.running))
+        on(ev.ConfigReloaded, lambda e: self.alert(None, f"configuration reloaded ({e.peers} peers)" if e.error is None
+                                                   else f"configuration reload failed: {e.error}"))
         on(ev.ControlRefused, lambda e: self.alert(None, f"control socket: {e.reason}"))
         on(ev.Contained, lambda e: self.containment(e.action, e.detail, e.peer))
         on(ev.ProtocolViolated, self._violated)
         on(ev.AssociationAccepted, lambda e: self.association(e.assoc, accepted=True))
         on(ev.AssociationRejected, lambda e: self.association(e.assoc, accepted=False, reason=e.reason))
-        on(ev.UpstreamUnavailable, lambda e: self.association(e.assoc, accepted=False, reason=e.reason))
         on(ev.AssociationClosed, lambda e: self.closed(e.assoc, how=e.how))
         on(ev.RequestRefused, lambda e: self.refused(e.assoc, e.service, e.reason))
         on(ev.StoreAlerted, lambda e: self.alert(e.assoc, "inspection: " + ", ".join(e.rules)))
         on(ev.StoreRefused, self._store_refused)
-        on(ev.StoreAcknowledged, lambda e: self.stored(e.assoc, patient_id=e.patient_id, study_uid=e.study_uid,
-                                                       sop_class=e.sop_class, status=e.status))
-        on(ev.StoreUnacknowledged, lambda e: self.stored(
-            e.assoc, patient_id=e.patient_id, study_uid=e.study_uid, sop_class=e.sop_class, status=None,
-            description=f"no upstream response ({e.how})"))
-        on(ev.InstanceRetrieved, lambda e: self.retrieved(e.assoc, patient_id=e.patient_id, study_uid=e.study_uid,
-                                                          sop_class=e.sop_class, status=e.status))
+        on(ev.StoreAnswered, self._store_answered)
         on(ev.QueryAnswered, lambda e: self.query(
             e.assoc, sop_class=e.sop_class, keys=query_keys(e.identifier, e.transfer_syntax),
             identifier=e.identifier, transfer_syntax=e.transfer_syntax, status=e.status))
@@ -157,6 +149,14 @@ class GatewayAudit:
     def _violated(self, e: ev.ProtocolViolated) -> None:
         if e.by is End.CLIENT and not e.negotiating:  # the upstream's and early ones are counted, not recorded
             self.alert(e.assoc, f"protocol violation: {e.message}")
+
+    def _store_answered(self, e: ev.StoreAnswered) -> None:
+        if e.stored_by is End.CLIENT:  # a C-GET sub-operation: the client stored what the upstream sent
+            self.retrieved(e.assoc, patient_id=e.patient_id, study_uid=e.study_uid, sop_class=e.sop_class,
+                           status=e.status)
+            return
+        self.stored(e.assoc, patient_id=e.patient_id, study_uid=e.study_uid, sop_class=e.sop_class, status=e.status,
+                    description=None if e.status is not None else f"no upstream response ({e.how})")
 
     def _store_refused(self, e: ev.StoreRefused) -> None:
         self.alert(e.assoc, e.detail)

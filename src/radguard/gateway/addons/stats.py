@@ -9,21 +9,15 @@ import collections
 from collections.abc import Callable
 
 from radguard.gateway import bus as ev
+from radguard.gateway.pieces import End
 
-#: one counter per event kind
+#: one counter per event kind (the others: :meth:`Stats.subscribe`)
 COUNTERS: dict[type, str] = {
-    ev.ConnectionOpened: "connections",
-    ev.ConnectionDropped: "connections_dropped",
-    ev.ConfigReloaded: "reloads",
     ev.ProtocolViolated: "violations",
     ev.AssociationAccepted: "associations_accepted",
-    ev.AssociationRejected: "associations_rejected",
-    ev.UpstreamUnavailable: "upstream_unavailable",
     ev.RequestRefused: "requests_refused",
     ev.StoreForwarded: "stores_forwarded",
     ev.StoreAlerted: "stores_alerted",
-    ev.StoreAcknowledged: "stores_acknowledged",
-    ev.StoreUnacknowledged: "stores_unacknowledged",
 }
 
 
@@ -44,14 +38,19 @@ class Stats:
         return count
 
     def subscribe(self, events: ev.EventBus) -> None:
-        """Count every event of :data:`COUNTERS`, refused stores and containment actions."""
+        """Count every event of :data:`COUNTERS`, and the others by what they say."""
         for kind, key in COUNTERS.items():
             events.subscribe(kind, self._count(key))
-        events.subscribe(ev.StoreRefused, self._refused)
-        events.subscribe(ev.Contained, self._contained)
+        counts = self.counts
+        on = events.subscribe
+        on(ev.Connection, lambda e: counts.update(("connections_dropped" if e.dropped else "connections",)))
+        on(ev.ConfigReloaded, lambda e: counts.update(("reloads",) if e.error is None else ()))
+        on(ev.AssociationRejected, lambda e: counts.update(("upstream_unavailable" if e.unavailable
+                                                            else "associations_rejected",)))
+        on(ev.StoreAnswered, self._answered)
+        on(ev.StoreRefused, lambda e: counts.update(("stores_quarantined" if e.quarantined else "stores_rejected",)))
+        on(ev.Contained, lambda e: counts.update((f"contain_{e.action}",)))
 
-    def _refused(self, e: ev.StoreRefused) -> None:
-        self.counts["stores_quarantined" if e.quarantined else "stores_rejected"] += 1
-
-    def _contained(self, e: ev.Contained) -> None:
-        self.counts[f"contain_{e.action}"] += 1
+    def _answered(self, e: ev.StoreAnswered) -> None:
+        if e.stored_by is End.UPSTREAM:  # C-GET sub-operations are not counted (as before the event bus)
+            self.counts["stores_acknowledged" if e.status is not None else "stores_unacknowledged"] += 1
