@@ -3,7 +3,8 @@
 The association takes the events of the two upper layers and answers with these commands; the relay
 (:mod:`radguard.gateway.relay`) carries them out in order, with sockets, awaits and threads. Bytes that
 may wait for the next write are not commands: the association queues them in the end's
-:class:`~radguard.gateway.pieces.Outbox`.
+:class:`~radguard.gateway.pieces.Outbox`. Commands are made for every C-STORE on the hot path: plain slotted
+dataclasses (a frozen one costs four times as much to build), used once by the driver and dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from radguard.gateway.pieces import End, HeldDataSet, Pending
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Write to ``to`` now, after what its outbox holds, and wait until the transport takes it."""
 
@@ -23,14 +24,14 @@ class Send:
     pdus: Sequence[bytes] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Publish:
     """Tell the event bus (observers: audit records, statistics)."""
 
     event: object
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Continue:
     """Run ``step`` (more of the association's work) once the commands before it are done, and carry out
     what it returns: work kept off the latency path (the audit record after the client has its answer)."""
@@ -38,7 +39,7 @@ class Continue:
     step: Callable[[], Sequence[Command]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Close:
     """The association is over (``how``: "released", or why): close both ends, after an A-ABORT to each
     when ``abort`` (PS3.8 §7.3; ``provider``: from the service provider, not the service user)."""
@@ -62,7 +63,7 @@ class HeldStore:
         return self.pending.context_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CheckStore:
     """A held data set is complete: run the ``on_store`` hooks (inline when small, else in the executor),
     then carry out :meth:`Association.store_checked`; the spool is closed after."""
@@ -70,7 +71,7 @@ class CheckStore:
     store: HeldStore
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendHeld:
     """Stream a held data set upstream: ``head`` (its command's PDUs), then the data PDUs, in batches."""
 
@@ -78,7 +79,7 @@ class SendHeld:
     head: list[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Quarantine:
     """Keep a refused data set in the quarantine folder (in the executor: it writes files)."""
 

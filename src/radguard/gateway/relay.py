@@ -275,11 +275,14 @@ class Relay:
 
     async def _chunk(self, side: Side, data: bytes) -> None:
         """Feed one received chunk to the side's upper layer and the association; send what it queued."""
-        handle = side.handle
+        handle, publish = side.handle, self.bus.publish
         for ev in side.ul.receive(data):
             commands = handle(ev)
             if commands:
-                await self._execute(commands)
+                if len(commands) == 1 and type(commands[0]) is do.Publish:  # no await: no coroutine
+                    publish(commands[0].event)
+                else:
+                    await self._execute(commands)
             if self.closing:
                 return
         out = side.other.out
@@ -314,14 +317,17 @@ class Relay:
     # ------------------------------------------------------------------ carrying out commands
 
     async def _execute(self, commands: Sequence[do.Command]) -> None:
+        """Carry out the association's commands in order."""
         for cmd in commands:
-            if isinstance(cmd, do.Send):
-                await self.sides[cmd.to].write(*cmd.pdus)
-            elif isinstance(cmd, do.Publish):
+            if isinstance(cmd, do.Publish):
                 self.bus.publish(cmd.event)
+            elif isinstance(cmd, do.Send):
+                await self.sides[cmd.to].write(*cmd.pdus)
             elif isinstance(cmd, do.Continue):
                 more = cmd.step()
-                if more:
+                if len(more) == 1 and type(more[0]) is do.Publish:
+                    self.bus.publish(more[0].event)
+                elif more:
                     await self._execute(more)
             elif isinstance(cmd, do.Close):
                 if cmd.abort:
