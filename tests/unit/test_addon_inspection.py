@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from radguard.dicom.dimse import c_store_rq
-from radguard.gateway.addons.inspection import Inspection, identifiers_of, kind_of
+from radguard.gateway.addons.inspection import Inspection, kind_of
 from radguard.gateway.config import InspectAction, InspectionConfig
-from radguard.gateway.dataset import identifiers
+from radguard.gateway.dataset import identifiers, identifiers_from
 from radguard.gateway.policy import PolicyEngine, StoreData, StoreVerdict
 from radguard.inspect.api import inspect_dataset, inspect_dataset_parsed
 from radguard.models import Finding, Severity
@@ -129,7 +129,7 @@ def test_one_parse_gives_findings_and_identifiers(tmp_path: Path, implicit: bool
     ts = IMPLICIT if implicit else EXPLICIT
     findings, obj = inspect_dataset_parsed(data, ts, "t")
     assert findings == inspect_dataset(data, ts, "t")
-    assert identifiers_of(obj.part10) == expected == identifiers(data, ts)
+    assert identifiers_from(obj.part10) == expected == identifiers(data, ts)
     insp = Inspection(lambda: InspectionConfig(quarantine=tmp_path / "q"))  # the shared checks
     verdict = insp.on_store(assoc("CT01"), _store(data, ts))
     assert verdict.forward and verdict.identifiers == expected

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from radguard.dicom.part10 import Part10
 from radguard.gateway.config import InspectAction, InspectionConfig
+from radguard.gateway.dataset import identifiers_from
 from radguard.gateway.policy import STORE_PASS, STORE_RANK, AssociationInfo, StoreData, StoreVerdict
 from radguard.inspect.api import inspect_dataset_parsed
 from radguard.models import Finding
@@ -54,19 +54,6 @@ def kind_of(rule: str, evidence: Mapping[str, object] | None = None) -> str:
     if rule in ("malformed", "not-dicom", "trailing-data") or "malformed" in rule:
         return "malformed"
     return "other"
-
-
-#: transfer syntax whose data set is not read for identifiers (as :func:`radguard.gateway.dataset.identifiers`)
-DEFLATED = "1.2.840.10008.1.2.1.99"
-PATIENT_ID = 0x00100020
-STUDY_INSTANCE_UID = 0x0020000D
-
-
-def identifiers_of(part10: Part10) -> tuple[str, str]:
-    """(Patient ID, Study Instance UID) of a parsed bare data set, "" when absent (PS3.3 C.7.1.1, C.7.2.1)."""
-    if part10.transfer_syntax == DEFLATED:
-        return "", ""
-    return part10.text(PATIENT_ID) or "", part10.text(STUDY_INSTANCE_UID) or ""
 
 
 class Inspection:
@@ -105,7 +92,7 @@ class Inspection:
             return STORE_PASS
         if self._checker is None:
             found, obj = inspect_dataset_parsed(store.data, store.transfer_syntax, store.target)
-            findings, ids = tuple(found), identifiers_of(obj.part10)
+            findings, ids = tuple(found), identifiers_from(obj.part10)
         else:
             findings, ids = tuple(self._checker(store.data, store.transfer_syntax, store.target)), None
         return StoreVerdict(self.action_for(findings), findings, addon=self.name, identifiers=ids)
