@@ -175,6 +175,32 @@ def test_a_held_store_is_forwarded_with_its_pdus_as_they_came(tmp_path: Path) ->
     assert forwarded == Publish(bus.StoreForwarded(pair.info)) and pair.assoc.pending[9].patient_id == ids[0]
 
 
+def test_each_relayed_data_set_is_parsed_once(tmp_path: Path) -> None:
+    """Counted on the walker (:func:`radguard.dicom.dataset.parse_count`): a held C-STORE is parsed by the
+    inspection only (its parse gives the identifiers too); one streamed through is read once for them."""
+    from radguard.dicom.dataset import parse_count
+
+    data, ids = _ct()
+    pair = Pair(tmp_path, [Inspection(lambda: InspectionConfig(quarantine=tmp_path / "q"))])
+    before = parse_count()
+    _checked(pair, _held_store(pair, data), data)
+    pair.assoc.sent()
+    [(_, commands)] = pair.from_upstream(fragment(3, c_store_rsp(9, uids.CT_IMAGE_STORAGE, "1.2.3").encode(),
+                                                  None, MAX_PDU))
+    assert isinstance(commands[1], Continue)
+    assert _events(commands[1].step()) == [bus.StoreAnswered(pair.info, *ids, uids.CT_IMAGE_STORAGE, 0)]
+    assert parse_count() - before == 1
+    pair = Pair(tmp_path)  # no on_store hook: cut-through
+    before = parse_count()
+    pair.from_client(fragment(3, c_store_rq(9, uids.CT_IMAGE_STORAGE, "1.2.3").encode(), data, MAX_PDU))
+    pair.assoc.sent()
+    [(_, commands)] = pair.from_upstream(fragment(3, c_store_rsp(9, uids.CT_IMAGE_STORAGE, "1.2.3").encode(),
+                                                  None, MAX_PDU))
+    assert isinstance(commands[1], Continue)
+    assert _events(commands[1].step()) == [bus.StoreAnswered(pair.info, *ids, uids.CT_IMAGE_STORAGE, 0)]
+    assert parse_count() - before == 1
+
+
 def test_the_held_data_set_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The inspection's own parse gives the audit identifiers: the association does not read them again."""
     pair = Pair(tmp_path, [Inspection(lambda: InspectionConfig(quarantine=tmp_path / "q"))])
