@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from radguard.store import open_store
 from radguard.web.accounts import create_user
-from radguard.web.app import REOPEN_AFTER, create_app
+from radguard.web.app import create_app
 from radguard.web.config import WebConfig
+from radguard.web.state import REOPEN_AFTER
 from tests.support.peers import PostgresServer
 from tests.unit.test_web_security import PASSWORD, assert_strict_headers, login_token
 

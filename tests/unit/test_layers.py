@@ -136,7 +136,6 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="radguard.web circle (app, api, pages, deps, ...): being removed (issue 10)")
 def test_no_import_circle_in_src() -> None:
     found = cycles(graph())
     assert not found, "import circles in src/: " + "; ".join(" <-> ".join(c) for c in found)

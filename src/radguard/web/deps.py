@@ -7,8 +7,8 @@ from collections.abc import Callable
 from fastapi import HTTPException, Request
 
 from radguard.web.accounts import role_at_least
-from radguard.web.app import Console
 from radguard.web.security import Session
+from radguard.web.state import Console
 
 
 def console_of(request: Request) -> Console:

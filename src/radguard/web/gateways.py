@@ -20,9 +20,9 @@ from starlette.responses import Response
 
 from radguard.audittrail.codes import EventTypeCode
 from radguard.errors import RadguardError
-from radguard.web.app import Console
 from radguard.web.deps import client_of, console_of, require
 from radguard.web.security import Session
+from radguard.web.state import Console
 
 router = APIRouter()
 

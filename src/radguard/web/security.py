@@ -21,23 +21,43 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import Response
 
 from radguard.errors import StoreError
 from radguard.store.console import WebUser
 from radguard.web.accounts import role_at_least
 
 if TYPE_CHECKING:
-    from radguard.web.app import Console
+    from radguard.web.audit import ConsoleAudit
+    from radguard.web.config import WebConfig
 
 log = logging.getLogger("radguard.web")
+
+
+class Console(Protocol):
+    """What the middlewares need of the console (:class:`radguard.web.state.Console` is one): no import of it."""
+
+    config: WebConfig
+    key: bytes
+    csp: str
+    audit: ConsoleAudit
+
+    def session_for(self, request: Request) -> Session | None: ...
+
+    def error_response(self, scope: Mapping[str, Any], status: int, title: str, message: str, *,
+                       login_link: bool = False, headers: Mapping[str, str] | None = None) -> Response: ...
+
+    def store_down_response(self, scope: Mapping[str, Any], exc: StoreError) -> Response: ...
+
+    def redirect_to_login(self, path: str) -> Response: ...
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -1,6 +1,6 @@
 """What each page shows, computed once for the HTML page and its JSON twin.
 
-Every function takes the :class:`~radguard.web.app.Console` and plain arguments and returns plain
+Every function takes the :class:`~radguard.web.state.Console` and plain arguments and returns plain
 data; bad input raises ``HTTPException`` (400 malformed, 404 unknown) before the store is touched
 where it can.
 """
@@ -20,7 +20,7 @@ from radguard.report.diff import diff_findings
 from radguard.report.posture import SEVERITIES, Posture, build_posture, layer_of
 from radguard.store import RunInfo, queries
 from radguard.store.console import Acceptance, acceptances_for, list_acceptances
-from radguard.web.app import Console
+from radguard.web.state import Console
 
 SEVERITY_NAMES: tuple[str, ...] = tuple(s.value for s in SEVERITIES)
 #: run kinds whose last date the overview names, with how people call them
