@@ -96,9 +96,11 @@ class FindingsQuery:
     target: str = ""
     run: int | None = None
     page: int = 1
+    after: str = ""  # keyset cursor of the page before (queries.parse_cursor), wins over ``page``
 
     @classmethod
-    def parse(cls, severity: Sequence[str], rule: str, kind: str, target: str, run: str, page: str) -> FindingsQuery:
+    def parse(cls, severity: Sequence[str], rule: str, kind: str, target: str, run: str, page: str,
+              after: str = "") -> FindingsQuery:
         sevs: list[str] = []
         for item in severity:
             for s in item.split(","):
@@ -110,13 +112,20 @@ class FindingsQuery:
                     raise HTTPException(400, str(exc)) from None
         if len(rule) > 64 or len(kind) > 32 or len(target) > 256:
             raise HTTPException(400, "A filter is too long (rule ≤ 64, layer ≤ 32, target ≤ 256 characters).")
+        after = after.strip()
+        if after:
+            try:
+                queries.parse_cursor(after)
+            except ValueError as exc:
+                raise HTTPException(400, f"Malformed page cursor: {exc}.") from None
         return cls(severities=tuple(dict.fromkeys(sevs)), rule=rule.strip(), kind=kind.strip(),
-                   target=target.strip(), run=parse_int(run, "run"), page=parse_int(page, "page") or 1)
+                   target=target.strip(), run=parse_int(run, "run"), page=parse_int(page, "page") or 1, after=after)
 
     def params(self, **change: Any) -> dict[str, Any]:
         """Query parameters reproducing this query (for links), with ``change`` applied."""
         out: dict[str, Any] = {"severity": list(self.severities), "rule": self.rule, "kind": self.kind,
-                               "target": self.target, "run": self.run or "", "page": self.page}
+                               "target": self.target, "run": self.run or "", "page": self.page,
+                               "after": self.after}
         out.update(change)
         return {k: v for k, v in out.items() if v not in ("", None, [])}
 
@@ -146,10 +155,12 @@ def findings(console: Console, q: FindingsQuery) -> dict[str, Any]:
         run_ids = [r.id for k, r in latest.items() if not q.kind or k == q.kind]
     size = console.config.page_size
     flt = queries.FindingFilter(severities=q.severities, rule=q.rule or None, target=q.target or None)
-    page = queries.findings_page(store, run_ids, flt, offset=(q.page - 1) * size, limit=size)
+    after = queries.parse_cursor(q.after) if q.after else None
+    page = queries.findings_page(store, run_ids, flt, offset=(q.page - 1) * size, limit=size, after=after)
+    number = page.offset // size + 1  # a cursor's page is computed from its position
     kind_of = {r.id: r.kind for r in store.runs(limit=500)}
     accepted = _accepted(console, [(i.finding.rule, i.finding.target) for i in page.items])
-    return {"query": q, "page": page, "pages": max(1, -(-page.total // size)), "run": run,
+    return {"query": q, "page": page, "number": number, "pages": max(1, -(-page.total // size)), "run": run,
             "kinds": kinds, "rules": queries.rule_names(store, run_ids)[:500], "severities": SEVERITY_NAMES,
             "kind_of": kind_of, "accepted": accepted, "recent_runs": store.runs(limit=100)}
 
