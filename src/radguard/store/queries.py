@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, TypeVar
 
 from sqlalchemy import Text, cast, func, select
 
-from radguard.models import Asset, Finding, Severity
+from radguard.models import Asset, Event, Finding, Severity
 from radguard.store.api import RunInfo, Store, _run_info
-from radguard.store.schema import AssetRow, FindingRow, Run
+from radguard.store.schema import AssetRow, EventRow, FindingRow, Run
 
 _Q = TypeVar("_Q")
 
@@ -281,3 +282,49 @@ def counts_by(mapping: Mapping[int, Mapping[str, int]], run_ids: Iterable[int]) 
         for sev, n in mapping.get(r, {}).items():
             out[sev] = out.get(sev, 0) + n
     return out
+
+
+#: run kinds whose events are the monitor alerts (passive capture and live monitoring)
+ALERT_KINDS: tuple[str, ...] = ("pcap", "monitor")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EventRowInfo:
+    """An event with its place in the store."""
+
+    id: int
+    run_id: int | None
+    run_kind: str
+    event: Event
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "run": self.run_id, "layer": self.run_kind, **self.event.to_dict()}
+
+
+def alerts_page(store: Store, *, severities: Sequence[str] = (), kinds: Sequence[str] = ALERT_KINDS,
+                run_id: int | None = None, text: str | None = None, before: int | None = None,
+                limit: int = 50) -> tuple[int, list[EventRowInfo]]:
+    """(total matching, one page newest first) of the events of ``kinds`` runs; keyset: ids ``< before``."""
+    def narrow(q: Any) -> Any:
+        q = q.join(Run, Run.id == EventRow.run_id).where(Run.kind.in_(list(kinds)))
+        if severities:
+            q = q.where(EventRow.severity.in_(list(severities)))
+        if run_id is not None:
+            q = q.where(EventRow.run_id == run_id)
+        if text:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            q = q.where(EventRow.summary.like(f"%{escaped}%", escape="\\"))
+        return q
+
+    with store.session() as s:
+        total = int(s.execute(narrow(select(func.count()).select_from(EventRow))).scalar_one())
+        q = narrow(select(EventRow, Run.kind))
+        if before is not None:
+            q = q.where(EventRow.id < before)
+        out = []
+        for r, kind in s.execute(q.order_by(EventRow.id.desc()).limit(limit)):
+            when = r.time if r.time.tzinfo else r.time.replace(tzinfo=UTC)
+            out.append(EventRowInfo(id=r.id, run_id=r.run_id, run_kind=str(kind), event=Event(
+                kind=r.kind, source=r.source, summary=r.summary, severity=Severity(r.severity), time=when,
+                attributes=dict(r.attributes or {}))))
+    return total, out
