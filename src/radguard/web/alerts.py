@@ -16,7 +16,7 @@ from radguard.models import Severity
 from radguard.store import queries
 from radguard.web.app import Console
 from radguard.web.deps import console_of
-from radguard.web.views import SEVERITY_NAMES, parse_int
+from radguard.web.views import SEVERITY_NAMES, clean_text, parse_int
 
 router = APIRouter()
 
@@ -31,12 +31,10 @@ def alerts(console: Console, severity: Sequence[str], kind: str, run: str, text:
                     sevs.append(Severity.parse(s).value)
                 except ValueError as exc:
                     raise HTTPException(400, str(exc)) from None
-    kind = kind.strip()
+    kind, text = clean_text(kind, "layer", 32), clean_text(text, "text", 200)
     if kind and kind not in queries.ALERT_KINDS:
         known = ", ".join(queries.ALERT_KINDS)
         raise HTTPException(400, f"The layer of an alert is one of {known}, not {kind[:32]!r}.")
-    if len(text) > 200:
-        raise HTTPException(400, "The text filter is too long (≤ 200 characters).")
     run_id, before_id = parse_int(run, "run"), parse_int(before, "before")
     store = console.store()
     if run_id is not None:
@@ -47,14 +45,14 @@ def alerts(console: Console, severity: Sequence[str], kind: str, run: str, text:
             raise HTTPException(400, f"Run #{run_id} is a {info.kind} run: alerts come from pcap and monitor runs.")
     kinds = (kind,) if kind else queries.ALERT_KINDS
     size = console.config.page_size
-    total, items = queries.alerts_page(store, severities=sevs, kinds=kinds, run_id=run_id, text=text.strip() or None,
+    total, items = queries.alerts_page(store, severities=sevs, kinds=kinds, run_id=run_id, text=text or None,
                                        before=before_id, limit=size)
     recent = []
     for k in kinds:
         recent += queries.runs_page(store, kind=k, limit=10)[1]
     recent.sort(key=lambda r: -r.id)
     counts = queries.severity_counts(store, [r.id for r in recent])
-    query = {"severity": list(dict.fromkeys(sevs)), "kind": kind, "run": run_id or "", "text": text.strip()}
+    query = {"severity": list(dict.fromkeys(sevs)), "kind": kind, "run": run_id or "", "text": text}
     older = items[-1].id if len(items) == size else None
     return {"total": total, "items": items, "older": older, "query": query, "severities": SEVERITY_NAMES,
             "kinds": queries.ALERT_KINDS, "runs": recent[:10], "counts": counts, "before": before_id}

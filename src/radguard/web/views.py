@@ -38,6 +38,26 @@ def parse_int(value: str | None, name: str, *, minimum: int = 1) -> int | None:
     return int(text)
 
 
+#: the largest id a path may name (SQLite's and PostgreSQL's BIGINT); larger ids are unknown (404)
+MAX_ID = 2**63 - 1
+
+
+def known_id(value: int, what: str) -> int:
+    """``value`` if it can name a row; 404 otherwise (the store is not asked)."""
+    if not 1 <= value <= MAX_ID:
+        raise HTTPException(404, f"No {what} #{value} in the store."[:120])
+    return value
+
+
+def clean_text(value: str, name: str, limit: int) -> str:
+    """A free-text filter without control characters (NUL breaks PostgreSQL) and at most ``limit`` long (400)."""
+    if len(value) > limit:
+        raise HTTPException(400, f"The {name} filter is too long (≤ {limit} characters).")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise HTTPException(400, f"The {name} filter contains a control character.")
+    return value.strip()
+
+
 def overview(console: Console) -> dict[str, Any]:
     """Posture (the same numbers as ``radguard report``), last dates, overdue reviews, gateways."""
     store = console.store()
@@ -110,8 +130,8 @@ class FindingsQuery:
                     sevs.append(Severity.parse(s).value)
                 except ValueError as exc:
                     raise HTTPException(400, str(exc)) from None
-        if len(rule) > 64 or len(kind) > 32 or len(target) > 256:
-            raise HTTPException(400, "A filter is too long (rule ≤ 64, layer ≤ 32, target ≤ 256 characters).")
+        rule, kind = clean_text(rule, "rule", 64), clean_text(kind, "layer", 32)
+        target = clean_text(target, "target", 256)
         after = after.strip()
         if after:
             try:
@@ -174,7 +194,7 @@ def _accepted(console: Console, keys: list[tuple[str, str]]) -> dict[tuple[str, 
 
 def finding_detail(console: Console, finding_id: int) -> dict[str, Any]:
     store = console.store()
-    item = queries.get_finding(store, finding_id)
+    item = queries.get_finding(store, known_id(finding_id, "finding"))
     if item is None:
         raise HTTPException(404, f"No finding #{finding_id} in the store.")
     run = store.get_run(item.run_id)
@@ -238,8 +258,7 @@ def parse_acceptance(reason: str, expires: str, *, now: datetime | None = None) 
 def runs(console: Console, kind: str, page: str) -> dict[str, Any]:
     p = parse_int(page, "page") or 1
     size = console.config.page_size
-    if len(kind) > 32:
-        raise HTTPException(400, "The layer filter is too long.")
+    kind = clean_text(kind, "layer", 32)
     total, items = queries.runs_page(console.store(), kind=kind or None, offset=(p - 1) * size, limit=size)
     counts = queries.severity_counts(console.store(), [r.id for r in items])
     return {"runs": items, "total": total, "page": p, "pages": max(1, -(-total // size)), "kind": kind,
@@ -248,7 +267,7 @@ def runs(console: Console, kind: str, page: str) -> dict[str, Any]:
 
 def run_detail(console: Console, run_id: int) -> dict[str, Any]:
     store = console.store()
-    info = store.get_run(run_id)
+    info = store.get_run(known_id(run_id, "run"))
     if info is None:
         raise HTTPException(404, f"No run #{run_id} in the store.")
     counts = queries.severity_counts(store, [run_id])[run_id]
