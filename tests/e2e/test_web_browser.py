@@ -253,9 +253,23 @@ def test_console_in_a_real_browser(department: dict[str, Any]) -> None:
     b.css("#accept-form button").click()
     assert "Form refused" in b.driver.title + b.driver.page_source and "CSRF" in b.text("#error-message")
 
-    for view in ("runs", "assets"):
+    # a monitor run's alerts (the producer's own events), then every other view
+    from radguard.models import Finding, Severity
+    from radguard.monitor.run import alert_events
+
+    sweep = [Finding(rule="c-find-sweep", severity=Severity.HIGH, title="C-FIND sweep", target=f"10.0.0.{i}:104")
+             for i in range(3)]
+    mon = store.start_run("monitor", {})
+    mon.add_findings(sweep)
+    mon.add_events(alert_events(sweep))
+    mon.finish()
+    for view in ("runs", "assets", "alerts", "archive", "governance"):
         b.get(f"/{view}")
         b.shot(view)
+    b.get("/alerts?severity=high")
+    assert len(b.driver.find_elements("css selector", "#alerts-table tr.alert")) == 3
+    b.get("/governance")
+    assert "Placeholder" in b.text("#governance-placeholder")
 
     # contain CT01 from the browser: the real gateway refuses CT01's next association
     assert storescu(department["gw_port"], "CT01", dcm).returncode == 0
@@ -293,6 +307,6 @@ def test_console_in_a_real_browser(department: dict[str, Any]) -> None:
     b.shot("forbidden")
 
     assert server_ms < 1000, f"containment took {server_ms:.0f} ms"
-    assert len(b.taken) == 11
+    assert len(b.taken) == 14
     audit = (department["tmp"] / "web" / "web-audit.jsonl").read_text()
     assert "contain peer CT01 on gateway gateway" in audit and "needs role operator" in audit

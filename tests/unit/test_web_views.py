@@ -123,3 +123,35 @@ def test_cli_refuses_a_public_host_without_tls_and_adds_users(tmp_path: Path,
                        input="short\n", capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "at least" in r.stderr
     assert "console account root-admin: added with role admin" in (tmp_path / "d" / "web-audit.jsonl").read_text()
+
+
+def test_keyset_pages_equal_offset_pages(tmp_path: Path, users: Store) -> None:  # noqa: F811
+    from radguard.store import queries
+
+    fill(users, seed=3)
+    latest = [r.id for r in queries.latest_finished(users).values()]
+    for flt in (queries.FindingFilter(), queries.FindingFilter(severities=("high", "low"), rule="tls-weak")):
+        by_offset = queries.findings_page(users, latest, flt, offset=0, limit=1000).items
+        walked, after, offsets = [], None, []
+        while True:
+            page = queries.findings_page(users, latest, flt, limit=4, after=after)
+            offsets.append(page.offset)
+            walked += page.items
+            if page.next_after is None:
+                break
+            after = queries.parse_cursor(page.next_after)
+        assert [i.id for i in walked] == [i.id for i in by_offset]
+        assert offsets == list(range(0, 4 * len(offsets), 4))
+        for k in (0, 3, 9):
+            deep = queries.findings_page(users, latest, flt, offset=k * 4, limit=4).items
+            assert [i.id for i in deep] == [i.id for i in by_offset[k * 4:k * 4 + 4]]
+    client = make_client(tmp_path, page_size=5)
+    assert login(client, "vera") == 303
+    first = client.get("/api/findings?severity=high&severity=critical").json()
+    second = client.get(f"/api/findings?{first['next']}").json()
+    assert second["page"] == 2 and second["findings"] == client.get(
+        "/api/findings?severity=high&severity=critical&page=2").json()["findings"]
+    assert 'id="next-page"' in client.get("/findings").text
+    for bad in ("x", "high.1", "severe.1.2", "high.-1.2", "high.1.99999999999999"):
+        r = client.get(f"/api/findings?after={bad}")
+        assert r.status_code == 400, bad

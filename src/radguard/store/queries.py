@@ -1,8 +1,10 @@
 """Aggregated and paginated reads of the store, for pages that must stay fast with a million findings.
 
-Nothing here loads a whole run: counts are ``GROUP BY`` queries, pages are ``LIMIT``/``OFFSET``
-queries over the ``(run_id, severity, id)`` index (migration ``0004_console``), one severity and one
-run at a time, so the order (worst severity first, then newest run, then id) never needs a sort.
+Nothing here loads a whole run: counts are ``GROUP BY`` queries, pages are keyset (``after`` a
+cursor) or ``LIMIT``/``OFFSET`` queries of ids over the ``(run_id, severity, id)`` and
+``(run_id, severity, rule, id)`` indexes (migrations ``0004_console``, ``0005_console_pages``), one
+severity and one run at a time, so the order (worst severity first, then newest run, then id) never
+needs a sort.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, TypeVar
 
 from sqlalchemy import Text, cast, func, select
 
-from radguard.models import Asset, Finding, Severity
+from radguard.models import Asset, Event, Finding, Severity
 from radguard.store.api import RunInfo, Store, _run_info
-from radguard.store.schema import AssetRow, FindingRow, Run
+from radguard.store.schema import AssetRow, EventRow, FindingRow, Run
 
 _Q = TypeVar("_Q")
 
@@ -126,42 +129,83 @@ class FindingRowInfo:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Page:
-    """One page of findings and the total that matched."""
+    """One page of findings, the total that matched and the keyset cursor of the next page."""
 
     total: int
     offset: int
     limit: int
     items: tuple[FindingRowInfo, ...]
+    next_after: str | None = None  # :func:`parse_cursor` form of the last item, None on the last page
+
+
+def cursor_of(item: FindingRowInfo) -> str:
+    """The keyset cursor after ``item``: ``severity.run.id`` (e.g. ``high.12.3456``)."""
+    return f"{item.finding.severity.value}.{item.run_id}.{item.id}"
+
+
+def parse_cursor(text: str) -> tuple[str, int, int]:
+    """(severity, run id, finding id) of a cursor; ``ValueError`` if malformed."""
+    parts = text.split(".")
+    if len(parts) != 3 or parts[0] not in WORST_FIRST or not all(p.isdigit() and len(p) <= 12 for p in parts[1:]):
+        raise ValueError(f"not a page cursor: {text[:40]!r} (severity.run.id)")
+    return parts[0], int(parts[1]), int(parts[2])
+
+
+def _group_key(sev: str, run: int) -> tuple[int, int]:
+    """Page order of a (severity, run) group: worst severity first, then newest run."""
+    return WORST_FIRST.index(sev), -run
 
 
 def findings_page(store: Store, run_ids: Sequence[int], flt: FindingFilter, *, offset: int = 0,
-                  limit: int = 50) -> Page:
-    """The findings of ``run_ids`` matching ``flt``, worst severity first, then newest run, then id."""
+                  limit: int = 50, after: tuple[str, int, int] | None = None) -> Page:
+    """The findings of ``run_ids`` matching ``flt``, worst severity first, then newest run, then id.
+
+    A page starts at ``offset`` or, keyset style, just ``after`` a cursor (:func:`parse_cursor`; its
+    ``offset`` is then computed). Each (severity, run) group is read over the index
+    ``(run_id, severity, [rule,] id)``: ids first (an index-only scan, even past an ``OFFSET``), then
+    the page's rows by id, so a deep page never reads the rows it skips.
+    """
     runs = sorted(set(run_ids), reverse=True)
     if not runs:
         return Page(total=0, offset=offset, limit=limit, items=())
     with store.session() as s:
         count_q = flt.where(select(FindingRow.run_id, FindingRow.severity, func.count())
                             .where(FindingRow.run_id.in_(runs))).group_by(FindingRow.run_id, FindingRow.severity)
-        counts = {(r, sev): int(n) for r, sev, n in s.execute(count_q)}
+        counts = {(sev, r): int(n) for r, sev, n in s.execute(count_q) if sev in WORST_FIRST}
         total = sum(counts.values())
-        items: list[FindingRowInfo] = []
-        skip, want = offset, limit
-        for sev in WORST_FIRST:
-            for run in runs:
-                n = counts.get((run, sev), 0)
-                if want <= 0:
-                    break
-                if skip >= n:
-                    skip -= n
-                    continue
-                q = flt.where(select(FindingRow).where(FindingRow.run_id == run, FindingRow.severity == sev))
-                q = q.order_by(FindingRow.id).offset(skip).limit(want)
-                got = [FindingRowInfo(id=r.id, run_id=r.run_id, finding=_finding(r)) for r in s.scalars(q)]
-                items.extend(got)
-                want -= len(got)
-                skip = 0
-    return Page(total=total, offset=offset, limit=limit, items=tuple(items))
+        groups = sorted(counts, key=lambda g: _group_key(*g))
+        first_id: dict[tuple[str, int], int] = {}
+        skip = offset
+        if after is not None:
+            key = _group_key(after[0], after[1])
+            start = [g for g in groups if _group_key(*g) >= key]
+            offset = sum(counts[g] for g in groups if _group_key(*g) < key)
+            if start and _group_key(*start[0]) == key:
+                g0 = start[0]
+                done = s.execute(flt.where(select(func.count()).select_from(FindingRow).where(
+                    FindingRow.run_id == g0[1], FindingRow.severity == g0[0], FindingRow.id <= after[2]))
+                ).scalar_one()
+                offset += int(done)
+                first_id[g0] = after[2]
+            groups, skip = start, 0
+        ids: list[int] = []
+        for g in groups:
+            if len(ids) >= limit:
+                break
+            n = counts[g]
+            if skip >= n:
+                skip -= n
+                continue
+            q = flt.where(select(FindingRow.id).where(FindingRow.run_id == g[1], FindingRow.severity == g[0]))
+            if g in first_id:
+                q = q.where(FindingRow.id > first_id[g])
+            got = list(s.scalars(q.order_by(FindingRow.id).offset(skip).limit(limit - len(ids))))
+            ids.extend(got)
+            skip = 0
+        rows = {r.id: r for r in s.scalars(select(FindingRow).where(FindingRow.id.in_(ids)))} if ids else {}
+        items = tuple(FindingRowInfo(id=i, run_id=rows[i].run_id, finding=_finding(rows[i])) for i in ids if i in rows)
+    more = items and offset + len(items) < total
+    return Page(total=total, offset=offset, limit=limit, items=items, next_after=cursor_of(items[-1]) if more else None)
 
 
 def get_finding(store: Store, finding_id: int) -> FindingRowInfo | None:
@@ -238,3 +282,49 @@ def counts_by(mapping: Mapping[int, Mapping[str, int]], run_ids: Iterable[int]) 
         for sev, n in mapping.get(r, {}).items():
             out[sev] = out.get(sev, 0) + n
     return out
+
+
+#: run kinds whose events are the monitor alerts (passive capture and live monitoring)
+ALERT_KINDS: tuple[str, ...] = ("pcap", "monitor")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EventRowInfo:
+    """An event with its place in the store."""
+
+    id: int
+    run_id: int | None
+    run_kind: str
+    event: Event
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "run": self.run_id, "layer": self.run_kind, **self.event.to_dict()}
+
+
+def alerts_page(store: Store, *, severities: Sequence[str] = (), kinds: Sequence[str] = ALERT_KINDS,
+                run_id: int | None = None, text: str | None = None, before: int | None = None,
+                limit: int = 50) -> tuple[int, list[EventRowInfo]]:
+    """(total matching, one page newest first) of the events of ``kinds`` runs; keyset: ids ``< before``."""
+    def narrow(q: Any) -> Any:
+        q = q.join(Run, Run.id == EventRow.run_id).where(Run.kind.in_(list(kinds)))
+        if severities:
+            q = q.where(EventRow.severity.in_(list(severities)))
+        if run_id is not None:
+            q = q.where(EventRow.run_id == run_id)
+        if text:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            q = q.where(EventRow.summary.like(f"%{escaped}%", escape="\\"))
+        return q
+
+    with store.session() as s:
+        total = int(s.execute(narrow(select(func.count()).select_from(EventRow))).scalar_one())
+        q = narrow(select(EventRow, Run.kind))
+        if before is not None:
+            q = q.where(EventRow.id < before)
+        out = []
+        for r, kind in s.execute(q.order_by(EventRow.id.desc()).limit(limit)):
+            when = r.time if r.time.tzinfo else r.time.replace(tzinfo=UTC)
+            out.append(EventRowInfo(id=r.id, run_id=r.run_id, run_kind=str(kind), event=Event(
+                kind=r.kind, source=r.source, summary=r.summary, severity=Severity(r.severity), time=when,
+                attributes=dict(r.attributes or {}))))
+    return total, out

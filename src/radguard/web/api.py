@@ -24,13 +24,17 @@ def overview(request: Request) -> dict[str, Any]:
 
 @router.get("/findings", tags=["findings"])
 def findings(request: Request, severity: list[str] = Query([]), rule: str = "", kind: str = "", target: str = "",
-             run: str = "", page: str = "1") -> dict[str, Any]:
-    """Open findings (or one run's), filtered, worst first, one page at a time."""
-    q = views.FindingsQuery.parse(severity, rule, kind, target, run, page)
+             run: str = "", page: str = "1", after: str = "") -> dict[str, Any]:
+    """Open findings (or one run's), filtered, worst first, one page at a time.
+
+    ``next`` is the query string of the next page (keyset: ``after=<severity.run.id>``, cheap at any depth).
+    """
+    q = views.FindingsQuery.parse(severity, rule, kind, target, run, page, after)
     data = views.findings(console_of(request), q)
     p = data["page"]
     return {"schema": "radguard.findings/1", "run": data["run"].to_dict() if data["run"] else None,
-            "total": p.total, "page": q.page, "pages": data["pages"], "page_size": p.limit,
+            "total": p.total, "page": data["number"], "pages": data["pages"], "page_size": p.limit,
+            "next": q.qs(page=data["number"] + 1, after=p.next_after) if p.next_after else None,
             "findings": [{**views.finding_json(i, data["kind_of"].get(i.run_id)),
                           "accepted": data["accepted"][(i.finding.rule, i.finding.target)].to_dict()
                           if (i.finding.rule, i.finding.target) in data["accepted"] else None}

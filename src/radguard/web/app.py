@@ -23,7 +23,7 @@ from radguard.web.state import Console
 
 def create_app(config: WebConfig) -> FastAPI:
     """The console as an ASGI application (uvicorn serves it; tests use FastAPI's TestClient)."""
-    from radguard.web import api, auth_routes, gateways, pages
+    from radguard.web import alerts, api, auth_routes, gateways, governance, integrity, pages
 
     console = Console(config)
     app = FastAPI(title="radguard console API", version=__version__, docs_url=None, redoc_url=None,
@@ -55,7 +55,7 @@ def create_app(config: WebConfig) -> FastAPI:
     async def _starlette_http(request: Request, exc: StarletteHTTPException) -> Response:
         return await _http(request, HTTPException(exc.status_code, exc.detail, headers=exc.headers))
 
-    for module in (auth_routes, pages, gateways, api):
+    for module in (auth_routes, pages, gateways, alerts, integrity, governance, api):
         app.include_router(module.router)
     app.add_middleware(Guard, console=console)
     app.add_middleware(SecurityHeaders, console=console)  # added last = outermost

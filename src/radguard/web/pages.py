@@ -27,9 +27,9 @@ def plot(request: Request, name: str) -> Response:
 
 @router.get("/findings")
 def findings_page(request: Request, severity: list[str] = Query([]), rule: str = "", kind: str = "",
-                  target: str = "", run: str = "", page: str = "1") -> Response:
+                  target: str = "", run: str = "", page: str = "1", after: str = "") -> Response:
     console = console_of(request)
-    q = views.FindingsQuery.parse(severity, rule, kind, target, run, page)
+    q = views.FindingsQuery.parse(severity, rule, kind, target, run, page, after)
     return console.render("web/findings.html.j2", views.findings(console, q), request=request)
 
 

@@ -294,15 +294,17 @@ class Guard:
                 scope, receive, send)
             return
         if method in STATE_CHANGING:
+            # the body is read here, bounded, whatever carries the token: a chunked body without a
+            # Content-Length cannot grow past MAX_BODY behind a valid X-CSRF-Token either
+            body = await _read_body(receive, MAX_BODY)
+            if body is None:
+                await console.error_response(scope, 413, "Request too large", "The body is too large.")(
+                    scope, receive, send)
+                return
+            receive = _replay(body)
             token = request.headers.get("x-csrf-token")
             if token is None:
-                body = await _read_body(receive, MAX_BODY)
-                if body is None:
-                    await console.error_response(scope, 413, "Request too large", "The body is too large.")(
-                        scope, receive, send)
-                    return
                 token = _form_field(body, request.headers.get("content-type", ""), "csrf")
-                receive = _replay(body)
             if not token or not hmac.compare_digest(token, session.csrf):
                 console.audit.refused(session.user.name, client, f"{method} {path}: missing or wrong CSRF token")
                 await console.error_response(scope, 403, "Form refused",

@@ -38,6 +38,26 @@ def parse_int(value: str | None, name: str, *, minimum: int = 1) -> int | None:
     return int(text)
 
 
+#: the largest id a path may name (SQLite's and PostgreSQL's BIGINT); larger ids are unknown (404)
+MAX_ID = 2**63 - 1
+
+
+def known_id(value: int, what: str) -> int:
+    """``value`` if it can name a row; 404 otherwise (the store is not asked)."""
+    if not 1 <= value <= MAX_ID:
+        raise HTTPException(404, f"No {what} #{value} in the store."[:120])
+    return value
+
+
+def clean_text(value: str, name: str, limit: int) -> str:
+    """A free-text filter without control characters (NUL breaks PostgreSQL) and at most ``limit`` long (400)."""
+    if len(value) > limit:
+        raise HTTPException(400, f"The {name} filter is too long (≤ {limit} characters).")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise HTTPException(400, f"The {name} filter contains a control character.")
+    return value.strip()
+
+
 def overview(console: Console) -> dict[str, Any]:
     """Posture (the same numbers as ``radguard report``), last dates, overdue reviews, gateways."""
     store = console.store()
@@ -96,9 +116,11 @@ class FindingsQuery:
     target: str = ""
     run: int | None = None
     page: int = 1
+    after: str = ""  # keyset cursor of the page before (queries.parse_cursor), wins over ``page``
 
     @classmethod
-    def parse(cls, severity: Sequence[str], rule: str, kind: str, target: str, run: str, page: str) -> FindingsQuery:
+    def parse(cls, severity: Sequence[str], rule: str, kind: str, target: str, run: str, page: str,
+              after: str = "") -> FindingsQuery:
         sevs: list[str] = []
         for item in severity:
             for s in item.split(","):
@@ -108,15 +130,22 @@ class FindingsQuery:
                     sevs.append(Severity.parse(s).value)
                 except ValueError as exc:
                     raise HTTPException(400, str(exc)) from None
-        if len(rule) > 64 or len(kind) > 32 or len(target) > 256:
-            raise HTTPException(400, "A filter is too long (rule ≤ 64, layer ≤ 32, target ≤ 256 characters).")
+        rule, kind = clean_text(rule, "rule", 64), clean_text(kind, "layer", 32)
+        target = clean_text(target, "target", 256)
+        after = after.strip()
+        if after:
+            try:
+                queries.parse_cursor(after)
+            except ValueError as exc:
+                raise HTTPException(400, f"Malformed page cursor: {exc}.") from None
         return cls(severities=tuple(dict.fromkeys(sevs)), rule=rule.strip(), kind=kind.strip(),
-                   target=target.strip(), run=parse_int(run, "run"), page=parse_int(page, "page") or 1)
+                   target=target.strip(), run=parse_int(run, "run"), page=parse_int(page, "page") or 1, after=after)
 
     def params(self, **change: Any) -> dict[str, Any]:
         """Query parameters reproducing this query (for links), with ``change`` applied."""
         out: dict[str, Any] = {"severity": list(self.severities), "rule": self.rule, "kind": self.kind,
-                               "target": self.target, "run": self.run or "", "page": self.page}
+                               "target": self.target, "run": self.run or "", "page": self.page,
+                               "after": self.after}
         out.update(change)
         return {k: v for k, v in out.items() if v not in ("", None, [])}
 
@@ -146,10 +175,12 @@ def findings(console: Console, q: FindingsQuery) -> dict[str, Any]:
         run_ids = [r.id for k, r in latest.items() if not q.kind or k == q.kind]
     size = console.config.page_size
     flt = queries.FindingFilter(severities=q.severities, rule=q.rule or None, target=q.target or None)
-    page = queries.findings_page(store, run_ids, flt, offset=(q.page - 1) * size, limit=size)
+    after = queries.parse_cursor(q.after) if q.after else None
+    page = queries.findings_page(store, run_ids, flt, offset=(q.page - 1) * size, limit=size, after=after)
+    number = page.offset // size + 1  # a cursor's page is computed from its position
     kind_of = {r.id: r.kind for r in store.runs(limit=500)}
     accepted = _accepted(console, [(i.finding.rule, i.finding.target) for i in page.items])
-    return {"query": q, "page": page, "pages": max(1, -(-page.total // size)), "run": run,
+    return {"query": q, "page": page, "number": number, "pages": max(1, -(-page.total // size)), "run": run,
             "kinds": kinds, "rules": queries.rule_names(store, run_ids)[:500], "severities": SEVERITY_NAMES,
             "kind_of": kind_of, "accepted": accepted, "recent_runs": store.runs(limit=100)}
 
@@ -163,7 +194,7 @@ def _accepted(console: Console, keys: list[tuple[str, str]]) -> dict[tuple[str, 
 
 def finding_detail(console: Console, finding_id: int) -> dict[str, Any]:
     store = console.store()
-    item = queries.get_finding(store, finding_id)
+    item = queries.get_finding(store, known_id(finding_id, "finding"))
     if item is None:
         raise HTTPException(404, f"No finding #{finding_id} in the store.")
     run = store.get_run(item.run_id)
@@ -227,8 +258,7 @@ def parse_acceptance(reason: str, expires: str, *, now: datetime | None = None) 
 def runs(console: Console, kind: str, page: str) -> dict[str, Any]:
     p = parse_int(page, "page") or 1
     size = console.config.page_size
-    if len(kind) > 32:
-        raise HTTPException(400, "The layer filter is too long.")
+    kind = clean_text(kind, "layer", 32)
     total, items = queries.runs_page(console.store(), kind=kind or None, offset=(p - 1) * size, limit=size)
     counts = queries.severity_counts(console.store(), [r.id for r in items])
     return {"runs": items, "total": total, "page": p, "pages": max(1, -(-total // size)), "kind": kind,
@@ -237,7 +267,7 @@ def runs(console: Console, kind: str, page: str) -> dict[str, Any]:
 
 def run_detail(console: Console, run_id: int) -> dict[str, Any]:
     store = console.store()
-    info = store.get_run(run_id)
+    info = store.get_run(known_id(run_id, "run"))
     if info is None:
         raise HTTPException(404, f"No run #{run_id} in the store.")
     counts = queries.severity_counts(store, [run_id])[run_id]
