@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from radguard.models import Severity
 from radguard.store import queries
-from radguard.web.app import Console
 from radguard.web.deps import console_of
+from radguard.web.state import Console
 from radguard.web.views import SEVERITY_NAMES, clean_text, parse_int
 
 router = APIRouter()

@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from radguard.store import queries
 from radguard.store.console import list_acceptances
-from radguard.web.app import Console
 from radguard.web.deps import console_of
+from radguard.web.state import Console
 
 router = APIRouter()
 NOT_YET = ("Governance (control status with evidence, risk register, obligations) is not available in this "

@@ -20,8 +20,8 @@ from radguard.archive.audit import LEDGER_INVALID
 from radguard.archive.ledger import RootRow, SignatureRow
 from radguard.store import RunInfo, Store, queries
 from radguard.store.schema import FindingRow
-from radguard.web.app import Console
 from radguard.web.deps import console_of
+from radguard.web.state import Console
 from radguard.web.views import SEVERITY_NAMES
 
 router = APIRouter()
