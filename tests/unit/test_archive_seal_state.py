@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, update
@@ -23,8 +24,8 @@ class _Interrupted(Exception):
     """Stands for the kill: raised from the progress callback in the middle of the walk."""
 
 
-def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
-    doc: dict[str, object] = json.loads(capsys.readouterr().out)
+def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
     return doc
 
 
@@ -72,9 +73,9 @@ def test_interrupted_first_seal_is_reported_as_incomplete_not_tampering(
     doc = _json(capsys)
     assert doc["findings"] == []  # no ledger-invalid, no unexpected
     state = {"kind": "seal-incomplete", "root": str(arc), "files": 8, "committed": committed}
-    assert [{k: e[k] for k in state} for e in doc["errors"]] == [state]  # type: ignore[union-attr, index]
-    assert doc["summary"]["seal_incomplete"] == doc["errors"]  # type: ignore[index]
-    assert doc["summary"]["unexpected"] == 0  # type: ignore[index]
+    assert [{k: e[k] for k in state} for e in doc["errors"]] == [state]
+    assert doc["summary"]["seal_incomplete"] == doc["errors"]
+    assert doc["summary"]["unexpected"] == 0
     assert main(["audit", str(arc)]) == 0
     err = capsys.readouterr().err
     assert f"seal incomplete: {committed} of 8 files committed under {arc}" in err
@@ -89,7 +90,7 @@ def test_interrupted_first_seal_is_reported_as_incomplete_not_tampering(
     store.close()
     assert main(["audit", str(arc), "--json"]) == 1
     doc = _json(capsys)
-    assert [(f["rule"], f["severity"], f["evidence"]["problems"]) for f in doc["findings"]  # type: ignore[union-attr, index]
+    assert [(f["rule"], f["severity"], f["evidence"]["problems"]) for f in doc["findings"]
             if f["rule"] == "ledger-invalid"] == [("ledger-invalid", "critical", ["entries-modified"])]
     # sealing again finishes the job: clean, no state
     assert main(["seal", str(arc), "--json", "--rehash"]) == 0
@@ -97,7 +98,7 @@ def test_interrupted_first_seal_is_reported_as_incomplete_not_tampering(
     assert main(["audit", str(arc), "--json", "--fail-on", "info"]) == 0
     doc = _json(capsys)
     assert doc["findings"] == [] and doc["errors"] == []
-    assert doc["summary"]["status"] == {"ok": 8}  # type: ignore[index]
+    assert doc["summary"]["status"] == {"ok": 8}
 
 
 def test_interrupted_reseal_keeps_missing_and_is_incomplete(
@@ -111,9 +112,9 @@ def test_interrupted_reseal_keeps_missing_and_is_incomplete(
     capsys.readouterr()
     assert main(["audit", str(arc), "--json"]) == 1
     doc = _json(capsys)
-    found = sorted((f["rule"], f["target"]) for f in doc["findings"])  # type: ignore[union-attr, index]
+    found = sorted((f["rule"], f["target"]) for f in doc["findings"])
     assert found == [("missing", str(gone)), ("not-dicom", str(arc / "study9" / "new.txt"))]  # not unexpected
-    assert [e["kind"] for e in doc["errors"]] == ["seal-incomplete"]  # type: ignore[union-attr, index]
+    assert [e["kind"] for e in doc["errors"]] == ["seal-incomplete"]
 
 
 def test_completed_seal_without_or_with_a_wrong_signature_stays_critical(
@@ -126,7 +127,7 @@ def test_completed_seal_without_or_with_a_wrong_signature_stays_critical(
         s.commit()
     assert main(["audit", str(arc), "--json"]) == 1
     doc = _json(capsys)
-    assert [(f["rule"], f["severity"], f["evidence"]["problems"]) for f in doc["findings"]] == [  # type: ignore[union-attr, index]
+    assert [(f["rule"], f["severity"], f["evidence"]["problems"]) for f in doc["findings"]] == [
         ("ledger-invalid", "critical", ["bad-signature"])]
     assert doc["errors"] == []
     # the root signature removed after a completed seal: its (valid) begin record is then the latest,
@@ -136,7 +137,7 @@ def test_completed_seal_without_or_with_a_wrong_signature_stays_critical(
         s.commit()
     assert main(["audit", str(arc), "--json"]) == 1
     doc = _json(capsys)
-    assert [(f["rule"], f["severity"], f["evidence"]["problems"]) for f in doc["findings"]] == [  # type: ignore[union-attr, index]
+    assert [(f["rule"], f["severity"], f["evidence"]["problems"]) for f in doc["findings"]] == [
         ("ledger-invalid", "critical", ["no-signature"])]
     assert doc["errors"] == []
     # ... nor does marking the run unfinished help without the key: a forged begin record is not one
@@ -152,5 +153,5 @@ def test_completed_seal_without_or_with_a_wrong_signature_stays_critical(
     store.close()
     assert main(["audit", str(arc), "--json"]) == 1  # the trusted key is the keygen one (RADGUARD_KEY)
     doc = _json(capsys)
-    assert [f["evidence"]["problems"] for f in doc["findings"]] == [["no-signature"]]  # type: ignore[union-attr, index]
+    assert [f["evidence"]["problems"] for f in doc["findings"]] == [["no-signature"]]
     assert doc["errors"] == []
