@@ -22,7 +22,7 @@ import pytest
 
 from radguard.cli.main import main
 from radguard.store import open_store
-from tests.corpus import TREE, read
+from tests.support.corpus import TREE, read
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from radguard.archive.run import run_seal
 from radguard.cli.main import main
 from radguard.store import open_store
 from radguard.store.schema import Run
-from tests.corpus import write_tree
+from tests.support.corpus import write_tree
 
 
 class _Interrupted(Exception):
