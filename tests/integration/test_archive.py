@@ -140,8 +140,8 @@ def test_seal_and_audit_on_a_dask_cluster(tmp_path: Path, monkeypatch: pytest.Mo
         paths[0].write_bytes(with_preamble(paths[0].name, ELF_HEAD))
         assert main(["audit", str(arc), "--dask", address, "--json"]) == 1
         doc = json.loads(capsys.readouterr().out)
-        assert _rules(doc["findings"]) == [("executable-preamble", "critical"), ("trailing-data", "critical"),
-                                          ("transcoded", "info")]
+        assert _rules(doc["findings"]) == [("bytes-changed", "medium"), ("executable-preamble", "critical"),
+                                          ("trailing-data", "critical")]
     import radguard.archive.runner
 
     monkeypatch.setattr(radguard.archive.runner, "CONNECT_TIMEOUT", 1.0)

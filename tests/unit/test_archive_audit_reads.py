@@ -82,10 +82,10 @@ def _build(tmp_path: Path) -> tuple[Path, list[Path], set[str]]:
     by["test-SR.dcm"].unlink()  # missing
     (tree / "study0" / "extra.dcm").write_bytes(read("MR_small_implicit.dcm"))  # unexpected
     (tree / "study1" / "notes.txt").write_text("not an image")  # unexpected, not DICOM
-    Path(canaries[1]).write_bytes(Path(canaries[1]).read_bytes() + b"\0\0")  # canary-touched
+    Path(canaries[1]).write_bytes(Path(canaries[1]).read_bytes() + b"\0\0")  # canary-touched, bytes-changed
     existing = sorted(p for p in tree.rglob("*") if p.is_file())
     expected = {"header-tampered", "transcoded", "not-dicom", "missing", "unexpected", "canary-touched",
-                "trailing-data"}
+                "trailing-data", "bytes-changed"}
     return tree, existing, expected
 
 
@@ -102,5 +102,5 @@ def test_audit_opens_every_file_exactly_once(tmp_path: Path, monkeypatch: pytest
     assert opens() - before == Counter({str(p): 1 for p in existing})
     assert {f.rule for f in summary.findings} == expected
     assert all(type(f) is Finding for f in summary.findings)
-    assert summary.status == {"ok": 5, "tampered": 1, "transcoded": 2, "replaced": 1, "new": 2}
+    assert summary.status == {"ok": 5, "tampered": 2, "transcoded": 1, "replaced": 1, "new": 2}
     assert (summary.missing, summary.unexpected) == (1, 2)

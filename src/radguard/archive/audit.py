@@ -6,6 +6,11 @@ findings are written to the store per batch.
 Where the tree was sealed it also reports ``missing`` and ``unexpected`` objects, verifies the
 signed Merkle roots (``ledger-invalid``) and looks for a ``ransomware-burst`` (thresholds in
 :class:`BurstThresholds`, docs/archive.md). 45 CFR 164.308(a)(1)(ii)(D), 164.312(b)/(c)(1).
+
+A root whose seal has not finished (in progress, killed, failed: :meth:`Ledger.unfinished_seal`) is
+reported as a state (:class:`UnfinishedSeal`, under ``errors``), not as tampering: its files not yet
+sealed are not ``unexpected`` and its root is not expected to match a signature; its entries are still
+checked one by one (``ledger-invalid`` ``entries-modified``) and missing objects are still ``missing``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from radguard.archive import keys
 from radguard.archive.ledger import Ledger, leaf_of, signed_message
 from radguard.archive.merkle import MerkleBuilder
 from radguard.archive.runner import run_ordered
-from radguard.archive.tree import batched, iter_files, normalize
+from radguard.archive.tree import Item, batched, iter_files, normalize
 from radguard.archive.verify import CANARY, Status
 from radguard.archive.work import AuditJob, audit_batch, path_exists
 from radguard.inspect.api import unreadable
@@ -48,6 +53,25 @@ class BurstThresholds:
 
 
 @dataclass
+class UnfinishedSeal:
+    """A sealed root whose last seal (run ``run``) did not finish: ``committed`` of the ``files`` audited
+    under it have a ledger entry."""
+
+    root: str
+    run: int
+    files: int = 0
+    committed: int = 0
+
+    def message(self) -> str:
+        return (f"seal incomplete: {self.committed} of {self.files} files committed under {self.root} "
+                f"(seal run {self.run} did not finish); run `radguard seal {self.root}` again")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "seal-incomplete", "root": self.root, "run": self.run, "files": self.files,
+                "committed": self.committed, "message": self.message()}
+
+
+@dataclass
 class AuditSummary:
     files: int = 0
     verified: int = 0
@@ -57,20 +81,33 @@ class AuditSummary:
     by_rule: dict[str, int] = field(default_factory=dict)
     sealed_roots: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: roots whose seal did not finish (a state to report, not a finding)
+    unfinished: list[UnfinishedSeal] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": self.files, "verified": self.verified, "status": self.status, "missing": self.missing,
-                "unexpected": self.unexpected, "by_rule": self.by_rule, "sealed_roots": self.sealed_roots}
+                "unexpected": self.unexpected, "by_rule": self.by_rule, "sealed_roots": self.sealed_roots,
+                "seal_incomplete": [u.to_dict() for u in self.unfinished]}
+
+    def errors(self) -> list[dict[str, Any]]:
+        """Per-root problems that are states, not findings (README "CLI contract": ``errors``)."""
+        return [u.to_dict() for u in self.unfinished]
 
 
 def check_root(ledger: Ledger, root: str, bad_leaves: int, merkle: str, count: int,
-               trusted: str | None) -> list[Finding]:
-    """``ledger-invalid`` for ``root`` given its recomputed leaves and Merkle root."""
+               trusted: str | None, unfinished: bool = False) -> list[Finding]:
+    """``ledger-invalid`` for ``root`` given its recomputed leaves and Merkle root.
+
+    ``unfinished``: the root's seal did not finish, so only its entries are checked (each leaf); its
+    Merkle root is not signed yet (or no longer matches the previous seal's).
+    """
     sig = ledger.latest_signature("root", root)
     problems: list[str] = []
     if bad_leaves:
         problems.append("entries-modified")
-    if sig is None:
+    if unfinished:
+        pass
+    elif sig is None:
         problems.append("no-signature")
     else:
         if sig.root_hash != merkle or sig.leaves != count:
@@ -85,13 +122,15 @@ def check_root(ledger: Ledger, root: str, bad_leaves: int, merkle: str, count: i
                                           "merkle_root": merkle, "signed_root": sig.root_hash if sig else None})]
 
 
-def verify_signatures(ledger: Ledger, roots: list[str], trusted: str | None) -> list[Finding]:
-    """Recompute every leaf and the Merkle root of each sealed root; check the latest signature."""
+def verify_signatures(ledger: Ledger, roots: list[str], trusted: str | None,
+                      unfinished: frozenset[str] = frozenset()) -> list[Finding]:
+    """Recompute every leaf and the Merkle root of each sealed root; check the latest signature
+    (not for the ``unfinished`` roots, see :func:`check_root`)."""
     out: list[Finding] = []
     for root in roots:
         bad = sum(1 for e in ledger.iter_leaves(root) if e["root"] == root and leaf_of(e) != e["leaf"])
         merkle, count = ledger.merkle_root(root)
-        out.extend(check_root(ledger, root, bad, merkle, count, trusted))
+        out.extend(check_root(ledger, root, bad, merkle, count, trusted, root in unfinished))
     return out
 
 
@@ -116,18 +155,21 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         path = normalize(given)
         roots = ledger.roots_within(path)
         summary.sealed_roots.extend(r for r in roots if r not in summary.sealed_roots)
+        unfinished = _unfinished(ledger, roots, trusted_key, summary)
         # roots containing the audited path are verified whole; roots inside it during the pass below
         inside = [r for r in roots if r == path or r.startswith(path.rstrip("/") + "/")]
-        emit(verify_signatures(ledger, [r for r in roots if r not in inside], trusted_key))
+        emit(verify_signatures(ledger, [r for r in roots if r not in inside], trusted_key, frozenset(unfinished)))
         merkles = {r: MerkleBuilder() for r in inside}
         bad_leaves = dict.fromkeys(inside, 0)
         changed_mtimes: list[int] = []  # kept as [min, max]: bounded memory
         changed = 0
 
-        def jobs(path: str = path) -> Iterator[AuditJob]:
+        def jobs(path: str = path, unfinished: dict[str, UnfinishedSeal] = unfinished) -> Iterator[AuditJob]:
             for chunk in batched(iter_files(path), BATCH):
                 summary.files += len(chunk)
                 entries = ledger.audit_lookup([i.path for i in chunk if i.error is None])
+                if unfinished:
+                    _count_committed(unfinished, chunk, entries)
                 errs = [i for i in chunk if i.error is not None]
                 if errs:
                     emit([unreadable(i.path, i.error) for i in errs if i.error is not None])
@@ -148,10 +190,11 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
                     changed += 1
                     _span(changed_mtimes, r.mtime_ns)
                 if status == Status.NEW and _covered(r.path, roots):
-                    summary.unexpected += 1
                     if any(f.rule == NOT_DICOM.id and f.severity == Severity.CRITICAL for f in r.findings):
                         _span(changed_mtimes, r.mtime_ns)
-                    found.append(UNEXPECTED.finding(r.path, {"dicom": bool(r.sop), "sop_instance_uid": r.sop}))
+                    if not (unfinished and _root_of(r.path, unfinished)):  # else: not sealed yet
+                        summary.unexpected += 1
+                        found.append(UNEXPECTED.finding(r.path, {"dicom": bool(r.sop), "sop_instance_uid": r.sop}))
             emit(found)
             ledger_pass.step(len(results))
             if progress:
@@ -160,7 +203,8 @@ def audit(store: Store, paths: list[str], run: RunHandle, *, workers: int = 1, d
         changed += ledger_pass.missing
         sealed_count = ledger_pass.count
         for sealed_root, builder in merkles.items():
-            emit(check_root(ledger, sealed_root, bad_leaves[sealed_root], builder.root(), builder.count, trusted_key))
+            emit(check_root(ledger, sealed_root, bad_leaves[sealed_root], builder.root(), builder.count, trusted_key,
+                            sealed_root in unfinished))
         if sealed_count:
             emit(_burst(path, changed, sealed_count, changed_mtimes, burst))
     return summary
@@ -199,6 +243,35 @@ class _LedgerPass:
                 self._emit(found)
                 found = []
         self._emit(found)
+
+
+def _unfinished(ledger: Ledger, roots: list[str], trusted: str | None,
+                summary: AuditSummary) -> dict[str, UnfinishedSeal]:
+    """The roots among ``roots`` whose seal did not finish (recorded in ``summary`` once each)."""
+    out: dict[str, UnfinishedSeal] = {}
+    for root in roots:
+        known = next((u for u in summary.unfinished if u.root == root), None)
+        if known is None:
+            run_id = ledger.unfinished_seal(root, trusted)
+            if run_id is None:
+                continue
+            known = UnfinishedSeal(root, run_id)
+            summary.unfinished.append(known)
+        out[root] = known
+    return out
+
+
+def _root_of(path: str, roots: dict[str, UnfinishedSeal]) -> UnfinishedSeal | None:
+    return next((u for r, u in roots.items() if path == r or path.startswith(r.rstrip("/") + "/")), None)
+
+
+def _count_committed(roots: dict[str, UnfinishedSeal], chunk: list[Item],
+                     entries: dict[str, dict[str, Any]]) -> None:
+    for item in chunk:
+        u = _root_of(item.path, roots)
+        if u is not None:
+            u.files += 1
+            u.committed += item.path in entries
 
 
 def _span(span: list[int], value: int) -> None:

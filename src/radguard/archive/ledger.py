@@ -3,6 +3,9 @@
 Each entry's ``leaf`` is the SHA-256 of :func:`leaf_bytes` (a canonical JSON of the fields that
 matter); per sealed root and per study, a Merkle root (RFC 6962, leaves in entry id order) is
 signed with Ed25519, message ``scope \\n key \\n root \\n count`` (docs/archive.md "Ledger format").
+A seal opens each root with a signed ``begin`` record (:meth:`Ledger.ensure_root`): until the root's
+signature follows it, the ledger of that root is a seal in progress or interrupted, not a tampered one
+(:meth:`Ledger.unfinished_seal`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sqlalchemy import BigInteger, Boolean, Connection, DateTime, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from radguard.archive.digest import unpack_elements
-from radguard.archive.merkle import MerkleBuilder
+from radguard.archive.merkle import EMPTY_ROOT, MerkleBuilder
 from radguard.store.api import Store
 from radguard.store.schema import Base
 
@@ -77,6 +80,9 @@ class SignatureRow(Base):
 LEAF_FIELDS = ("path", "size", "mtime_ns", "dicom", "sop_instance_uid", "series_uid", "study_uid", "sop_class_uid",
                "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256", "pixel_sha256",
                "pixel_canonical_sha256", "canary")
+#: signature scope of the record a seal writes when it starts on a root (key: the root's path; root hash
+#: and count: those of the root's latest signature, the state the seal starts from)
+BEGIN = "begin"
 #: fields of a full entry (verification of a changed object, :meth:`Ledger.lookup`)
 VERIFY_FIELDS = (*LEAF_FIELDS, "id", "elements", "layout")
 #: what an audit worker gets of each entry with its work item, in ledger form (elements packed, layout
@@ -186,8 +192,12 @@ class Ledger:
         p = path.rstrip("/") + "/"
         return [r for r in roots if (r.rstrip("/") + "/").startswith(p) or p.startswith(r.rstrip("/") + "/")]
 
-    def ensure_root(self, path: str, run_id: int) -> None:
-        """Record ``path`` as a sealed root; sealed roots inside it are subsumed (their entries move to it)."""
+    def ensure_root(self, path: str, run_id: int, key: object | None = None) -> None:
+        """Record ``path`` as a sealed root; sealed roots inside it are subsumed (their entries move to it).
+
+        With the signing ``key``, a signed :data:`BEGIN` record of run ``run_id`` is written in the same
+        transaction: the seal has started on this root (see :meth:`unfinished_seal`).
+        """
         with self.store.session() as s:
             row = s.scalars(select(RootRow).where(RootRow.path == path)).first()
             if row is None:
@@ -196,6 +206,17 @@ class Ledger:
                 row.last_run = run_id
             s.execute(delete(RootRow).where(RootRow.path.like(under(path), escape="\\")))
             s.execute(update(EntryRow).where(EntryRow.path.like(under(path), escape="\\")).values(root=path))
+            if key is not None:
+                from radguard.archive import keys
+
+                q = (select(SignatureRow).where(SignatureRow.scope == "root", SignatureRow.key == path)
+                     .order_by(SignatureRow.id.desc()).limit(1))
+                last = s.scalars(q).first()
+                rh, count = (last.root_hash, last.leaves) if last is not None else (EMPTY_ROOT, 0)
+                s.add(SignatureRow(run_id=run_id, scope=BEGIN, key=path, root_hash=rh, leaves=count,
+                                   public_key=keys.public_hex(key),
+                                   signature=keys.sign(key, signed_message(BEGIN, path, rh, count)),
+                                   created=datetime.now(UTC)))
             s.commit()
 
     # ---------------------------------------------------------------- entries
@@ -355,6 +376,32 @@ class Ledger:
                                created=datetime.now(UTC)))
             s.commit()
         return rh
+
+    def unfinished_seal(self, root: str, trusted: str | None = None) -> int | None:
+        """The id of the seal run that started on ``root`` and has not signed it (in progress, killed or
+        failed), else None.
+
+        That is the case when the latest record of the root is a :data:`BEGIN` record with a valid
+        signature (by ``trusted`` if given) and its run is not ``done``: a seal that finished signs the
+        root before the run is marked done, so a done run whose root signature is absent had it removed
+        (a finding, :func:`radguard.archive.audit.check_root`), not an unfinished seal.
+        """
+        from radguard.archive import keys
+
+        with self.store.session() as s:
+            q = (select(SignatureRow).where(SignatureRow.scope.in_(("root", BEGIN)), SignatureRow.key == root)
+                 .order_by(SignatureRow.id.desc()).limit(1))
+            rec = s.scalars(q).first()
+            if rec is None or rec.scope != BEGIN:
+                return None
+            run_id, pub, msg = rec.run_id, rec.public_key, signed_message(BEGIN, root, rec.root_hash, rec.leaves)
+            sig = rec.signature
+        if (trusted and pub != trusted) or not keys.verify(pub, msg, sig):
+            return None
+        run = self.store.get_run(run_id)
+        if run is not None and run.status == "done":
+            return None
+        return run_id
 
     def latest_signature(self, scope: str, key: str) -> SignatureRow | None:
         with self.store.session() as s:

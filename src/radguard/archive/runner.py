@@ -3,11 +3,17 @@
 ``workers <= 1`` runs in this process. ``dask`` is a scheduler address (``tcp://host:8786``):
 the same batch functions run on its workers through ``dask.distributed.Client.submit``.
 Memory stays bounded: at most ``2 * workers`` batches are queued at any time.
+
+Local worker processes die with their parent: a ``kill -9`` of ``seal`` or ``audit`` must not leave
+them running their batch out, orphaned (:func:`die_with_parent`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -16,6 +22,10 @@ from radguard.errors import UsageError
 
 #: seconds to wait for a Dask scheduler before giving up (exit 2)
 CONNECT_TIMEOUT = 10.0
+#: how often a worker's watchdog looks for its parent (a worker outlives it by at most about this)
+WATCH_INTERVAL = 0.25
+#: ``prctl(2)`` option: the signal sent to this process when its parent dies (Linux)
+PR_SET_PDEATHSIG = 1
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,8 +49,37 @@ def run_ordered(fn: Callable[[T], R], batches: Iterable[T], *, workers: int = 1,
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = mp.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         yield from _pipeline(pool.submit, fn, batches, 2 * workers)
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this process as soon as ``parent`` (the pool's owner) is gone.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``, see
+    prctl(2)); everywhere, a daemon thread also checks every :data:`WATCH_INTERVAL` seconds that the
+    parent is still this process's parent (an orphan is re-parented to init or a subreaper) and exits
+    at once if not, even in the middle of a batch.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watchdog alone
+            pass
+    if os.getppid() != parent:  # died before the death signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="radguard-parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCH_INTERVAL)
+    os._exit(1)  # no cleanup: the work belongs to a run that no longer exists
 
 
 def _pipeline(submit: Callable[..., Any], fn: Callable[[T], R], batches: Iterable[T], depth: int) -> Iterator[R]:

@@ -2,9 +2,10 @@
 
 Streams the tree in batches: unchanged files (same size and mtime as their entry) are only marked
 seen unless ``rehash``; changed and new ones are fingerprinted by the workers; each batch is one
-transaction (a kill -9 loses at most the batch in flight, never tears the ledger). When a walk
-completes, entries of files that are gone are dropped and the Merkle roots of the sealed root and
-its studies, and of the run, are signed.
+transaction (a kill -9 loses at most the batch in flight, never tears the ledger). A seal opens each
+root with a signed ``begin`` record; when a walk completes, entries of files that are gone are
+dropped and the Merkle roots of the sealed root and its studies, and of the run, are signed. Between
+the two the root is an unfinished seal, which ``audit`` reports as such (run ``seal`` again).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
     for given in paths:
         path = normalize(given)
         root = ledger.sealed_root_for(path) or path
-        ledger.ensure_root(root, run.id)
+        ledger.ensure_root(root, run.id, key)  # signed begin: until the root is signed, audit says unfinished
         seen_unchanged: list[str] = []
         existing: deque[set[str] | None] = deque()  # per job in flight: its paths that have an entry
 

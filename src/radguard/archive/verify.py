@@ -1,5 +1,5 @@
 """Ledger verification of one object: ``header-tampered``, ``pixel-tampered``, ``transcoded``,
-``canary-touched`` (docs/archive.md, canonical forms in :mod:`radguard.archive.digest`).
+``bytes-changed``, ``canary-touched`` (docs/archive.md, canonical forms in :mod:`radguard.archive.digest`).
 
 45 CFR 164.312(c)(1)/(c)(2): integrity and a mechanism to authenticate ePHI. Findings name changed
 attributes by keyword and tag, never their values; pixel changes name frames and a bounding box.
@@ -20,6 +20,7 @@ from radguard.models import Finding, Severity
 HEADER_TAMPERED = rulebook.rule("header-tampered")
 PIXEL_TAMPERED = rulebook.rule("pixel-tampered")
 TRANSCODED = rulebook.rule("transcoded")
+BYTES_CHANGED = rulebook.rule("bytes-changed")
 CANARY = rulebook.rule("canary-touched")
 
 
@@ -119,9 +120,23 @@ def _compare_dicom(entry: dict[str, Any], obj: ArchiveObject, fp: Fingerprint) -
             findings.append(PIXEL_TAMPERED.finding(target, ev))
     if findings and any(f.rule != TRANSCODED.id for f in findings):
         return Status.TAMPERED, findings
+    if not findings and not _reencoded(entry, fp, pixel_status):
+        # same attributes, pixels, transfer syntax and file meta: not a re-encoding (a DICOM writer
+        # writes its own file meta), the bytes changed in the preamble, the trailing padding or after
+        # the data set
+        findings.append(BYTES_CHANGED.finding(target, {
+            "size": obj.size, "sealed_size": entry["size"], "transfer_syntax": fp.transfer_syntax}))
+        return Status.TAMPERED, findings
     if not findings:
         findings.append(TRANSCODED.finding(target, {
             "transfer_syntax": fp.transfer_syntax, "sealed_transfer_syntax": entry.get("transfer_syntax"),
             "meta_changed": fp.meta_sha256 != entry.get("meta_sha256"), "pixels_verified": True,
             "pixel_reencoded": pixel_status == Status.TRANSCODED}))
     return Status.TRANSCODED, findings
+
+
+def _reencoded(entry: dict[str, Any], fp: Fingerprint, pixel_status: Status) -> bool:
+    """Whether an object whose attributes and pixels match its entry was re-encoded: its transfer
+    syntax, file meta (PS3.10 §7.1) or pixel encoding changed."""
+    return (pixel_status == Status.TRANSCODED or fp.transfer_syntax != entry.get("transfer_syntax")
+            or fp.meta_sha256 != entry.get("meta_sha256"))

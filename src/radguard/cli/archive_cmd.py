@@ -196,8 +196,11 @@ def audit_cmd(
         typer.echo(f"audited {summary.files} files ({summary.verified} verified against the ledger, "
                    f"{summary.missing} missing, {summary.unexpected} unexpected, "
                    f"{sum(summary.by_rule.values())} findings); run {run_id}", err=True)
+        for state in summary.unfinished:  # a state, not a finding: the exit code follows the findings
+            typer.echo(state.message(), err=True)
     raise typer.Exit(finish("audit", summary.findings, json_out=json_out, sarif=sarif, fail_on=fail_on,
-                            extra={"run": run_id, "summary": summary.to_dict()}, title="Audit"))
+                            extra={"run": run_id, "summary": summary.to_dict()}, errors=summary.errors(),
+                            title="Audit"))
 
 
 def recover_cmd(
