@@ -19,14 +19,15 @@ from radguard.cli.main import main
 
 SRC = Path(catalog.__file__).resolve().parents[1]  # src/radguard
 CATALOG_DIR = Path(catalog.__file__).resolve().parent
-REF_RE = re.compile(r"^(hipaa|csf|hicp|dicom):\S+$")
-QUOTED_REF_RE = re.compile(r"""["']((?:hipaa|csf|hicp|dicom):[^"'\s]+)["']""")
+REF_RE = re.compile(r"^(hipaa|csf|hicp|dicom|cpg):\S+$")
+QUOTED_REF_RE = re.compile(r"""["']((?:hipaa|csf|hicp|dicom|cpg):[^"'\s]+)["']""")
 
 KINDS = {
     "hipaa": {"standard", "implementation-specification"},
     "csf": {"function", "category", "subcategory"},
     "hicp": {"practice", "sub-practice"},
     "dicom": {"annex", "profile"},
+    "cpg": {"group", "goal"},
 }
 
 
@@ -37,7 +38,7 @@ def _raw(framework: str) -> dict[str, Any]:
 
 
 def test_expected_frameworks_present() -> None:
-    assert set(frameworks()) == {"hipaa", "csf", "hicp", "dicom"}
+    assert set(frameworks()) == {"hipaa", "csf", "hicp", "dicom", "cpg"}
     assert (CATALOG_DIR / "README.md").is_file()
 
 
@@ -110,10 +111,10 @@ def test_csf_starter_ids_kept() -> None:
 def test_hipaa_structure() -> None:
     standards = controls_for("hipaa", "standard")
     specs = controls_for("hipaa", "implementation-specification")
-    assert len(standards) == 20 and len(specs) == 39
+    assert len(standards) == 22 and len(specs) == 43
     assert all(s.required is None and s.parent is None for s in standards)
     assert all(isinstance(s.required, bool) for s in specs)
-    assert all(re.fullmatch(r"164\.3(08|10|12|16)(\([a-zA-Z0-9]+\))+", c.id) for c in standards + specs)
+    assert all(re.fullmatch(r"164\.3(08|10|12|14|16)(\([a-zA-Z0-9]+\))+", c.id) for c in standards + specs)
     std_ids = {s.id for s in standards}
     assert all(s.parent in std_ids for s in specs)
 

@@ -1,7 +1,7 @@
 """``radguard controls list|show``: browse the control catalogs findings cite.
 
-The catalogs (HIPAA Security Rule 45 CFR 164.308/.310/.312/.316, NIST CSF 2.0,
-HHS 405(d) HICP, DICOM PS3.15 profiles) are versioned data files in
+The catalogs (HIPAA Security Rule 45 CFR 164.308/.310/.312/.314/.316, NIST CSF 2.0,
+HHS 405(d) HICP, HPH Cybersecurity Performance Goals, DICOM PS3.15 profiles) are versioned data files in
 :mod:`radguard.catalog`; see its ``README.md`` for editions and sources.
 Only typer and the standard library are imported at module level.
 """
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from radguard.catalog import Catalog, Control
 
 controls_app = typer.Typer(
-    help="Browse the control catalogs (HIPAA, NIST CSF 2.0, HICP, DICOM PS3.15) that findings cite.",
+    help="Browse the control catalogs (HIPAA, NIST CSF 2.0, HICP, HPH CPGs, DICOM PS3.15) that findings cite.",
     no_args_is_help=True,
 )
 
@@ -76,10 +76,10 @@ def _short_ra(required: bool | None) -> str:
 @controls_app.command("list")
 def list_cmd(
     framework: list[str] = typer.Option(
-        None, "--framework", "-f", help="Only this framework (repeatable): hipaa, csf, hicp, dicom."
+        None, "--framework", "-f", help="Only this framework (repeatable): hipaa, csf, hicp, cpg, dicom."
     ),
     kind: str = typer.Option(
-        None, "--kind", help="Only this kind, e.g. subcategory, category, function, standard, sub-practice, profile."
+        None, "--kind", help="Only this kind, e.g. subcategory, category, standard, sub-practice, goal, profile."
     ),
     search: str = typer.Option(None, "--search", "-s", help="Only controls whose id or title contains this text."),
     json_out: JsonOption = False,
