@@ -1,0 +1,1 @@
+"""Data files of radguard.govern: the self-assessment template and the obligations."""
