@@ -77,6 +77,8 @@ def test_a_clean_scan_is_positive_evidence_and_findings_are_negative(store: Stor
     assert ra.state is State.MET and ra.evidence[0].kind == "run" and "known-vulnerable-version" in ra.evidence[0].rules
     # no scan rule covers the physical safeguards
     assert by["hipaa:164.310(a)(1)"].state is State.UNKNOWN
+    # HIPAA and CSF controls never borrow through a crosswalk
+    assert by["hipaa:164.308(a)(3)"].state is State.UNKNOWN
     # a CPG goal takes the evidence of the controls it maps to
     assert by["cpg:ESS-05"].state is State.NOT_MET and by["cpg:ESS-05"].evidence[0].via
     # a standard with specifications none of which has evidence stays unknown; rolled-up parents say so
@@ -104,18 +106,20 @@ def test_a_scan_that_found_no_host_tested_nothing(store: Store) -> None:
 def test_only_the_latest_run_of_a_kind_counts(store: Store) -> None:
     _scan(store, [_finding("dicom-cleartext", Severity.HIGH, ("hipaa:164.312(e)(1)",))])
     _scan(store, [])
-    assert _state(store, "hipaa:164.312(e)(1)") is State.MET
+    assert _state(store, "hipaa:164.312(e)(2)(ii)") is State.MET
+    # the standard is met only when every specification is: (e)(2)(i) has no evidence
+    assert _state(store, "hipaa:164.312(e)(1)") is State.PARTIAL
 
 
 def test_evidence_older_than_its_obligation_is_stale(store: Store) -> None:
     _scan(store, [], when=datetime.now(UTC) - timedelta(days=200))
     st = govern_status(store)
-    c = next(c for c in st.controls if c.ref == "hipaa:164.312(e)(1)")
+    c = next(c for c in st.controls if c.ref == "hipaa:164.312(e)(2)(ii)")
     assert c.state is State.MET and c.stale
     scan_ob = next(o for o in st.obligations if o.obligation.id == "vulnerability-scan")
     assert scan_ob.overdue and scan_ob.obligation.proposed
     st = govern_status(store, intervals=parse_intervals(["vulnerability-scan=365"]))
-    assert not next(c for c in st.controls if c.ref == "hipaa:164.312(e)(1)").stale
+    assert not next(c for c in st.controls if c.ref == "hipaa:164.312(e)(2)(ii)").stale
     assert not next(o for o in st.obligations if o.obligation.id == "vulnerability-scan").overdue
 
 
@@ -124,8 +128,9 @@ def test_answers_feed_control_status_and_obligations(store: Store) -> None:
     assert who == "Practice manager (example)" and parsed["physical.modality-rooms"] == ("yes", "")
     aid = answers.import_answers(store, parsed, "pm")
     by = {c.ref: c for c in govern_status(store).controls}
-    assert by["hipaa:164.310(a)(1)"].state is State.MET
-    assert by["hipaa:164.310(a)(1)"].evidence[0].question == "physical.modality-rooms"
+    assert by["hipaa:164.310(c)"].state is State.MET
+    assert by["hipaa:164.310(c)"].evidence[0].question == "physical.modality-rooms"
+    assert by["hipaa:164.310(a)(1)"].state is State.PARTIAL  # (a)(2)(i) and (iv) have no answer
     assert by["hipaa:164.314(a)(2)(i)"].state is State.MET
     assert by["hipaa:164.314(a)(1)"].state is State.PARTIAL  # (a)(2)(ii) and (iii) have no answer
     assert by["cpg:ESS-03"].state is State.NOT_MET  # no MFA on the VPN
@@ -135,7 +140,7 @@ def test_answers_feed_control_status_and_obligations(store: Store) -> None:
     assert obls["training"].source == "answer workforce.last-training"
     # versioned: a new answer wins, the old one stays in the history
     answers.save_answer(store, aid, "physical.modality-rooms", "no", "auditor")
-    assert _state(store, "hipaa:164.310(a)(1)") is State.NOT_MET
+    assert _state(store, "hipaa:164.310(c)") is State.NOT_MET
     assert [a.value for a in answers.history(store, "physical.modality-rooms")] == ["yes", "no"]
     assert answers.history(store, "physical.modality-rooms")[1].who == "auditor"
 

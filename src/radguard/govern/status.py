@@ -7,9 +7,9 @@ Evidence comes from three places:
   (:mod:`radguard.govern.evidence`); a finding is negative evidence: critical or high makes the control
   *not met*, medium or low *partial* (info findings are neither);
 - **answers** of the self-assessment (:mod:`radguard.govern.questions`): yes met, partial, no not met;
-- **crosswalks** (:mod:`radguard.catalog.crosswalk`): a control that no rule and no question cites (every
-  CPG goal, most HICP sub-practices) takes the evidence of the controls it maps to, marked ``via``; a
-  control something cites never borrows (a passing AE-title check says nothing of password management).
+- **crosswalks** (:mod:`radguard.catalog.crosswalk`): a CPG goal or HICP sub-practice that no rule and no
+  question cites takes the evidence of the controls it maps to, marked ``via``; HIPAA and CSF controls
+  and anything cited directly never borrow (a passing AE-title check says nothing of password management).
 
 The worst signal wins. A control with children (a HIPAA standard, a CSF category) without evidence of
 its own is rolled up from them; it is *met* only when every child is. ``unknown`` means no run and no
@@ -49,6 +49,11 @@ COUNTED_KINDS: Mapping[str, frozenset[str]] = {
     "cpg": frozenset({"goal"}),
     "dicom": frozenset({"profile"}),
 }
+
+
+#: frameworks whose controls may borrow evidence through a crosswalk (rules and questions cite HIPAA and CSF
+#: themselves: a HIPAA standard does not inherit a CSF subcategory's result)
+BORROWING: frozenset[str] = frozenset({"cpg", "hicp"})
 
 
 def severity_state(severity: Severity) -> State | None:
@@ -261,7 +266,7 @@ def cited_refs() -> frozenset[str]:
 
 def _borrowed(ref: str, direct: Mapping[str, list[Evidence]]) -> list[Evidence]:
     """Evidence of the controls ``ref`` maps to, for a control nothing cites directly (CPG goals, most of HICP)."""
-    if ref in cited_refs():
+    if ref in cited_refs() or ref.partition(":")[0] not in BORROWING:
         return []
     return [e for other in related(ref) for e in _via(direct.get(other, ()), other)]
 
