@@ -124,3 +124,23 @@ def test_interactive_assessment_is_resumable_section_by_section() -> None:
     by = _controls(_status())
     assert by["hipaa:164.310(b)"]["state"] == "partial"
     assert by["hipaa:164.310(a)(2)(iii)"]["state"] == "not-met"
+
+
+def test_risk_register_from_the_store_and_editable(storescp: Peer, tmp_path: Path) -> None:
+    radguard(["scan", "127.0.0.1", "-p", str(storescp.port), "--timeout", "2", "--json"])
+    proc = radguard(["risk", "--json", "--heatmap", str(tmp_path / "heat.svg")])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "radguard.risk/1"
+    keys = {r["key"]: r for r in doc["risks"]}
+    assert "pacs-exploitation:127.0.0.1" in keys  # any calling AE accepted
+    assert (tmp_path / "heat.svg").read_text().startswith("<svg")
+    rid = keys["pacs-exploitation:127.0.0.1"]["id"]
+    done = radguard(["risk", "set", rid, "--treatment", "mitigate", "--owner", "PACS admin", "--due", "2027-02-01",
+                     "--status", "in-progress", "--json"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["risk"]["owner"] == "PACS admin"
+    assert radguard(["risk", "--fail-on", "moderate"]).returncode == 1
+    usage_error(radguard(["risk", "set", rid, "--treatment", "pray"]))
+    usage_error(radguard(["risk", "set", "R-nothere", "--owner", "x"]))
+    usage_error(radguard(["risk", "--fail-on", "extreme"]))

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.demo_cmd",
     "radguard.cli.web_cmd",
     "radguard.cli.govern_cmd",
+    "radguard.cli.risk_cmd",
 )
 
 app = typer.Typer(

@@ -81,3 +81,35 @@ def trend_lines(points: Sequence[tuple[str, datetime, Mapping[str, int]]], *, ti
         ax.legend(ncols=min(len(kinds), 4), frameon=False, fontsize=8)
     fig.autofmt_xdate()
     return _svg(fig)
+
+
+#: risk levels very low .. very high (NIST SP 800-30 Rev. 1), coloured like the severities
+LEVEL_COLOURS: tuple[str, ...] = ("#e0e0e0", "#74add1", "#fdae61", "#f46d43", "#a50026")
+LEVEL_LABELS: tuple[str, ...] = ("very low", "low", "moderate", "high", "very high")
+
+
+def risk_heatmap(cells: Mapping[tuple[int, int], int], matrix: Sequence[Sequence[int]], *, title: str) -> str:
+    """A 5 x 5 likelihood x impact grid (SP 800-30 scales), each cell coloured by its risk level in
+    ``matrix[likelihood][impact]`` (0..4) and labelled with the number of risks in it."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    for lk in range(5):
+        for im in range(5):
+            ax.add_patch(plt.Rectangle((im, lk), 1, 1, facecolor=LEVEL_COLOURS[matrix[lk][im]], edgecolor="white",
+                                       linewidth=2))
+            n = cells.get((lk, im), 0)
+            if n:
+                ax.text(im + 0.5, lk + 0.5, str(n), ha="center", va="center", fontsize=12, fontweight="bold",
+                        color="white" if matrix[lk][im] >= 3 else "black")
+    ax.set_xlim(0, 5)
+    ax.set_ylim(0, 5)
+    ax.set_xticks([i + 0.5 for i in range(5)], LEVEL_LABELS, rotation=20)
+    ax.set_yticks([i + 0.5 for i in range(5)], LEVEL_LABELS)
+    ax.set_xlabel("impact")
+    ax.set_ylabel("likelihood")
+    ax.set_title(title, loc="left")
+    ax.set_aspect("equal")
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(length=0)
+    return _svg(fig)
