@@ -144,3 +144,15 @@ def test_risk_register_from_the_store_and_editable(storescp: Peer, tmp_path: Pat
     usage_error(radguard(["risk", "set", rid, "--treatment", "pray"]))
     usage_error(radguard(["risk", "set", "R-nothere", "--owner", "x"]))
     usage_error(radguard(["risk", "--fail-on", "extreme"]))
+
+
+def test_govern_report_cli(tmp_path: Path) -> None:
+    radguard(["govern", "assess", "--answers", str(EXAMPLE)])
+    proc = radguard(["govern", "report", "--out", str(tmp_path / "gov"), "--no-pdf", "--site", "West", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "radguard.govern-report/1"
+    assert set(doc["files"]) == {"governance.html", "assessment-results.json", "poam.json", "poam.csv"}
+    assert doc["coverage"]["hipaa"]["answer_evidence"] > 0 and doc["poam"]
+    (tmp_path / "file").write_text("x")
+    usage_error(radguard(["govern", "report", "--out", str(tmp_path / "file")]))

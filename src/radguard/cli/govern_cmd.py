@@ -229,3 +229,44 @@ def record_cmd(
                                     "evidence": facts})
     else:
         stderr_console().print(f"record #{rid}: {obligation} on {when.isoformat()}")
+
+
+@govern_app.command("report")
+def report_cmd(
+    out: Path = typer.Option(Path("radguard-governance"), "--out", help="Folder for the report files."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also render the PDF (WeasyPrint)."),
+    site: str = typer.Option("the department", "--site", help="Name of the site shown in the title."),
+    framework: list[str] = typer.Option(None, "--framework", "-f", help="Frameworks (repeatable); default "
+                                        "hipaa, csf, hicp, cpg."),
+    interval: list[str] = typer.Option(None, "--interval", help="Override an obligation's interval: ID=DAYS."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Governance report (HTML, PDF), OSCAL assessment results and POA&M (JSON), POA&M (CSV)."""
+    from radguard.cli.output import emit_json, stderr_console
+    from radguard.errors import UsageError
+    from radguard.govern.obligations import parse_intervals
+    from radguard.govern.report import write_govern_report
+    from radguard.store import open_store
+
+    names = _frameworks(framework)
+    intervals = parse_intervals(interval)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    store = open_store()
+    try:
+        files = write_govern_report(store, out, pdf=pdf, site=site, frameworks=names, intervals=intervals)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
+    finally:
+        store.close()
+    if json_out:
+        emit_json("govern-report", {
+            "files": {p.name: str(p) for p in files.paths()},
+            "summary": {fw: files.status.counts(fw) for fw in files.status.frameworks},
+            "coverage": {fw: dict(v) for fw, v in files.status.coverage.items()},
+            "overdue": [o.obligation.id for o in files.status.overdue],
+            "poam": [it.to_dict() for it in files.items]})
+    else:
+        con = stderr_console()
+        con.print("wrote " + ", ".join(str(p) for p in files.paths()))
+        con.print(f"{len(files.items)} plan items, {len(files.status.overdue)} overdue obligations")

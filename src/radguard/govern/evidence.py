@@ -25,16 +25,18 @@ class RuleRef:
     used_by: tuple[str, ...]
     profile: str | None
     controls: tuple[str, ...]
+    title: str = ""
+    remediation: str = ""
 
 
 @cache
 def rule_controls() -> tuple[RuleRef, ...]:
-    """(rule id, producer, controls) of every rule of every producer, from the rule catalogue."""
+    """(rule id, producer, controls, remediation) of every rule of every producer, from the rule catalogue."""
     from radguard import rules
 
     return tuple(
         RuleRef(id=r.id, producer=r.producer.value, used_by=tuple(p.value for p in r.used_by) or (r.producer.value,),
-                profile=r.profile, controls=tuple(r.controls))
+                profile=r.profile, controls=tuple(r.controls), title=r.title, remediation=r.remediation)
         for r in rules.all_rules()
     )
 
