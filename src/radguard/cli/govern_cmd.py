@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from radguard.cli.options import writable_dir
 
 if TYPE_CHECKING:
     from radguard.govern.status import GovernStatus
@@ -233,7 +235,8 @@ def record_cmd(
 
 @govern_app.command("report")
 def report_cmd(
-    out: Path = typer.Option(Path("radguard-governance"), "--out", help="Folder for the report files."),
+    out: Annotated[Path, typer.Option("--out", callback=writable_dir, help="Folder for the report files.")] = Path(
+        "radguard-governance"),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also render the PDF (WeasyPrint)."),
     site: str = typer.Option("the department", "--site", help="Name of the site shown in the title."),
     framework: list[str] = typer.Option(None, "--framework", "-f", help="Frameworks (repeatable); default "
@@ -250,8 +253,6 @@ def report_cmd(
 
     names = _frameworks(framework)
     intervals = parse_intervals(interval)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
     store = open_store()
     try:
         files = write_govern_report(store, out, pdf=pdf, site=site, frameworks=names, intervals=intervals)

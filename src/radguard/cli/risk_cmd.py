@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from radguard.cli.options import writable_file
 
 risk_app = typer.Typer(help="The risk register (NIST SP 800-30): threat x asset scenarios seeded from findings "
                        "and self-assessment answers, with treatment, owner, due date and status.")
@@ -21,7 +24,8 @@ def register(app: typer.Typer) -> None:
 def risk_cmd(
     ctx: typer.Context,
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (risks under \"risks\")."),
-    heatmap: Path = typer.Option(None, "--heatmap", help="Also write the heat map (SVG) to this file."),
+    heatmap: Annotated[Path | None, typer.Option("--heatmap", callback=writable_file,
+                                                 help="Also write the heat map (SVG) to this file.")] = None,
     snapshot: bool = typer.Option(False, "--snapshot", help="Keep today's levels for the trend."),
     fail_on: str = typer.Option("none", "--fail-on", help="Exit 1 if a current residual risk is at least this "
                                 "level (very-low .. very-high), or none."),
