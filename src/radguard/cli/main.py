@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.web_cmd",
     "radguard.cli.govern_cmd",
     "radguard.cli.risk_cmd",
+    "radguard.cli.inventory_cmd",
 )
 
 app = typer.Typer(
