@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cli import no_traceback, radguard, usage_error
-from tests.peers import Peer
+from tests.support.peers import Peer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "govern-answers.yaml"
 

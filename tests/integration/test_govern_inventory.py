@@ -11,7 +11,7 @@ import pytest
 
 from tests.captures.make_captures import generate
 from tests.e2e.cli import radguard
-from tests.peers import Peer
+from tests.support.peers import Peer
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("tcpdump") or not shutil.which("dot"),
