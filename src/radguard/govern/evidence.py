@@ -31,13 +31,14 @@ class RuleRef:
 
 @cache
 def rule_controls() -> tuple[RuleRef, ...]:
-    """(rule id, producer, controls, remediation) of every rule of every producer, from the rule catalogue."""
-    from radguard import rules
+    """(rule id, producer, controls, remediation) of every rule of every producer, from :mod:`radguard.rulebook`."""
+    from radguard import rulebook
 
     return tuple(
-        RuleRef(id=r.id, producer=r.producer.value, used_by=tuple(p.value for p in r.used_by) or (r.producer.value,),
-                profile=r.profile, controls=tuple(r.controls), title=r.title, remediation=r.remediation)
-        for r in rules.all_rules()
+        RuleRef(id=e.id, producer=e.producer.value, used_by=tuple(p.value for p in e.used_by) or (e.producer.value,),
+                profile=e.profile, controls=tuple(e.rule.controls), title=e.rule.title,
+                remediation=e.rule.remediation)
+        for e in rulebook.entries()
     )
 
 
