@@ -15,19 +15,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from radguard.dicom import events as ev
 from radguard.dicom.dimse import Command, encode_command
 from radguard.dicom.enums import AbortReason, AbortSource
-from radguard.dicom.events import (
-    Aborted,
-    AssociateAccepted,
-    AssociateRejected,
-    CommandReceived,
-    DataChunk,
-    Event,
-    ProtocolViolation,
-    ReleaseConfirmed,
-    ReleaseRequested,
-)
 from radguard.dicom.pdu import (
     PDU,
     PDV,
@@ -89,7 +79,7 @@ class DicomClient:
         self.ul = UpperLayer(Role.REQUESTOR, max_pdu_receive=MAX_PDU_RECEIVE, pdu_length_guard=PDU_LENGTH_GUARD)
         self.accept: AssociateAccept | None = None
         self.peer_max_pdu = 16384
-        self._events: deque[Event] = deque()
+        self._events: deque[ev.Event] = deque()
         self._message_id = 0
         self.first_bytes = b""
 
@@ -109,7 +99,7 @@ class DicomClient:
         except (ConnectionError, OSError) as exc:
             raise PeerError("connection-lost", f"connection lost while sending: {exc.__class__.__name__}") from None
 
-    async def _next_event(self, deadline: float) -> Event:
+    async def _next_event(self, deadline: float) -> ev.Event:
         while not self._events:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -132,7 +122,7 @@ class DicomClient:
             except ProtocolError as exc:
                 raise PeerError("protocol-violation", str(exc)) from None
         event = self._events.popleft()
-        if isinstance(event, ProtocolViolation):
+        if isinstance(event, ev.ProtocolViolation):
             raise PeerError("protocol-violation", event.message)
         return event
 
@@ -146,16 +136,16 @@ class DicomClient:
         self._write(request)
         await self._flush(deadline)
         event = await self._next_event(deadline)
-        if isinstance(event, AssociateAccepted):
+        if isinstance(event, ev.AssociateAccepted):
             self.accept = event.pdu
             if event.pdu.max_pdu_length:
                 self.peer_max_pdu = event.pdu.max_pdu_length
             elif event.pdu.max_pdu_length == 0:
                 self.peer_max_pdu = 0
             return event.pdu
-        if isinstance(event, AssociateRejected):
+        if isinstance(event, ev.AssociateRejected):
             return event.pdu
-        if isinstance(event, Aborted):
+        if isinstance(event, ev.Aborted):
             return event.pdu
         raise PeerError("protocol-violation", f"unexpected {type(event).__name__} in reply to A-ASSOCIATE-RQ")
 
@@ -201,10 +191,10 @@ class DicomClient:
         cancelled = False
         while True:
             event = await self._next_event(deadline)
-            if isinstance(event, DataChunk):
+            if isinstance(event, ev.DataChunk):
                 data_bytes += len(event.data)
                 continue
-            if isinstance(event, CommandReceived):
+            if isinstance(event, ev.CommandReceived):
                 rsp = event.command
                 if rsp.status_category is StatusCategory.PENDING:
                     pending += 1
@@ -218,9 +208,9 @@ class DicomClient:
                     return Response(command=rsp, pending=pending, data_bytes=data_bytes)
                 # a request from the peer (e.g. C-STORE sub-operation of a C-GET): refuse nothing, just stop
                 raise PeerError("unexpected-request", f"peer sent {rsp.command_field!r} during our request")
-            if isinstance(event, Aborted):
+            if isinstance(event, ev.Aborted):
                 raise PeerError("aborted", "peer aborted the association during a request")
-            if isinstance(event, ReleaseRequested):
+            if isinstance(event, ev.ReleaseRequested):
                 raise PeerError("released", "peer asked to release during a request")
             raise PeerError("protocol-violation", f"unexpected {type(event).__name__} during a request")
 
@@ -233,7 +223,7 @@ class DicomClient:
             await self._flush(deadline)
             while True:
                 event = await self._next_event(deadline)
-                if isinstance(event, (ReleaseConfirmed, Aborted)):
+                if isinstance(event, (ev.ReleaseConfirmed, ev.Aborted)):
                     break
 
     def abort(self) -> None:
