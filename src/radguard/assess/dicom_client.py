@@ -16,18 +16,9 @@ from collections import deque
 from dataclasses import dataclass
 
 from radguard.dicom import events as ev
+from radguard.dicom import pdu
 from radguard.dicom.dimse import Command, encode_command
 from radguard.dicom.enums import AbortReason, AbortSource
-from radguard.dicom.pdu import (
-    PDU,
-    PDV,
-    Abort,
-    AssociateAccept,
-    AssociateReject,
-    AssociateRequest,
-    PDataTF,
-    ReleaseRequest,
-)
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.errors import ProtocolError
 
@@ -77,16 +68,16 @@ class DicomClient:
         self.max_read = max_read
         self.bytes_read = 0
         self.ul = UpperLayer(Role.REQUESTOR, max_pdu_receive=MAX_PDU_RECEIVE, pdu_length_guard=PDU_LENGTH_GUARD)
-        self.accept: AssociateAccept | None = None
+        self.accept: pdu.AssociateAccept | None = None
         self.peer_max_pdu = 16384
         self._events: deque[ev.Event] = deque()
         self._message_id = 0
         self.first_bytes = b""
 
     # ------------------------------------------------------------- plumbing
-    def _write(self, pdu: PDU) -> None:
+    def _write(self, message: pdu.PDU) -> None:
         try:
-            data = self.ul.send(pdu)
+            data = self.ul.send(message)
         except ProtocolError as exc:
             raise PeerError("protocol-violation", str(exc)) from None
         self.writer.write(data)
@@ -130,7 +121,7 @@ class DicomClient:
         return time.monotonic() + self.timeout
 
     # ---------------------------------------------------------- association
-    async def associate(self, request: AssociateRequest) -> AssociateAccept | AssociateReject | Abort:
+    async def associate(self, request: pdu.AssociateRequest) -> pdu.AssociateAccept | pdu.AssociateReject | pdu.Abort:
         """Send A-ASSOCIATE-RQ; return the peer's AC, RJ or A-ABORT (PS3.8 §9.3.2-9.3.4, §9.3.8)."""
         deadline = self._deadline()
         self._write(request)
@@ -164,7 +155,7 @@ class DicomClient:
             while True:
                 chunk = bytes(view[pos : pos + size])
                 pos += size
-                self._write(PDataTF([PDV(context_id, is_command, pos >= len(data), chunk)]))
+                self._write(pdu.PDataTF([pdu.PDV(context_id, is_command, pos >= len(data), chunk)]))
                 if pos >= len(data):
                     break
 
@@ -219,7 +210,7 @@ class DicomClient:
         """A-RELEASE (PS3.8 §7.2); any problem ends in closing the socket."""
         deadline = time.monotonic() + min(self.timeout, 2.0)
         with contextlib.suppress(PeerError):
-            self._write(ReleaseRequest())
+            self._write(pdu.ReleaseRequest())
             await self._flush(deadline)
             while True:
                 event = await self._next_event(deadline)
@@ -229,7 +220,7 @@ class DicomClient:
     def abort(self) -> None:
         """Send A-ABORT (best effort) without waiting."""
         with contextlib.suppress(Exception):
-            self._write(Abort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED))
+            self._write(pdu.Abort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED))
 
     async def close(self) -> None:
         """Close the connection; TLS connections are closed hard (no close_notify wait, which some SCPs never

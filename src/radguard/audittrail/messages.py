@@ -35,15 +35,12 @@ from radguard.audittrail.codes import (
     Outcome,
     RoleID,
 )
+from radguard.models import utc_now
 from radguard.phi import phi_hash
 
 #: ``ParticipantObjectName`` of a patient object: the schema requires a name or a query
 #: (PS3.15 A.5.1.1) and radguard never records patient names.
 PATIENT_NAME_PLACEHOLDER = "not-recorded"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -96,7 +93,7 @@ class AuditRecord:
     source_id: str = "RADGUARD"
     site_id: str | None = None
     source_type: AuditSourceType = AuditSourceType.SECURITY_SERVER
-    time: datetime = field(default_factory=_now)
+    time: datetime = field(default_factory=utc_now)
 
 
 # ---------------------------------------------------------------- rendering
