@@ -66,7 +66,8 @@ _RANK = {
 }
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC: the default timestamp of events and records."""
     return datetime.now(UTC)
 
 
@@ -211,7 +212,7 @@ class Event:
     source: str  # producer: "gateway", "monitor", "archive", ...
     summary: str
     severity: Severity = Severity.INFO
-    time: datetime = field(default_factory=_now)
+    time: datetime = field(default_factory=utc_now)
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

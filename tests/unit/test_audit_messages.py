@@ -157,3 +157,20 @@ def test_jsonl_to_fhir_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     bundle = json.loads(out.out)
     assert bundle["resourceType"] == "Bundle" and len(bundle["entry"]) == 10
     assert "1 unreadable line" in out.err and "PAT-001" not in out.out
+
+
+def test_code_tables_are_data_with_edition() -> None:
+    """Every coded enum member names a code of ``codes.json`` in its own PS3.16 CID table."""
+    from importlib import resources
+
+    from radguard.audittrail.codes import CODES, EventID, ObjectIDType, RoleID
+
+    raw = json.loads(resources.files("radguard.audittrail").joinpath("codes.json").read_text("utf-8"))
+    assert raw["edition"] and raw["source"]
+    for cid, enum_cls in (("CID 400", EventID), ("CID 401", EventTypeCode), ("CID 402", RoleID),
+                          ("CID 404", ObjectIDType)):
+        table = raw["tables"][cid]["codes"]
+        assert {member.value for member in enum_cls} <= set(table), cid
+    assert EventTypeCode.LOGIN.coded == CODES["110122"]
+    assert (EventTypeCode.LOGIN.coded.scheme, EventTypeCode.LOGIN.coded.meaning) == ("DCM", "Login")
+    assert ObjectIDType.PATIENT_NUMBER.coded.scheme == "RFC-3881"

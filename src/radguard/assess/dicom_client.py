@@ -15,29 +15,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from radguard.dicom import events as ev
+from radguard.dicom import pdu
 from radguard.dicom.dimse import Command, encode_command
 from radguard.dicom.enums import AbortReason, AbortSource
-from radguard.dicom.events import (
-    Aborted,
-    AssociateAccepted,
-    AssociateRejected,
-    CommandReceived,
-    DataChunk,
-    Event,
-    ProtocolViolation,
-    ReleaseConfirmed,
-    ReleaseRequested,
-)
-from radguard.dicom.pdu import (
-    PDU,
-    PDV,
-    Abort,
-    AssociateAccept,
-    AssociateReject,
-    AssociateRequest,
-    PDataTF,
-    ReleaseRequest,
-)
 from radguard.dicom.ul import Role, UpperLayer
 from radguard.errors import ProtocolError
 
@@ -87,16 +68,16 @@ class DicomClient:
         self.max_read = max_read
         self.bytes_read = 0
         self.ul = UpperLayer(Role.REQUESTOR, max_pdu_receive=MAX_PDU_RECEIVE, pdu_length_guard=PDU_LENGTH_GUARD)
-        self.accept: AssociateAccept | None = None
+        self.accept: pdu.AssociateAccept | None = None
         self.peer_max_pdu = 16384
-        self._events: deque[Event] = deque()
+        self._events: deque[ev.Event] = deque()
         self._message_id = 0
         self.first_bytes = b""
 
     # ------------------------------------------------------------- plumbing
-    def _write(self, pdu: PDU) -> None:
+    def _write(self, message: pdu.PDU) -> None:
         try:
-            data = self.ul.send(pdu)
+            data = self.ul.send(message)
         except ProtocolError as exc:
             raise PeerError("protocol-violation", str(exc)) from None
         self.writer.write(data)
@@ -109,7 +90,7 @@ class DicomClient:
         except (ConnectionError, OSError) as exc:
             raise PeerError("connection-lost", f"connection lost while sending: {exc.__class__.__name__}") from None
 
-    async def _next_event(self, deadline: float) -> Event:
+    async def _next_event(self, deadline: float) -> ev.Event:
         while not self._events:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -132,7 +113,7 @@ class DicomClient:
             except ProtocolError as exc:
                 raise PeerError("protocol-violation", str(exc)) from None
         event = self._events.popleft()
-        if isinstance(event, ProtocolViolation):
+        if isinstance(event, ev.ProtocolViolation):
             raise PeerError("protocol-violation", event.message)
         return event
 
@@ -140,22 +121,22 @@ class DicomClient:
         return time.monotonic() + self.timeout
 
     # ---------------------------------------------------------- association
-    async def associate(self, request: AssociateRequest) -> AssociateAccept | AssociateReject | Abort:
+    async def associate(self, request: pdu.AssociateRequest) -> pdu.AssociateAccept | pdu.AssociateReject | pdu.Abort:
         """Send A-ASSOCIATE-RQ; return the peer's AC, RJ or A-ABORT (PS3.8 §9.3.2-9.3.4, §9.3.8)."""
         deadline = self._deadline()
         self._write(request)
         await self._flush(deadline)
         event = await self._next_event(deadline)
-        if isinstance(event, AssociateAccepted):
+        if isinstance(event, ev.AssociateAccepted):
             self.accept = event.pdu
             if event.pdu.max_pdu_length:
                 self.peer_max_pdu = event.pdu.max_pdu_length
             elif event.pdu.max_pdu_length == 0:
                 self.peer_max_pdu = 0
             return event.pdu
-        if isinstance(event, AssociateRejected):
+        if isinstance(event, ev.AssociateRejected):
             return event.pdu
-        if isinstance(event, Aborted):
+        if isinstance(event, ev.Aborted):
             return event.pdu
         raise PeerError("protocol-violation", f"unexpected {type(event).__name__} in reply to A-ASSOCIATE-RQ")
 
@@ -174,7 +155,7 @@ class DicomClient:
             while True:
                 chunk = bytes(view[pos : pos + size])
                 pos += size
-                self._write(PDataTF([PDV(context_id, is_command, pos >= len(data), chunk)]))
+                self._write(pdu.PDataTF([pdu.PDV(context_id, is_command, pos >= len(data), chunk)]))
                 if pos >= len(data):
                     break
 
@@ -201,10 +182,10 @@ class DicomClient:
         cancelled = False
         while True:
             event = await self._next_event(deadline)
-            if isinstance(event, DataChunk):
+            if isinstance(event, ev.DataChunk):
                 data_bytes += len(event.data)
                 continue
-            if isinstance(event, CommandReceived):
+            if isinstance(event, ev.CommandReceived):
                 rsp = event.command
                 if rsp.status_category is StatusCategory.PENDING:
                     pending += 1
@@ -218,9 +199,9 @@ class DicomClient:
                     return Response(command=rsp, pending=pending, data_bytes=data_bytes)
                 # a request from the peer (e.g. C-STORE sub-operation of a C-GET): refuse nothing, just stop
                 raise PeerError("unexpected-request", f"peer sent {rsp.command_field!r} during our request")
-            if isinstance(event, Aborted):
+            if isinstance(event, ev.Aborted):
                 raise PeerError("aborted", "peer aborted the association during a request")
-            if isinstance(event, ReleaseRequested):
+            if isinstance(event, ev.ReleaseRequested):
                 raise PeerError("released", "peer asked to release during a request")
             raise PeerError("protocol-violation", f"unexpected {type(event).__name__} during a request")
 
@@ -229,17 +210,17 @@ class DicomClient:
         """A-RELEASE (PS3.8 §7.2); any problem ends in closing the socket."""
         deadline = time.monotonic() + min(self.timeout, 2.0)
         with contextlib.suppress(PeerError):
-            self._write(ReleaseRequest())
+            self._write(pdu.ReleaseRequest())
             await self._flush(deadline)
             while True:
                 event = await self._next_event(deadline)
-                if isinstance(event, (ReleaseConfirmed, Aborted)):
+                if isinstance(event, (ev.ReleaseConfirmed, ev.Aborted)):
                     break
 
     def abort(self) -> None:
         """Send A-ABORT (best effort) without waiting."""
         with contextlib.suppress(Exception):
-            self._write(Abort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED))
+            self._write(pdu.Abort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED))
 
     async def close(self) -> None:
         """Close the connection; TLS connections are closed hard (no close_notify wait, which some SCPs never

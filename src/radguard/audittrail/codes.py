@@ -1,13 +1,18 @@
 """Closed vocabularies of DICOM audit messages (DICOM PS3.15 A.5.1.2, A.5.3; PS3.16 CID 400-405).
 
 Every coded value is a ``(code, codeSystemName, originalText)`` triple, rendered as the
-``CodedValueType`` of the A.5.1.1 schema.
+``CodedValueType`` of the A.5.1.1 schema. The PS3.16 tables are data (``codes.json``, with
+their edition and source); the enums below name the codes radguard uses, each member's value
+being its code, and :attr:`CodedEnum.coded` gives the whole triple.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,63 +24,84 @@ class Code:
     meaning: str
 
 
-class EventID(enum.Enum):
+def _load() -> dict[str, Code]:
+    raw = json.loads(resources.files(__package__ or __name__).joinpath("codes.json").read_text("utf-8"))
+    return {code: Code(code, scheme, meaning)
+            for table in raw["tables"].values() for code, (scheme, meaning) in table["codes"].items()}
+
+
+#: every code of the PS3.16 audit tables in ``codes.json``, by its value (unique across the tables)
+CODES: Mapping[str, Code] = _load()
+
+
+class CodedEnum(enum.Enum):
+    """An enum of coded values: the member's value is the code, :attr:`coded` the whole triple."""
+
+    _value_: str
+
+    @property
+    def coded(self) -> Code:
+        """The ``(code, codeSystemName, originalText)`` of this member, from ``codes.json``."""
+        return CODES[self._value_]
+
+
+class EventID(CodedEnum):
     """Audit event identifiers (PS3.16 CID 400 "Audit Event ID", PS3.15 A.5.3)."""
 
-    APPLICATION_ACTIVITY = Code("110100", "DCM", "Application Activity")
-    AUDIT_LOG_USED = Code("110101", "DCM", "Audit Log Used")
-    BEGIN_TRANSFERRING = Code("110102", "DCM", "Begin Transferring DICOM Instances")
-    INSTANCES_ACCESSED = Code("110103", "DCM", "DICOM Instances Accessed")
-    INSTANCES_TRANSFERRED = Code("110104", "DCM", "DICOM Instances Transferred")
-    STUDY_DELETED = Code("110105", "DCM", "DICOM Study Deleted")
-    EXPORT = Code("110106", "DCM", "Export")
-    IMPORT = Code("110107", "DCM", "Import")
-    NETWORK_ENTRY = Code("110108", "DCM", "Network Entry")
-    QUERY = Code("110112", "DCM", "Query")
-    SECURITY_ALERT = Code("110113", "DCM", "Security Alert")
-    USER_AUTHENTICATION = Code("110114", "DCM", "User Authentication")
+    APPLICATION_ACTIVITY = "110100"
+    AUDIT_LOG_USED = "110101"
+    BEGIN_TRANSFERRING = "110102"
+    INSTANCES_ACCESSED = "110103"
+    INSTANCES_TRANSFERRED = "110104"
+    STUDY_DELETED = "110105"
+    EXPORT = "110106"
+    IMPORT = "110107"
+    NETWORK_ENTRY = "110108"
+    QUERY = "110112"
+    SECURITY_ALERT = "110113"
+    USER_AUTHENTICATION = "110114"
 
 
-class EventTypeCode(enum.Enum):
+class EventTypeCode(CodedEnum):
     """Audit event type codes (PS3.16 CID 401 "Audit Event Type Code")."""
 
-    APPLICATION_START = Code("110120", "DCM", "Application Start")
-    APPLICATION_STOP = Code("110121", "DCM", "Application Stop")
-    LOGIN = Code("110122", "DCM", "Login")
-    LOGOUT = Code("110123", "DCM", "Logout")
-    ATTACH = Code("110124", "DCM", "Attach")
-    DETACH = Code("110125", "DCM", "Detach")
-    NODE_AUTHENTICATION = Code("110126", "DCM", "Node Authentication")
-    EMERGENCY_OVERRIDE_STARTED = Code("110127", "DCM", "Emergency Override Started")
-    NETWORK_CONFIGURATION = Code("110128", "DCM", "Network Configuration")
-    SECURITY_CONFIGURATION = Code("110129", "DCM", "Security Configuration")
-    SOFTWARE_CONFIGURATION = Code("110131", "DCM", "Software Configuration")
-    USE_OF_RESTRICTED_FUNCTION = Code("110132", "DCM", "Use of Restricted Function")
-    AUDIT_RECORDING_STOPPED = Code("110133", "DCM", "Audit Recording Stopped")
-    AUDIT_RECORDING_STARTED = Code("110134", "DCM", "Audit Recording Started")
-    OBJECT_SECURITY_ATTRIBUTES_CHANGED = Code("110135", "DCM", "Object Security Attributes Changed")
-    SECURITY_ROLES_CHANGED = Code("110136", "DCM", "Security Roles Changed")
-    USER_SECURITY_ATTRIBUTES_CHANGED = Code("110137", "DCM", "User security Attributes Changed")
-    EMERGENCY_OVERRIDE_STOPPED = Code("110138", "DCM", "Emergency Override Stopped")
+    APPLICATION_START = "110120"
+    APPLICATION_STOP = "110121"
+    LOGIN = "110122"
+    LOGOUT = "110123"
+    ATTACH = "110124"
+    DETACH = "110125"
+    NODE_AUTHENTICATION = "110126"
+    EMERGENCY_OVERRIDE_STARTED = "110127"
+    NETWORK_CONFIGURATION = "110128"
+    SECURITY_CONFIGURATION = "110129"
+    SOFTWARE_CONFIGURATION = "110131"
+    USE_OF_RESTRICTED_FUNCTION = "110132"
+    AUDIT_RECORDING_STOPPED = "110133"
+    AUDIT_RECORDING_STARTED = "110134"
+    OBJECT_SECURITY_ATTRIBUTES_CHANGED = "110135"
+    SECURITY_ROLES_CHANGED = "110136"
+    USER_SECURITY_ATTRIBUTES_CHANGED = "110137"
+    EMERGENCY_OVERRIDE_STOPPED = "110138"
 
 
-class RoleID(enum.Enum):
+class RoleID(CodedEnum):
     """Active participant roles (PS3.16 CID 402 "Audit Active Participant Role ID Code")."""
 
-    APPLICATION = Code("110150", "DCM", "Application")
-    APPLICATION_LAUNCHER = Code("110151", "DCM", "Application Launcher")
-    DESTINATION = Code("110152", "DCM", "Destination Role ID")
-    SOURCE = Code("110153", "DCM", "Source Role ID")
+    APPLICATION = "110150"
+    APPLICATION_LAUNCHER = "110151"
+    DESTINATION = "110152"
+    SOURCE = "110153"
 
 
-class ObjectIDType(enum.Enum):
+class ObjectIDType(CodedEnum):
     """Participant object ID type codes (PS3.16 CID 404; RFC 3881 §5.5.4)."""
 
-    PATIENT_NUMBER = Code("2", "RFC-3881", "Patient Number")
-    STUDY_INSTANCE_UID = Code("110180", "DCM", "Study Instance UID")
-    SOP_CLASS_UID = Code("110181", "DCM", "SOP Class UID")
-    NODE_ID = Code("110182", "DCM", "Node ID")
-    URI = Code("12", "RFC-3881", "URI")
+    PATIENT_NUMBER = "2"
+    STUDY_INSTANCE_UID = "110180"
+    SOP_CLASS_UID = "110181"
+    NODE_ID = "110182"
+    URI = "12"
 
 
 class EventAction(enum.StrEnum):

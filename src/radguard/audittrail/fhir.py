@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
 
-from radguard.audittrail.codes import Code
+from radguard.audittrail.codes import CODES, Code
 from radguard.audittrail.messages import AuditRecord
 from radguard.phi import phi_hash
 
@@ -32,6 +32,49 @@ def _coding(code: Code) -> dict[str, str]:
     return {"system": system, "code": code.code, "display": code.meaning}
 
 
+def _entity(id_coding: dict[str, str], value: object, type_code: object, role_code: object,
+            query: bytes | None, details: list[dict[str, str]]) -> dict[str, Any]:
+    """One ``entity`` element (BALP; PS3.15 A.5.1.1 ``ParticipantObjectIdentification``)."""
+    entity: dict[str, Any] = {
+        "what": {"identifier": {"type": {"coding": [id_coding]}, "value": value}},
+        "type": {"system": ENTITY_TYPE_SYSTEM, "code": type_code},
+        "role": {"system": OBJECT_ROLE_SYSTEM, "code": role_code},
+    }
+    if query is not None:
+        entity["query"] = base64.b64encode(query).decode("ascii")
+    if details:
+        entity["detail"] = details
+    return entity
+
+
+def _audit_event(*, type_coding: dict[str, str], action: object, recorded: object, outcome: object,
+                 agents: list[dict[str, Any]], observer: object, source_type: object,
+                 subtypes: list[dict[str, str]], description: object,
+                 entities: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``AuditEvent`` resource around its agents and entities (IHE BALP minimal profile)."""
+    resource: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [BALP_PROFILE]},
+        "type": type_coding,
+        "action": action,
+        "recorded": recorded,
+        "outcome": outcome,
+        "agent": agents,
+        "source": {
+            "observer": {"display": observer},
+            "type": [{"system": SOURCE_TYPE_SYSTEM, "code": source_type}],
+        },
+    }
+    if subtypes:
+        resource["subtype"] = subtypes
+    if description:
+        resource["outcomeDesc"] = description
+    if entities:
+        resource["entity"] = entities
+    return resource
+
+
 def to_fhir(record: AuditRecord, *, include_patient_id: bool = False, secret: bytes | None = None) -> dict[str, Any]:
     """One FHIR R4 ``AuditEvent`` resource for ``record`` (IHE BALP minimal profile)."""
     agents = []
@@ -41,7 +84,7 @@ def to_fhir(record: AuditRecord, *, include_patient_id: bool = False, secret: by
             "requestor": p.is_requestor,
         }
         if p.role is not None:
-            agent["type"] = {"coding": [_coding(p.role.value)]}
+            agent["type"] = {"coding": [_coding(p.role.coded)]}
         if p.host:
             agent["network"] = {"address": p.host, "type": "2"}
         if p.alt_user_id:
@@ -50,41 +93,21 @@ def to_fhir(record: AuditRecord, *, include_patient_id: bool = False, secret: by
     entities = []
     for o in record.objects:
         oid = o.object_id if (include_patient_id or not o.is_patient) else phi_hash(o.object_id, secret=secret)
-        entity: dict[str, Any] = {
-            "what": {"identifier": {"type": {"coding": [_coding(o.id_type.value)]}, "value": oid}},
-            "type": {"system": ENTITY_TYPE_SYSTEM, "code": o.type.value},
-            "role": {"system": OBJECT_ROLE_SYSTEM, "code": o.role.value},
-        }
+        query = None
         if o.query is not None or o.query_keys:
-            raw = o.query if (o.query is not None and include_patient_id) else ",".join(o.query_keys).encode()
-            entity["query"] = base64.b64encode(raw).decode("ascii")
+            query = o.query if (o.query is not None and include_patient_id) else ",".join(o.query_keys).encode()
         details = [{"type": k, "valueString": v} for k, v in o.details.items()]
         details += [{"type": f"SOPClass:{uid}", "valueString": str(n)} for uid, n in o.sop_classes.items()]
-        if details:
-            entity["detail"] = details
-        entities.append(entity)
-    resource: dict[str, Any] = {
-        "resourceType": "AuditEvent",
-        "id": str(uuid.uuid4()),
-        "meta": {"profile": [BALP_PROFILE]},
-        "type": _coding(record.event.value),
-        "action": record.action.value,
-        "recorded": record.time.astimezone(UTC).isoformat(timespec="milliseconds"),
-        "outcome": record.outcome.value,
-        "agent": agents,
-        "source": {
-            "observer": {"display": record.source_id},
-            "type": [{"system": SOURCE_TYPE_SYSTEM, "code": record.source_type.value}],
-        },
-    }
-    if record.event_types:
-        resource["subtype"] = [_coding(et.value) for et in record.event_types]
-    if record.description:
-        resource["outcomeDesc"] = record.description
+        entities.append(_entity(_coding(o.id_type.coded), oid, o.type.value, o.role.value, query, details))
+    resource = _audit_event(
+        type_coding=_coding(record.event.coded), action=record.action.value,
+        recorded=record.time.astimezone(UTC).isoformat(timespec="milliseconds"), outcome=record.outcome.value,
+        agents=agents, observer=record.source_id, source_type=record.source_type.value,
+        subtypes=[_coding(et.coded) for et in record.event_types], description=record.description,
+        entities=entities,
+    )
     if record.site_id:
         resource["source"]["site"] = record.site_id
-    if entities:
-        resource["entity"] = entities
     return resource
 
 
@@ -97,22 +120,10 @@ def to_bundle(records: Iterable[AuditRecord], **kwargs: Any) -> dict[str, Any]:
     }
 
 
-def _lookup() -> dict[str, Code]:
-    from radguard.audittrail.codes import EventID, EventTypeCode, ObjectIDType, RoleID
-
-    table: dict[str, Code] = {}
-    for enum_cls in (EventID, EventTypeCode, RoleID, ObjectIDType):
-        for member in enum_cls:
-            table[member.value.code] = member.value
-    return table
-
-
 def json_to_fhir(doc: dict[str, Any]) -> dict[str, Any]:
     """A FHIR AuditEvent from the JSON Lines form of a record (Patient IDs stay keyed hashes)."""
-    codes = _lookup()
-
     def coding(code: str | None) -> dict[str, str]:
-        c = codes.get(code or "")
+        c = CODES.get(code or "")
         return _coding(c) if c is not None else {"system": DCM_SYSTEM, "code": str(code)}
 
     agents = []
@@ -126,35 +137,14 @@ def json_to_fhir(doc: dict[str, Any]) -> dict[str, Any]:
         agents.append(agent)
     entities = []
     for o in doc.get("objects", []):
-        entity: dict[str, Any] = {
-            "what": {"identifier": {"type": {"coding": [coding(o.get("id_type"))]}, "value": o.get("id")}},
-            "type": {"system": ENTITY_TYPE_SYSTEM, "code": o.get("type")},
-            "role": {"system": OBJECT_ROLE_SYSTEM, "code": o.get("role")},
-        }
-        if "query_keys" in o:
-            entity["query"] = base64.b64encode(",".join(o["query_keys"]).encode()).decode("ascii")
+        query = ",".join(o["query_keys"]).encode() if "query_keys" in o else None
         details = [{"type": k, "valueString": v} for k, v in (o.get("details") or {}).items()]
         sop_classes = (o.get("sop_classes") or {}).items()
         details += [{"type": f"SOPClass:{uid}", "valueString": str(n)} for uid, n in sop_classes]
-        if details:
-            entity["detail"] = details
-        entities.append(entity)
-    resource: dict[str, Any] = {
-        "resourceType": "AuditEvent",
-        "id": str(uuid.uuid4()),
-        "meta": {"profile": [BALP_PROFILE]},
-        "type": coding(doc.get("event")),
-        "action": doc.get("action"),
-        "recorded": doc.get("time"),
-        "outcome": doc.get("outcome"),
-        "agent": agents,
-        "source": {"observer": {"display": doc.get("source")},
-                   "type": [{"system": SOURCE_TYPE_SYSTEM, "code": "6"}]},
-    }
-    if doc.get("event_types"):
-        resource["subtype"] = [coding(c) for c in doc["event_types"]]
-    if doc.get("description"):
-        resource["outcomeDesc"] = doc["description"]
-    if entities:
-        resource["entity"] = entities
-    return resource
+        entities.append(_entity(coding(o.get("id_type")), o.get("id"), o.get("type"), o.get("role"), query, details))
+    return _audit_event(
+        type_coding=coding(doc.get("event")), action=doc.get("action"), recorded=doc.get("time"),
+        outcome=doc.get("outcome"), agents=agents, observer=doc.get("source"), source_type="6",
+        subtypes=[coding(c) for c in doc.get("event_types") or ()], description=doc.get("description"),
+        entities=entities,
+    )

@@ -35,15 +35,12 @@ from radguard.audittrail.codes import (
     Outcome,
     RoleID,
 )
+from radguard.models import utc_now
 from radguard.phi import phi_hash
 
 #: ``ParticipantObjectName`` of a patient object: the schema requires a name or a query
 #: (PS3.15 A.5.1.1) and radguard never records patient names.
 PATIENT_NAME_PLACEHOLDER = "not-recorded"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -96,7 +93,7 @@ class AuditRecord:
     source_id: str = "RADGUARD"
     site_id: str | None = None
     source_type: AuditSourceType = AuditSourceType.SECURITY_SERVER
-    time: datetime = field(default_factory=_now)
+    time: datetime = field(default_factory=utc_now)
 
 
 # ---------------------------------------------------------------- rendering
@@ -141,9 +138,9 @@ def to_xml(record: AuditRecord, *, include_patient_id: bool = False, secret: byt
             "EventOutcomeIndicator": record.outcome.value,
         },
     )
-    _coded(ev, "EventID", record.event.value)
+    _coded(ev, "EventID", record.event.coded)
     for et in record.event_types:
-        _coded(ev, "EventTypeCode", et.value)
+        _coded(ev, "EventTypeCode", et.coded)
     if record.description:
         etree.SubElement(ev, "EventOutcomeDescription").text = record.description
     for p in record.participants:
@@ -159,7 +156,7 @@ def to_xml(record: AuditRecord, *, include_patient_id: bool = False, secret: byt
             )
         ap = etree.SubElement(root, "ActiveParticipant", attrs)
         if p.role is not None:
-            _coded(ap, "RoleIDCode", p.role.value)
+            _coded(ap, "RoleIDCode", p.role.coded)
     src_attrs = {"AuditSourceID": _token(record.source_id)}
     if record.site_id:
         src_attrs["AuditEnterpriseSiteID"] = _token(record.site_id)
@@ -175,7 +172,7 @@ def to_xml(record: AuditRecord, *, include_patient_id: bool = False, secret: byt
                 "ParticipantObjectTypeCodeRole": obj.role.value,
             },
         )
-        _coded(po, "ParticipantObjectIDTypeCode", obj.id_type.value)
+        _coded(po, "ParticipantObjectIDTypeCode", obj.id_type.coded)
         if obj.query is not None or obj.query_keys:
             raw = obj.query if (obj.query is not None and include_patient_id) else ",".join(obj.query_keys).encode()
             etree.SubElement(po, "ParticipantObjectQuery").text = base64.b64encode(raw).decode("ascii")
@@ -209,9 +206,9 @@ def to_json(record: AuditRecord, *, secret: bytes | None = None) -> dict[str, An
     """The JSON Lines / store form of ``record``: Patient IDs always as keyed hashes."""
     return {
         "time": record.time.astimezone(UTC).isoformat(timespec="milliseconds"),
-        "event": record.event.value.code,
-        "event_name": record.event.value.meaning,
-        "event_types": [et.value.code for et in record.event_types],
+        "event": record.event.value,
+        "event_name": record.event.coded.meaning,
+        "event_types": [et.value for et in record.event_types],
         "action": record.action.value,
         "outcome": record.outcome.value,
         "description": record.description,
@@ -220,7 +217,7 @@ def to_json(record: AuditRecord, *, secret: bytes | None = None) -> dict[str, An
             {
                 "user_id": p.user_id,
                 "requestor": p.is_requestor,
-                "role": p.role.value.code if p.role else None,
+                "role": p.role.value if p.role else None,
                 "host": p.host,
             }
             for p in record.participants
@@ -228,7 +225,7 @@ def to_json(record: AuditRecord, *, secret: bytes | None = None) -> dict[str, An
         "objects": [
             {
                 "id": _patient_id(o, False, secret),
-                "id_type": o.id_type.value.code,
+                "id_type": o.id_type.value,
                 "type": o.type.value,
                 "role": o.role.value,
                 **({"query_keys": list(o.query_keys)} if o.query_keys or o.query is not None else {}),

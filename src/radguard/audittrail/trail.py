@@ -109,7 +109,7 @@ class AuditTrail:
         """Queue ``record``; never raises, never blocks."""
         try:
             self.stats.emitted += 1
-            code = record.event.value.code
+            code = record.event.value
             self.stats.by_event[code] = self.stats.by_event.get(code, 0) + 1
             self._pending.append(record)
         except Exception:  # observers never break the flow

@@ -40,16 +40,10 @@ def _catalog(framework: str) -> Catalog:
 
 
 def _control_dict(c: Control) -> dict[str, Any]:
-    return {
-        "ref": c.ref,
-        "framework": c.framework,
-        "id": c.id,
-        "title": c.title,
-        "kind": c.kind,
-        "required": c.required,
-        "parent": c.parent,
-        "text": c.text,
-    }
+    """The JSON form of a control: its reference, then its fields."""
+    from dataclasses import asdict
+
+    return {"ref": c.ref, **asdict(c)}
 
 
 def _catalog_dict(cat: Catalog) -> dict[str, Any]:

@@ -15,21 +15,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from radguard.dicom import events as ev
 from radguard.dicom.dimse import Command, decode_command, fragment
 from radguard.dicom.enums import PDUType
-from radguard.dicom.events import (
-    Aborted,
-    AssociateAccepted,
-    AssociateRejected,
-    AssociateRequested,
-    CommandReceived,
-    DataChunk,
-    Event,
-    ProtocolViolation,
-    ReleaseConfirmed,
-    ReleaseRequested,
-    UpperLayerEvent,
-)
 from radguard.dicom.framing import DEFAULT_PDU_LENGTH_GUARD, PDUFramer
 from radguard.dicom.pdu import (
     PDU,
@@ -169,7 +157,7 @@ class UpperLayer:
         self.mid_stream = True
 
     # ------------------------------------------------------------------ receive
-    def receive(self, data: bytes, *, from_requestor: bool | None = None) -> list[Event]:
+    def receive(self, data: bytes, *, from_requestor: bool | None = None) -> list[ev.Event]:
         """Feed bytes from the peer (or, for an OBSERVER, from the side named by ``from_requestor``)."""
         if self.role is Role.OBSERVER:
             if from_requestor is None:
@@ -177,7 +165,7 @@ class UpperLayer:
             sender = from_requestor
         else:
             sender = self.role is Role.ACCEPTOR
-        events: list[Event] = []
+        events: list[ev.Event] = []
         if self.closed or not data:
             return events
         stream = self._streams[sender]
@@ -203,16 +191,16 @@ class UpperLayer:
             self._violate(str(exc), offset, sender, events)
         return events
 
-    def _violate(self, message: str, offset: int, sender: bool, events: list[Event]) -> None:
-        events.append(ProtocolViolation(message, offset, from_requestor=sender))
+    def _violate(self, message: str, offset: int, sender: bool, events: list[ev.Event]) -> None:
+        events.append(ev.ProtocolViolation(message, offset, from_requestor=sender))
         self.state = State.STA13
         self.closed = True
 
-    def _tag(self, event: UpperLayerEvent, sender: bool) -> UpperLayerEvent:
+    def _tag(self, event: ev.UpperLayerEvent, sender: bool) -> ev.UpperLayerEvent:
         event.from_requestor = sender
         return event
 
-    def _handle(self, sender: bool, pdu_type: int, chunk: bytes, events: list[Event]) -> None:
+    def _handle(self, sender: bool, pdu_type: int, chunk: bytes, events: list[ev.Event]) -> None:
         """One PDU: ``chunk`` is its body, or with ``keep_wire`` the whole PDU, header included."""
         wire: bytes | None = None
         body: bytes | memoryview = chunk
@@ -232,26 +220,26 @@ class UpperLayer:
         st = self.state
         observer = self.role is Role.OBSERVER
         if isinstance(pdu, Abort):
-            events.append(Aborted(pdu, from_requestor=sender))
+            events.append(ev.Aborted(pdu, from_requestor=sender))
             self.state, self.closed = State.STA1, True
         elif isinstance(pdu, AssociateRequest):
             if st is not State.STA2 or not sender:
                 raise _Violation(f"unexpected A-ASSOCIATE-RQ in state {st.name}")
             self.request = pdu
             self.state = State.STA5 if observer else State.STA3
-            events.append(AssociateRequested(pdu, from_requestor=sender))
+            events.append(ev.AssociateRequested(pdu, from_requestor=sender))
         elif isinstance(pdu, AssociateAccept):
             if st is not State.STA5 or sender:
                 raise _Violation(f"unexpected A-ASSOCIATE-AC in state {st.name}")
             self._accepted(pdu)
             self.state = State.STA6
-            events.append(AssociateAccepted(pdu, from_requestor=sender))
+            events.append(ev.AssociateAccepted(pdu, from_requestor=sender))
         elif isinstance(pdu, AssociateReject):
             if st is not State.STA5 or sender:
                 raise _Violation(f"unexpected A-ASSOCIATE-RJ in state {st.name}")
             self.reject = pdu
             self.state, self.closed = State.STA1, True
-            events.append(AssociateRejected(pdu, from_requestor=sender))
+            events.append(ev.AssociateRejected(pdu, from_requestor=sender))
         elif isinstance(pdu, PDataTF):
             self._pdata(sender, pdu, len(body), wire, events)
         elif isinstance(pdu, ReleaseRequest):
@@ -273,7 +261,7 @@ class UpperLayer:
         pdu = self.accept if sender else self.request
         return None if pdu is None else pdu.max_pdu_length
 
-    def _release_rq(self, sender: bool, events: list[Event]) -> None:
+    def _release_rq(self, sender: bool, events: list[ev.Event]) -> None:
         st = self.state
         if self.role is Role.OBSERVER:
             if st not in (State.STA6, State.STA7):
@@ -286,9 +274,9 @@ class UpperLayer:
             self.state = State.STA9 if self.role is Role.REQUESTOR else State.STA10
         else:
             raise _Violation(f"unexpected A-RELEASE-RQ in state {st.name}")
-        events.append(ReleaseRequested(from_requestor=sender))
+        events.append(ev.ReleaseRequested(from_requestor=sender))
 
-    def _release_rp(self, sender: bool, events: list[Event]) -> None:
+    def _release_rp(self, sender: bool, events: list[ev.Event]) -> None:
         st = self.state
         if self.role is Role.OBSERVER:
             if st is not State.STA7:
@@ -302,9 +290,9 @@ class UpperLayer:
             self.state = State.STA12
         else:
             raise _Violation(f"unexpected A-RELEASE-RP in state {st.name}")
-        events.append(ReleaseConfirmed(from_requestor=sender))
+        events.append(ev.ReleaseConfirmed(from_requestor=sender))
 
-    def _pdata(self, sender: bool, pdu: PDataTF, length: int, wire: bytes | None, events: list[Event]) -> None:
+    def _pdata(self, sender: bool, pdu: PDataTF, length: int, wire: bytes | None, events: list[ev.Event]) -> None:
         st = self.state
         if st not in (State.STA6, State.STA7):  # Sta7: the peer may still send until it answers (AR-6)
             raise _Violation(f"unexpected P-DATA-TF in state {st.name}")
@@ -334,10 +322,10 @@ class UpperLayer:
             else:
                 if pdv.is_last:
                     stream.data_ctx = None
-                events.append(DataChunk(ctx, pdv.data, pdv.is_last, wire, from_requestor=sender))
+                events.append(ev.DataChunk(ctx, pdv.data, pdv.is_last, wire, from_requestor=sender))
 
     def _command_fragment(self, sender: bool, stream: _Stream, ctx: int, last: bool, data: bytes,
-                          events: list[Event], wire: bytes | None = None) -> None:
+                          events: list[ev.Event], wire: bytes | None = None) -> None:
         if stream.data_ctx is not None:
             if not stream.synced:
                 stream.data_ctx = None
@@ -366,7 +354,7 @@ class UpperLayer:
         stream.synced = True
         if command.has_dataset:
             stream.data_ctx = ctx
-        events.append(CommandReceived(ctx, command, raw, wire, from_requestor=sender))
+        events.append(ev.CommandReceived(ctx, command, raw, wire, from_requestor=sender))
 
     # ------------------------------------------------------------------ send
     def send(self, pdu: PDU) -> bytes:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from radguard.dicom import events as ev
 from radguard.dicom import uids
 from radguard.dicom.dimse import Command
 from radguard.dicom.enums import (
@@ -24,17 +25,6 @@ from radguard.dicom.enums import (
     UserIdentityType,
     reject_reason_name,
     status_category,
-)
-from radguard.dicom.events import (
-    Aborted,
-    AssociateAccepted,
-    AssociateRejected,
-    AssociateRequested,
-    CommandReceived,
-    DataChunk,
-    ProtocolViolation,
-    ReleaseConfirmed,
-    ReleaseRequested,
 )
 from radguard.dicom.framing import PDUFramer, plausible_pdu_start
 from radguard.dicom.pdu import Abort, decode_pdu
@@ -164,7 +154,7 @@ class DicomConversation:
                 with contextlib.suppress(ProtocolError):
                     pdu = decode_pdu(pdu_type, body)
                     if isinstance(pdu, Abort):
-                        self._on_abort(Aborted(pdu, from_requestor=from_client))
+                        self._on_abort(ev.Aborted(pdu, from_requestor=from_client))
 
     def gap(self, from_client: bool, missing: int) -> None:
         """Bytes of one direction were not captured: resynchronise on the next PDU boundary."""
@@ -194,7 +184,7 @@ class DicomConversation:
             if handler is not None:
                 handler(self, event)
 
-    def _on_request(self, event: AssociateRequested) -> None:
+    def _on_request(self, event: ev.AssociateRequested) -> None:
         rq = event.pdu
         a = self.assoc
         a.update(calling_ae=rq.calling_ae, called_ae=rq.called_ae, max_pdu_requestor=rq.max_pdu_length,
@@ -208,7 +198,7 @@ class DicomConversation:
             except ValueError:
                 a["user_identity"] = f"type-{rq.user_identity.type}"
 
-    def _on_accept(self, event: AssociateAccepted) -> None:
+    def _on_accept(self, event: ev.AssociateAccepted) -> None:
         ac = event.pdu
         self.assoc.update(result="accepted", max_pdu_acceptor=ac.max_pdu_length)
         if not self.assoc["implementation_class_uid"] or ac.implementation_class_uid:
@@ -221,13 +211,13 @@ class DicomConversation:
                 entry["result"] = ctx.result.name.lower()
                 entry["transfer_syntax"] = ctx.transfer_syntaxes[0] if ctx.accepted and ctx.transfer_syntaxes else None
 
-    def _on_reject(self, event: AssociateRejected) -> None:
+    def _on_reject(self, event: ev.AssociateRejected) -> None:
         rj = event.pdu
         self.assoc.update(result="rejected", end="rejected", reject={
             "result": rj.result.name.lower(), "source": rj.source.name.lower(),
             "reason": reject_reason_name(rj.source, rj.reason)})
 
-    def _on_abort(self, event: Aborted) -> None:
+    def _on_abort(self, event: ev.Aborted) -> None:
         reason = event.pdu.reason
         self.assoc.update(end="aborted", abort={
             "by": "requestor" if event.from_requestor else "acceptor",
@@ -236,16 +226,16 @@ class DicomConversation:
         if self.assoc["result"] == "incomplete":
             self.assoc["result"] = "aborted"
 
-    def _on_release(self, event: ReleaseRequested | ReleaseConfirmed) -> None:
-        if isinstance(event, ReleaseConfirmed) and self.ul.closed:
+    def _on_release(self, event: ev.ReleaseRequested | ev.ReleaseConfirmed) -> None:
+        if isinstance(event, ev.ReleaseConfirmed) and self.ul.closed:
             self.assoc["end"] = "released"
 
-    def _on_violation(self, event: ProtocolViolation) -> None:
+    def _on_violation(self, event: ev.ProtocolViolation) -> None:
         self._after_violation = {}
         by = "requestor" if event.from_requestor else "acceptor"
         self.assoc["violations"].append({"by": by, "message": event.message, "offset": event.offset})
 
-    def _on_command(self, event: CommandReceived) -> None:
+    def _on_command(self, event: ev.CommandReceived) -> None:
         cmd = event.command
         side = bool(event.from_requestor)
         cf = cmd.command_field
@@ -272,7 +262,7 @@ class DicomConversation:
         elif op is not None and not cf.is_request and op.record["status_category"] != StatusCategory.PENDING.value:
             self._finish_op(op)
 
-    def _new_op(self, event: CommandReceived, cmd: Command, cf: CommandField, side: bool) -> _Op:
+    def _new_op(self, event: ev.CommandReceived, cmd: Command, cf: CommandField, side: bool) -> _Op:
         self.assoc["dimse_count"] += 1
         commands = self.assoc["commands"]
         commands[cf.service] = commands.get(cf.service, 0) + 1
@@ -308,7 +298,7 @@ class DicomConversation:
                                    "completed": cmd.completed_sub_operations,
                                    "failed": cmd.failed_sub_operations, "warning": cmd.warning_sub_operations}
 
-    def _on_data(self, event: DataChunk) -> None:
+    def _on_data(self, event: ev.DataChunk) -> None:
         side = bool(event.from_requestor)
         cur = self._current[side]
         if cur is None:
@@ -382,13 +372,13 @@ class DicomConversation:
 
 
 _HANDLERS: dict[type, Callable[[DicomConversation, Any], None]] = {
-    AssociateRequested: DicomConversation._on_request,
-    AssociateAccepted: DicomConversation._on_accept,
-    AssociateRejected: DicomConversation._on_reject,
-    Aborted: DicomConversation._on_abort,
-    ReleaseRequested: DicomConversation._on_release,
-    ReleaseConfirmed: DicomConversation._on_release,
-    ProtocolViolation: DicomConversation._on_violation,
-    CommandReceived: DicomConversation._on_command,
-    DataChunk: DicomConversation._on_data,
+    ev.AssociateRequested: DicomConversation._on_request,
+    ev.AssociateAccepted: DicomConversation._on_accept,
+    ev.AssociateRejected: DicomConversation._on_reject,
+    ev.Aborted: DicomConversation._on_abort,
+    ev.ReleaseRequested: DicomConversation._on_release,
+    ev.ReleaseConfirmed: DicomConversation._on_release,
+    ev.ProtocolViolation: DicomConversation._on_violation,
+    ev.CommandReceived: DicomConversation._on_command,
+    ev.DataChunk: DicomConversation._on_data,
 }

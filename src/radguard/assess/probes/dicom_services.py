@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from radguard.assess.dicom_client import DicomClient, PeerError
+from radguard.assess.dicom_client import DicomClient, PeerError, Response
 from radguard.assess.probes.dicom_access import AccessReport, random_ae
 from radguard.dicom import uids
-from radguard.dicom.dimse import c_echo_rq, c_find_rq, c_get_rq, c_move_rq, c_store_rq
+from radguard.dicom.dimse import Command, c_echo_rq, c_find_rq, c_get_rq, c_move_rq, c_store_rq
 from radguard.dicom.enums import Status, StatusCategory, status_category
 
 #: ``--intrusive`` query: stop counting (C-CANCEL) after this many matches
@@ -165,19 +165,31 @@ async def _echo(client: DicomClient, access: AccessReport) -> ServiceResult:
     return ServiceResult(verdict=_classify(rsp.status, QUERY_REFUSALS), sop_class=ctx[0], status=rsp.status)
 
 
-async def _query(client: DicomClient, access: AccessReport) -> ServiceResult:
-    ctx = _context(access, uids.STUDY_ROOT_QR_FIND, uids.PATIENT_ROOT_QR_FIND)
+async def _missing_study(
+    client: DicomClient, access: AccessReport, roots: tuple[str, str], command: Callable[[int, str], Command],
+    refusals: frozenset[int], detail: Callable[[Response], dict[str, Any]],
+) -> ServiceResult:
+    """Ask for a study that exists nowhere, at STUDY root or else PATIENT root (``roots``, in that order).
+
+    A fresh Study Instance UID (and at PATIENT root a fresh Patient ID) cannot match a real
+    patient, so the request shows whether the service is open without touching patient data.
+    """
+    ctx = _context(access, *roots)
     if ctx is None:
         return ServiceResult(verdict=Verdict.NOT_OFFERED)
     uid, ctx_id, ts = ctx
     ident: dict[str, str] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
-    if uid == uids.PATIENT_ROOT_QR_FIND:
+    if uid == roots[1]:
         ident["PatientID"] = "RADGUARD-" + uuid.uuid4().hex[:16].upper()
-    rsp = await client.request(ctx_id, c_find_rq(client.next_message_id(), uid), encode_identifier(ident, ts))
-    return ServiceResult(
-        verdict=_classify(rsp.status, QUERY_REFUSALS), sop_class=uid, status=rsp.status,
-        detail={"query": "non-existent StudyInstanceUID", "matches": rsp.pending},
-    )
+    rsp = await client.request(ctx_id, command(client.next_message_id(), uid), encode_identifier(ident, ts))
+    return ServiceResult(verdict=_classify(rsp.status, refusals), sop_class=uid, status=rsp.status,
+                         detail=detail(rsp))
+
+
+async def _query(client: DicomClient, access: AccessReport) -> ServiceResult:
+    return await _missing_study(
+        client, access, (uids.STUDY_ROOT_QR_FIND, uids.PATIENT_ROOT_QR_FIND), c_find_rq, QUERY_REFUSALS,
+        lambda rsp: {"query": "non-existent StudyInstanceUID", "matches": rsp.pending})
 
 
 async def _count(client: DicomClient, access: AccessReport) -> dict[str, Any]:
@@ -202,35 +214,17 @@ async def _count(client: DicomClient, access: AccessReport) -> dict[str, Any]:
 
 
 async def _move(client: DicomClient, access: AccessReport) -> ServiceResult:
-    ctx = _context(access, uids.STUDY_ROOT_QR_MOVE, uids.PATIENT_ROOT_QR_MOVE)
-    if ctx is None:
-        return ServiceResult(verdict=Verdict.NOT_OFFERED)
-    uid, ctx_id, ts = ctx
-    ident: dict[str, str] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
-    if uid == uids.PATIENT_ROOT_QR_MOVE:
-        ident["PatientID"] = "RADGUARD-" + uuid.uuid4().hex[:16].upper()
     destination = random_ae("RGDST")
-    rsp = await client.request(ctx_id, c_move_rq(client.next_message_id(), uid, destination),
-                               encode_identifier(ident, ts))
-    return ServiceResult(
-        verdict=_classify(rsp.status, RETRIEVE_REFUSALS), sop_class=uid, status=rsp.status,
-        detail={"request": "C-MOVE of a non-existent study to a random destination AE"},
-    )
+    return await _missing_study(
+        client, access, (uids.STUDY_ROOT_QR_MOVE, uids.PATIENT_ROOT_QR_MOVE),
+        lambda message_id, uid: c_move_rq(message_id, uid, destination), RETRIEVE_REFUSALS,
+        lambda rsp: {"request": "C-MOVE of a non-existent study to a random destination AE"})
 
 
 async def _get(client: DicomClient, access: AccessReport) -> ServiceResult:
-    ctx = _context(access, uids.STUDY_ROOT_QR_GET, uids.PATIENT_ROOT_QR_GET)
-    if ctx is None:
-        return ServiceResult(verdict=Verdict.NOT_OFFERED)
-    uid, ctx_id, ts = ctx
-    ident: dict[str, str] = {"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}
-    if uid == uids.PATIENT_ROOT_QR_GET:
-        ident["PatientID"] = "RADGUARD-" + uuid.uuid4().hex[:16].upper()
-    rsp = await client.request(ctx_id, c_get_rq(client.next_message_id(), uid), encode_identifier(ident, ts))
-    return ServiceResult(
-        verdict=_classify(rsp.status, RETRIEVE_REFUSALS), sop_class=uid, status=rsp.status,
-        detail={"request": "C-GET of a non-existent study"},
-    )
+    return await _missing_study(
+        client, access, (uids.STUDY_ROOT_QR_GET, uids.PATIENT_ROOT_QR_GET), c_get_rq, RETRIEVE_REFUSALS,
+        lambda rsp: {"request": "C-GET of a non-existent study"})
 
 
 def synthetic_object(transfer_syntax: str | None) -> tuple[str, bytes]:
