@@ -26,6 +26,7 @@ from tests.captures.make_captures import SCENARIOS, generate, tshark_requests
 pytestmark = pytest.mark.integration
 GOLDEN = Path(__file__).parents[1] / "captures" / "golden"
 UPDATE = os.environ.get("RADGUARD_UPDATE_GOLDEN") == "1"
+GOLDEN_SECRET = "radguard golden captures: test secret, not a site secret"
 RECORD_KEYS = ("kind", "calling_ae", "called_ae", "result", "reject", "end", "abort", "commands", "dimse_count",
                "objects_stored", "partial", "gaps", "command", "issuer", "sop_class", "status", "status_category",
                "responses", "matches", "objects", "sub_operations", "move_destination", "move_originator_ae",
@@ -80,7 +81,10 @@ def _normalise(meta: dict[str, Any], outcome: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_golden(captures: dict[str, dict[str, Any]], name: str) -> None:
+def test_golden(captures: dict[str, dict[str, Any]], name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # keyed hashes in the evidence (e.g. the SOP Instance UID of a malicious object) need a fixed site secret
+    # to compare with a golden file; every real site generates its own (radguard.phi.site_secret)
+    monkeypatch.setenv("RADGUARD_PHI_SECRET", GOLDEN_SECRET)
     got = _normalise(captures[name], _analyse(captures[name]))
     path = GOLDEN / f"{name}.json"
     if UPDATE:
