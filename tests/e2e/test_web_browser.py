@@ -269,7 +269,7 @@ def test_console_in_a_real_browser(department: dict[str, Any]) -> None:
     b.get("/alerts?severity=high")
     assert len(b.driver.find_elements("css selector", "#alerts-table tr.alert")) == 3
     b.get("/governance")
-    assert "Placeholder" in b.text("#governance-placeholder")
+    assert "hipaa" in b.text("#governance-summary")
 
     # contain CT01 from the browser: the real gateway refuses CT01's next association
     assert storescu(department["gw_port"], "CT01", dcm).returncode == 0

@@ -1,4 +1,4 @@
-"""The console's monitor alerts, archive integrity and governance placeholder pages, with their JSON twins."""
+"""The console's monitor alerts, archive integrity and governance pages, with their JSON twins."""
 
 from __future__ import annotations
 
@@ -93,13 +93,27 @@ def test_archive_integrity_per_root_verified_then_invalid(tmp_path: Path, users:
     assert page.status_code == 200 and "invalid" in page.text and str(tree) in page.text
 
 
-def test_governance_placeholder_is_labelled(tmp_path: Path, users: Store) -> None:  # noqa: F811
+def test_governance_shows_control_status_obligations_and_risks(tmp_path: Path, users: Store) -> None:  # noqa: F811
+    from radguard.govern import risk
+    from radguard.govern.status import govern_status
+    from radguard.models import Asset
+
+    scan = users.start_run("scan", {"targets": ["127.0.0.1"]})
+    scan.add_assets([Asset(kind="dicom", target="127.0.0.1:104", product="DCMTK")])
+    scan.add_findings([Finding(rule="dicom-any-called-ae", severity=Severity.HIGH, title="Any called AE accepted",
+                               target="127.0.0.1:104", controls=("hipaa:164.312(a)(1)",))])
+    scan.finish()
     client = make_client(tmp_path)
     assert login(client, "vera") == 303
     page = client.get("/governance")
-    assert page.status_code == 200 and "Placeholder." in page.text and "not available" in page.text
+    assert page.status_code == 200 and 'id="governance-summary"' in page.text and "Top risks" in page.text
     data = client.get("/api/governance").json()
-    assert data["schema"] == "radguard.governance/1" and data["available"] is False
+    assert data["schema"] == "radguard.governance/1"
+    expected = govern_status(users)
+    assert data["summary"] == {fw: expected.counts(fw) for fw in expected.frameworks}
+    assert data["overdue"] == [o.obligation.id for o in expected.overdue]
+    assert data["risks"] and {r["id"] for r in data["risks"]} == {r.id for r in risk.register(users)}
+    assert "not met" in page.text and data["summary"]["hipaa"]["not-met"] >= 1
     spec = client.get("/api/openapi.json").json()["paths"]
     for path in ("/api/alerts", "/api/archive", "/api/governance"):
         assert spec[path]["get"]["description"], path

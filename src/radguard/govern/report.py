@@ -19,7 +19,7 @@ from radguard.govern.plan import PlanItem, plan_items, to_csv
 from radguard.govern.questions import State
 from radguard.govern.status import COUNTED_KINDS, GovernStatus, govern_status
 from radguard.report import plots
-from radguard.report.render import html_to_pdf, render_html, write_atomic
+from radguard.report.render import render_html, store_label, write_atomic, write_page
 from radguard.store import Store
 
 #: HIPAA Security Rule sections, in the order the report shows them
@@ -89,16 +89,10 @@ def write_govern_report(store: Store, out_dir: Path, *, pdf: bool = True, site: 
     risks = risk.register(store)
     items = plan_items(st.controls, risks)
     history = risk.trend(store)
-    url = store.engine.url.render_as_string(hide_password=True)
-    html = governance_html(st, risks, items, site=site, store_url=url, trend=history)
+    html = governance_html(st, risks, items, site=site, store_url=store_label(store.engine.url), trend=history)
     ar = oscal.to_json(oscal.assessment_results(st, risks, site=site))
     pm = oscal.to_json(oscal.poam(st, risks, items, site=site))
-    html_path = out_dir / "governance.html"
-    write_atomic(html_path, html.encode("utf-8"))
-    pdf_path = None
-    if pdf:
-        pdf_path = out_dir / "governance.pdf"
-        write_atomic(pdf_path, html_to_pdf(html, base_url=str(out_dir)))
+    html_path, pdf_path = write_page(html, out_dir, "governance", pdf=pdf)
     ar_path, pm_path, csv_path = out_dir / "assessment-results.json", out_dir / "poam.json", out_dir / "poam.csv"
     write_atomic(ar_path, ar.encode("utf-8"))
     write_atomic(pm_path, pm.encode("utf-8"))

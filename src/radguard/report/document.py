@@ -12,7 +12,7 @@ from pathlib import Path
 
 from radguard.report import plots
 from radguard.report.posture import SEVERITIES, Posture, build_posture
-from radguard.report.render import html_to_pdf, render_html, write_atomic
+from radguard.report.render import render_html, store_label, write_page
 from radguard.store import Store
 
 
@@ -47,12 +47,6 @@ def write_posture_report(store: Store, out_dir: Path, *, pdf: bool = True, site:
                          findings_limit: int = 100) -> ReportFiles:
     """Build the posture from ``store`` and write ``report.html`` (and ``report.pdf``) into ``out_dir``."""
     posture = build_posture(store)
-    url = store.engine.url.render_as_string(hide_password=True)
-    html = posture_html(posture, site=site, store_url=url, findings_limit=findings_limit)
-    html_path = out_dir / "report.html"
-    write_atomic(html_path, html.encode("utf-8"))
-    pdf_path = None
-    if pdf:
-        pdf_path = out_dir / "report.pdf"
-        write_atomic(pdf_path, html_to_pdf(html, base_url=str(out_dir)))
+    html = posture_html(posture, site=site, store_url=store_label(store.engine.url), findings_limit=findings_limit)
+    html_path, pdf_path = write_page(html, out_dir, "report", pdf=pdf)
     return ReportFiles(html=html_path, pdf=pdf_path, posture=posture)

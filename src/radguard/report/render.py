@@ -75,6 +75,23 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def store_label(url: object) -> str:
+    """A store's URL as a page may show it: never its password."""
+    render = getattr(url, "render_as_string", None)
+    return str(render(hide_password=True)) if callable(render) else str(url)
+
+
+def write_page(html: str, out_dir: Path, stem: str, *, pdf: bool) -> tuple[Path, Path | None]:
+    """Write ``STEM.html`` and, with ``pdf``, ``STEM.pdf`` (WeasyPrint) into ``out_dir``; return both paths."""
+    html_path = out_dir / f"{stem}.html"
+    write_atomic(html_path, html.encode("utf-8"))
+    if not pdf:
+        return html_path, None
+    pdf_path = out_dir / f"{stem}.pdf"
+    write_atomic(pdf_path, html_to_pdf(html, base_url=str(out_dir)))
+    return html_path, pdf_path
+
+
 def html_to_pdf(html: str, *, base_url: str | None = None) -> bytes:
     """Render HTML to PDF with WeasyPrint (imported on first use: it costs ~0.5 s)."""
     import weasyprint

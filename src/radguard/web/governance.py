@@ -1,8 +1,6 @@
-"""Governance and exercises: a clearly labelled placeholder until ``radguard.govern`` exists.
-
-The governance module (control status with evidence, risk register, obligations; ``radguard govern
-status --json``) is being built; until it lands this page says so and shows what the store already
-holds: the risks accepted in this console and the exercise runs (``radguard range``) with their dates.
+"""Governance in the console: control status from evidence, overdue obligations, the risk register, the
+risks accepted here and the exercise runs (the same shapes as ``radguard govern status --json`` and
+``radguard risk --json``).
 """
 
 from __future__ import annotations
@@ -12,21 +10,28 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from radguard.govern import risk
+from radguard.govern.status import govern_status
 from radguard.store import queries
 from radguard.store.console import list_acceptances
 from radguard.web.deps import console_of
 from radguard.web.state import Console
 
 router = APIRouter()
-NOT_YET = ("Governance (control status with evidence, risk register, obligations) is not available in this "
-           "installation yet: the radguard govern module has not been installed. Until then this page shows "
-           "the risks accepted in this console and the exercise runs in the store.")
+#: risks shown on the page (the API returns them all)
+TOP_RISKS = 10
 
 
 def governance(console: Console) -> dict[str, Any]:
     store = console.store()
+    # not cached: answers, records and risk decisions change governance without a new run
+    status = govern_status(store)
+    register = risk.register(store)
+    ranked = sorted(register, key=lambda r: (-r.residual.value, -r.inherent.value, r.id))
     _, exercises = queries.runs_page(store, kind="exercise", limit=20)
-    return {"available": False, "notice": NOT_YET, "acceptances": list_acceptances(store, limit=200),
+    return {"status": status, "summary": {fw: status.counts(fw) for fw in status.frameworks},
+            "overdue": status.overdue, "obligations": status.obligations, "risks": ranked,
+            "top_risks": ranked[:TOP_RISKS], "acceptances": list_acceptances(store, limit=200),
             "exercises": exercises}
 
 
@@ -38,9 +43,12 @@ def governance_page(request: Request) -> Response:
 
 @router.get("/api/governance", tags=["governance"])
 def governance_json(request: Request) -> dict[str, Any]:
-    """Placeholder: ``available`` is false until ``radguard govern`` is installed; ``acceptances`` (the risks
-    accepted in this console) and ``exercises`` (exercise runs) are real."""
+    """Control status per framework (``summary``: met / partial / not met / unknown counts; ``status``: the
+    shape of ``radguard govern status --json``), ``overdue`` obligation ids, ``risks`` (the shape of
+    ``radguard risk --json``), ``acceptances`` (risks accepted in this console) and ``exercises`` (runs)."""
     data = governance(console_of(request))
-    return {"schema": "radguard.governance/1", "available": False, "notice": data["notice"],
+    return {"schema": "radguard.governance/1", "summary": data["summary"],
+            "overdue": [o.obligation.id for o in data["overdue"]], "status": data["status"].to_dict(),
+            "risks": [r.to_dict() for r in data["risks"]],
             "acceptances": [a.to_dict() for a in data["acceptances"]],
             "exercises": [r.to_dict() for r in data["exercises"]]}

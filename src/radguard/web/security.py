@@ -159,8 +159,8 @@ def security_headers(csp: str, tls: bool) -> list[tuple[str, str]]:
     return headers
 
 
-class SecurityHeaders:
-    """Add the security headers to every response; turn an unhandled exception into a bare 500 page."""
+class _Middleware:
+    """An ASGI middleware over the console: HTTP requests go to :meth:`http`, anything else passes."""
 
     def __init__(self, app: ASGIApp, console: Console) -> None:
         self.app = app
@@ -170,6 +170,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(_Middleware):
+    """Add the security headers to every response; turn an unhandled exception into a bare 500 page."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
         extra = security_headers(self.console.csp, self.console.config.tls)
 
@@ -234,17 +244,10 @@ def _form_field(body: bytes, content_type: str, name: str) -> str | None:
     return values[0] if values else None
 
 
-class Guard:
+class Guard(_Middleware):
     """Authenticate every request but the login page; check the CSRF token of every state-changing one."""
 
-    def __init__(self, app: ASGIApp, console: Console) -> None:
-        self.app = app
-        self.console = console
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         console = self.console
         request = Request(scope)
         path, method = scope["path"], scope["method"]
