@@ -1,13 +1,15 @@
 """Content kinds by magic number, for preambles, trailers and embedded values.
 
-Sources: PE/COFF (Microsoft PE format, "MZ" DOS stub), ELF (System V gABI), Mach-O
-(<mach-o/loader.h>, fat binaries), TIFF 6.0 §2 (the preamble form DICOM PS3.10 §7.5 allows),
-PKWARE APPNOTE (ZIP), RFC 1952 (gzip), PDF 2.0 §7.5.2.
+The signatures are data (``signatures.toml`` beside this module, with their sources): magic numbers,
+script heads, the severity of each kind out of place, the dangerous kinds and the PDF action tokens.
 """
 
 from __future__ import annotations
 
 import enum
+import tomllib
+from importlib import resources
+from typing import Any
 
 from radguard.models import Severity
 
@@ -31,49 +33,27 @@ class ContentKind(enum.StrEnum):
     OTHER = "other"
 
 
-_MAGICS: tuple[tuple[bytes, ContentKind], ...] = (
-    (b"MZ", ContentKind.PE),
-    (b"\x7fELF", ContentKind.ELF),
-    (b"\xfe\xed\xfa\xce", ContentKind.MACHO),
-    (b"\xfe\xed\xfa\xcf", ContentKind.MACHO),
-    (b"\xce\xfa\xed\xfe", ContentKind.MACHO),
-    (b"\xcf\xfa\xed\xfe", ContentKind.MACHO),
-    (b"\xca\xfe\xba\xbe", ContentKind.MACHO),
-    (b"#!", ContentKind.SCRIPT),
-    (b"PK\x03\x04", ContentKind.ZIP),
-    (b"PK\x05\x06", ContentKind.ZIP),
-    (b"Rar!", ContentKind.RAR),
-    (b"7z\xbc\xaf\x27\x1c", ContentKind.SEVEN_ZIP),
-    (b"\x1f\x8b", ContentKind.GZIP),
-    (b"%PDF", ContentKind.PDF),
-    (b"II*\x00", ContentKind.TIFF),
-    (b"MM\x00*", ContentKind.TIFF),
-)
-_SCRIPT_HEADS = (b"<script", b"<html", b"<!doctype html", b"<?php", b"@echo off", b"powershell", b"<hta:")
+def _table() -> dict[str, Any]:
+    with resources.files(__package__).joinpath("signatures.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+_SIGNATURES = _table()
+_MAGICS: tuple[tuple[bytes, ContentKind], ...] = tuple(
+    (bytes.fromhex(row["hex"]), ContentKind(row["kind"])) for row in _SIGNATURES["magic"])
+_SCRIPT_HEADS: tuple[bytes, ...] = tuple(h.encode() for h in _SIGNATURES["script_heads"])
+_HTML_HEADS: tuple[bytes, ...] = tuple(h.encode() for h in _SIGNATURES["html_heads"])
 
 #: severity of finding each kind where it must not be (preamble, trailer, OB value)
 KIND_SEVERITY: dict[ContentKind, Severity] = {
-    ContentKind.PE: Severity.CRITICAL,
-    ContentKind.ELF: Severity.CRITICAL,
-    ContentKind.MACHO: Severity.CRITICAL,
-    ContentKind.SCRIPT: Severity.HIGH,
-    ContentKind.HTML: Severity.HIGH,
-    ContentKind.ZIP: Severity.HIGH,
-    ContentKind.RAR: Severity.HIGH,
-    ContentKind.SEVEN_ZIP: Severity.HIGH,
-    ContentKind.GZIP: Severity.MEDIUM,
-    ContentKind.PDF: Severity.MEDIUM,
-    ContentKind.DICOM: Severity.MEDIUM,
-    ContentKind.OTHER: Severity.LOW,
-    ContentKind.TIFF: Severity.INFO,
-    ContentKind.EMPTY: Severity.INFO,
-}
+    ContentKind(kind): Severity(sev) for kind, sev in _SIGNATURES["severity"].items()}
 
 #: kinds that can run code or carry files: always worth a finding inside OB/UN/private values
-DANGEROUS = frozenset(
-    {ContentKind.PE, ContentKind.ELF, ContentKind.MACHO, ContentKind.SCRIPT, ContentKind.HTML, ContentKind.ZIP,
-     ContentKind.RAR, ContentKind.SEVEN_ZIP}
-)
+DANGEROUS = frozenset(ContentKind(k) for k in _SIGNATURES["dangerous"])
+
+#: PDF name tokens that act on open (PDF 2.0 §12.6 actions, §7.11.4 embedded files); critical ones first
+PDF_TOKENS: tuple[tuple[bytes, Severity], ...] = tuple(
+    (row["token"].encode(), Severity(row["severity"])) for row in _SIGNATURES["pdf_token"])
 
 
 _PREFIX2 = frozenset(m[:2] for m, _k in _MAGICS)
@@ -94,7 +74,7 @@ def classify(head: bytes) -> ContentKind:
             return kind
     low = head.lstrip()[:16].lower()
     if any(low.startswith(s[:16]) for s in _SCRIPT_HEADS):
-        return ContentKind.HTML if low.startswith((b"<html", b"<!doctype", b"<script")) else ContentKind.SCRIPT
+        return ContentKind.HTML if low.startswith(_HTML_HEADS) else ContentKind.SCRIPT
     if len(head) >= 132 and head[128:132] == b"DICM":
         return ContentKind.DICOM
     return ContentKind.OTHER

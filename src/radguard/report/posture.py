@@ -61,19 +61,6 @@ def layer_of(kind: str) -> LayerInfo:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class LayerStatus:
-    """The latest run of one kind and what it left open."""
-
-    kind: str
-    label: str
-    function: str
-    run_id: int
-    started: datetime
-    status: str
-    counts: Mapping[str, int]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class TrendPoint:
     """One run of a kind: when, and its findings by severity."""
 
@@ -81,6 +68,15 @@ class TrendPoint:
     run_id: int
     started: datetime
     counts: Mapping[str, int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LayerStatus(TrendPoint):
+    """The latest run of one kind (a point of the trend) and how people name its layer; ``counts`` are open."""
+
+    label: str
+    function: str
+    status: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

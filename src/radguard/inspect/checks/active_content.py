@@ -13,24 +13,13 @@ from collections.abc import Iterator
 
 from radguard import rulebook
 from radguard.dicom.dataset import PIXEL_TAGS
-from radguard.inspect.magic import DANGEROUS, KIND_SEVERITY, ContentKind, classify, maybe_dangerous
+from radguard.inspect.magic import DANGEROUS, KIND_SEVERITY, PDF_TOKENS, ContentKind, classify, maybe_dangerous
 from radguard.inspect.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
 from radguard.inspect.tags import keyword, tag_str
 from radguard.models import Finding, Severity
 
 RULE = rulebook.rule("active-content")
 
-#: PDF name tokens that act on open (PDF 2.0 §12.6 actions, §7.11.4 embedded files); critical ones first
-PDF_TOKENS: tuple[tuple[bytes, Severity], ...] = (
-    (b"/Launch", Severity.CRITICAL),
-    (b"/JavaScript", Severity.HIGH),
-    (b"/JS", Severity.HIGH),
-    (b"/EmbeddedFile", Severity.HIGH),
-    (b"/RichMedia", Severity.HIGH),
-    (b"/OpenAction", Severity.MEDIUM),
-    (b"/AA", Severity.MEDIUM),
-    (b"/SubmitForm", Severity.MEDIUM),
-)
 _PDF_HEX = re.compile(rb"#([0-9A-Fa-f]{2})")
 _MARKUP = re.compile(rb"<script\b|javascript:|vbscript:|\son[a-z]+\s*=|<iframe\b|<object\b|<embed\b", re.IGNORECASE)
 _BINARY_VRS = frozenset({"OB", "UN", "OW", ""})
