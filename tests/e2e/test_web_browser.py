@@ -289,6 +289,10 @@ def test_console_in_a_real_browser(department: dict[str, Any]) -> None:
     assert storescu(department["gw_port"], "MR02", dcm).returncode == 0  # only CT01 is shut out
     b.get("/gateway")
     assert "CT01 CONTAINED" in b.css("#peers-0").text.upper()
+    # per-peer counts from the gateway's control socket: CT01 stored once and was refused once
+    row = b.css("#peers-0").find_element("xpath", ".//tr[td/span[text()='CT01']]")
+    assert row.find_element("css selector", ".peer-stores").text == "1"
+    assert int(row.find_element("css selector", ".peer-refused").text) >= 1
     b.shot("gateway-contained")
     b.css("#release-CT01").click()
     b.css("#confirm-submit").click()

@@ -43,3 +43,28 @@ def test_a_failing_observer_does_not_stop_the_others() -> None:
     bus.publish(ev.GatewayState(running=True))
     bus.publish(ev.Connection("h"))
     assert len(seen) == 1 and stats.counts["connections"] == 1
+
+
+def test_counts_per_calling_ae_title() -> None:
+    bus = ev.EventBus()
+    stats = Stats()
+    stats.subscribe(bus)
+    ct, ws = assoc("CT01"), assoc("WS01")
+    for event in (ev.AssociationAccepted(ct), ev.StoreForwarded(ct), ev.StoreForwarded(ct),
+                  ev.StoreRefused(ct, "", "", CT, "reject", False, 0x0124), ev.AssociationAccepted(ws),
+                  ev.AssociationRejected(assoc("EVIL"), "calling AE not recognized")):
+        bus.publish(event)
+    assert stats.peer_counts() == {"CT01": {"associations": 1, "stores": 2, "stores_refused": 1},
+                                   "EVIL": {"rejected": 1}, "WS01": {"associations": 1}}
+
+
+def test_a_flood_of_guessed_titles_cannot_grow_the_table() -> None:
+    from radguard.gateway.addons.stats import MAX_PEERS, OTHER
+
+    bus = ev.EventBus()
+    stats = Stats()
+    stats.subscribe(bus)
+    for i in range(MAX_PEERS + 500):
+        bus.publish(ev.AssociationRejected(assoc(f"GUESS{i}"), "calling AE not recognized"))
+    peers = stats.peer_counts()
+    assert len(peers) == MAX_PEERS + 1 and peers[OTHER] == {"rejected": 500}

@@ -75,6 +75,9 @@ def server_tls_context(config: GatewayConfig) -> ssl.SSLContext:
     return ctx
 
 
+#: live associations listed by ``contain --status`` (the count is always complete)
+STATUS_ASSOCIATIONS = 200
+
 class Gateway:
     """The running gateway: listeners, policy, audit, containment, open associations.
 
@@ -268,7 +271,10 @@ class Gateway:
             affected = []
         elif action == "status":
             return {"state": self.containment.to_dict(), "open_associations": len(self.relays),
-                    "stats": dict(self.stats)}
+                    "stats": dict(self.stats), "peers": self._stats.peer_counts(),
+                    "associations": [{"calling_ae": r.info.calling_ae, "host": r.info.client_host,
+                                      "tls": r.info.tls, "established": r.established}
+                                     for r in sorted(self.relays, key=lambda r: r.info.id)[:STATUS_ASSOCIATIONS]]}
         else:
             raise ValueError(f"unknown containment action {action!r}")
         for relay in affected:

@@ -56,7 +56,9 @@ def gateway_states(console: Console) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i, path in enumerate(console.config.gateway_configs):
         entry: dict[str, Any] = {"index": i, "name": Path(path).stem, "config": str(path), "reachable": False,
-                                 "state": None, "open_associations": None, "stats": {}, "peers": [], "error": None}
+                                 "state": None, "open_associations": None, "stats": {}, "peers": [], "error": None,
+                                 "associations": [], "strangers": {}}
+        counts: dict[str, Any] = {}
         try:
             from radguard.gateway.config import load_config
 
@@ -68,12 +70,17 @@ def gateway_states(console: Console) -> list[dict[str, Any]]:
             cfg = None
         else:
             entry.update(reachable=True, state=reply.get("state"), open_associations=reply.get("open_associations"),
-                         stats=dict(sorted((reply.get("stats") or {}).items())))
+                         stats=dict(sorted((reply.get("stats") or {}).items())),
+                         associations=list(reply.get("associations") or []))
+            counts = dict(reply.get("peers") or {})
         if cfg is not None:
             state = entry["state"] or {}
             entry["peers"] = [{"ae": ae, "contained": ae in state.get("peers", ()),
-                               "read_only": state.get("read_only", False) or ae in state.get("read_only_peers", ())}
+                               "read_only": state.get("read_only", False) or ae in state.get("read_only_peers", ()),
+                               "counts": dict(counts.get(ae) or {})}
                               for ae in sorted(cfg.peers)]
+            # calling AE titles the gateway saw that the configuration does not name (refused guesses, attackers)
+            entry["strangers"] = {ae: dict(c) for ae, c in sorted(counts.items()) if ae not in cfg.peers}
         out.append(entry)
     return out
 

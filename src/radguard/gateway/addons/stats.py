@@ -21,13 +21,48 @@ COUNTERS: dict[type, str] = {
 }
 
 
+#: per calling AE title: association event kind -> counter (``contain --status``'s ``peers``)
+PEER_COUNTERS: dict[type, str] = {
+    ev.AssociationAccepted: "associations",
+    ev.AssociationRejected: "rejected",
+    ev.RequestRefused: "requests_refused",
+    ev.StoreForwarded: "stores",
+    ev.StoreRefused: "stores_refused",
+    ev.StoreAlerted: "stores_alerted",
+}
+#: distinct calling AE titles counted one by one; beyond it (an AE-title brute force) they share :data:`OTHER`
+MAX_PEERS = 256
+OTHER = "(other)"
+
+
 class Stats:
-    """Count gateway events (:data:`COUNTERS`; refused stores as rejected or quarantined; containment per action)."""
+    """Count gateway events (:data:`COUNTERS`; refused stores as rejected or quarantined; containment per action),
+    and per calling AE title (:data:`PEER_COUNTERS`, at most :data:`MAX_PEERS` titles: a flood of guessed titles
+    cannot grow it without bound)."""
 
     name = "stats"
 
     def __init__(self) -> None:
         self.counts: collections.Counter[str] = collections.Counter()
+        self.peers: dict[str, collections.Counter[str]] = {}
+
+    def _per_peer(self, key: str) -> Callable[[ev.AssociationEvent], None]:
+        peers = self.peers
+
+        def count(event: ev.AssociationEvent) -> None:
+            ae = event.assoc.calling_ae
+            counter = peers.get(ae)
+            if counter is None:
+                if len(peers) >= MAX_PEERS:
+                    ae = OTHER
+                counter = peers.setdefault(ae, collections.Counter())
+            counter[key] += 1
+
+        return count
+
+    def peer_counts(self) -> dict[str, dict[str, int]]:
+        """Per calling AE title: its counters (a copy, for the control socket's ``status``)."""
+        return {ae: dict(c) for ae, c in sorted(self.peers.items())}
 
     def _count(self, key: str) -> Callable[[object], None]:
         counts = self.counts
@@ -41,6 +76,8 @@ class Stats:
         """Count every event of :data:`COUNTERS`, and the others by what they say."""
         for kind, key in COUNTERS.items():
             events.subscribe(kind, self._count(key))
+        for kind, key in PEER_COUNTERS.items():
+            events.subscribe(kind, self._per_peer(key))
         counts = self.counts
         on = events.subscribe
         on(ev.Connection, lambda e: counts.update(("connections_dropped" if e.dropped else "connections",)))
