@@ -60,6 +60,7 @@ def phi_tags() -> frozenset[int]:
 SECRET_FILE_NAME = "phi-secret"
 _MIN_SECRET = 16
 _secrets: dict[str, bytes] = {}
+_secrets_by_env: dict[tuple[str | None, str | None], bytes] = {}
 
 
 def secret_path() -> Path:
@@ -94,11 +95,16 @@ def _site_secret() -> bytes:
     secret = os.environ.get("RADGUARD_PHI_SECRET")
     if secret:
         return secret.encode()
-    path = secret_path()
-    key = str(path)
-    cached = _secrets.get(key)
+    # keyed on what decides the path (no platformdirs call per object: seal hashes with it for every file)
+    env = (os.environ.get("XDG_DATA_HOME"), os.environ.get("HOME"))
+    cached = _secrets_by_env.get(env)
     if cached is None:
-        cached = _secrets[key] = load_or_create_secret(path)
+        path = secret_path()
+        key = str(path)
+        cached = _secrets.get(key)
+        if cached is None:
+            cached = _secrets[key] = load_or_create_secret(path)
+        _secrets_by_env[env] = cached
     return cached
 
 
@@ -170,6 +176,7 @@ def rotate_secret(path: Path | None = None) -> Path:
     target = path or secret_path()
     _write_new_secret(target, replace=True)
     _secrets.pop(str(target), None)
+    _secrets_by_env.clear()
     return target
 
 
