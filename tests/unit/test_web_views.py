@@ -64,6 +64,12 @@ def test_overview_shows_build_posture_numbers_and_json_twin(tmp_path: Path, user
     assert data["rules"] == posture.to_dict()["rules"]
     svg = client.get("/plots/layers.svg")
     assert svg.status_code == 200 and svg.text.lstrip().startswith("<svg")
+    # the obligations with dates that governance finds overdue (no pen test or exercise is on record here)
+    from radguard.govern.obligations import obligation_status
+
+    overdue = [o.obligation.id for o in obligation_status(users) if o.overdue]
+    assert overdue and [o["id"] for o in data["overdue_obligations"]] == overdue
+    assert page.count('class="overdue-obligation"') == len(overdue)
 
 
 def test_findings_filters_pages_and_diff(tmp_path: Path, users: Store) -> None:  # noqa: F811

@@ -66,13 +66,19 @@ def overview(console: Console) -> dict[str, Any]:
     latest: dict[str, RunInfo] = console.cached("latest", key, lambda: queries.latest_finished(store))
     now = datetime.now(UTC)
     overdue = [a for a in list_acceptances(store, limit=500) if a.expires <= now]
+    from radguard.govern.obligations import obligation_status
     from radguard.web.gateways import gateway_states
+
+    # HIPAA obligations with dates (scan every 6 months, restore test, training, exercise, ...): not cached,
+    # answers and records change them without a new run
+    obligations = [o for o in obligation_status(store, now=now) if o.overdue]
 
     return {
         "posture": posture,
         "severities": SEVERITY_NAMES,
         "milestones": [(label, latest.get(kind)) for kind, label in MILESTONES],
         "overdue": overdue,
+        "obligations": obligations,
         "gateways": gateway_states(console),
     }
 
@@ -84,6 +90,7 @@ def overview_json(data: dict[str, Any]) -> dict[str, Any]:
         **posture.to_dict(findings_limit=0),
         "last": {label: (run.to_dict() if run else None) for label, run in data["milestones"]},
         "overdue_reviews": [a.to_dict() for a in data["overdue"]],
+        "overdue_obligations": [o.to_dict() for o in data["obligations"]],
         "gateways": data["gateways"],
     }
 
