@@ -64,6 +64,10 @@ def test_overview_shows_build_posture_numbers_and_json_twin(tmp_path: Path, user
     assert data["rules"] == posture.to_dict()["rules"]
     svg = client.get("/plots/layers.svg")
     assert svg.status_code == 200 and svg.text.lstrip().startswith("<svg")
+    network = client.get("/plots/network.svg")  # Graphviz map of the inventory (radguard inventory --map)
+    assert network.status_code == 200 and network.text.lstrip().startswith("<svg")
+    assert '<g id="graph0"' in network.text
+    assert 'id="network-map"' in client.get("/assets").text
     # the obligations with dates that governance finds overdue (no pen test or exercise is on record here)
     from radguard.govern.obligations import obligation_status
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from radguard.errors import UsageError
 from radguard.models import Severity
 from radguard.report import plots
 from radguard.report.diff import diff_findings
@@ -107,9 +108,17 @@ def plot_svg(console: Console, name: str) -> str:
         return plots.trend_lines([(t.kind, t.started, t.counts) for t in posture.trend],
                                  title="Critical + high findings per run")
 
-    if name not in ("layers", "trend"):
+    def network() -> str:
+        from radguard.govern.inventory import build_inventory, render_svg, to_dot
+
+        return render_svg(to_dot(build_inventory(store)))
+
+    if name not in ("layers", "trend", "network"):
         raise HTTPException(404, f"No plot named {name!r}.")
-    svg: str = console.cached(f"plot-{name}", key, draw)
+    try:
+        svg: str = console.cached(f"plot-{name}", key, network if name == "network" else draw)
+    except UsageError as exc:  # Graphviz missing or failing: say so, the rest of the console works
+        raise HTTPException(503, str(exc)) from None
     return svg
 
 
