@@ -117,7 +117,8 @@ def _spawn_radguard(name: str, args: list[str], st: RangeState, log: Path) -> Pr
 
 def start_gateway(st: RangeState) -> Proc:
     """Start the gateway of ``st`` (its config is in the run directory); waits until it listens."""
-    proc = _spawn_radguard("gateway", ["gateway", "--config", st.gateway_config], st, st.dir / "gateway" / "gateway.log")
+    args = ["gateway", "--config", st.gateway_config]
+    proc = _spawn_radguard("gateway", args, st, st.dir / "gateway" / "gateway.log")
     wait_port(st.host, st.gateway_port, timeout=20)
     return proc
 
@@ -153,10 +154,10 @@ def _make_archive(st: RangeState, images: list[Path]) -> list[str]:
     from pydicom.uid import generate_uid
 
     archive = Path(st.archive_dir)
-    studies = []
+    studies: list[str] = []
     for i in range(ARCHIVE_STUDIES):
         study = generate_uid()
-        studies.append(study)
+        studies.append(str(study))
         sub = archive / f"study{i:02d}"
         sub.mkdir(parents=True, exist_ok=True)
         for k, src in enumerate(images):

@@ -245,6 +245,8 @@ def run_library(st: RangeState, attacks: Sequence[Attack], off: frozenset[str] =
     for attack in attacks:
         res = run_attack(st, attack, off)
         results.append(res)
+        if attack.noisy and "monitor" not in off:
+            lab.restart(st, "monitor")
         if progress:
             progress(res)
     return results

@@ -1,4 +1,5 @@
-"""The attack library: one module per attack, each exporting ``ATTACK`` (an :class:`~radguard.range.attacks.kit.Attack`).
+"""The attack library: one module per attack, each exporting ``ATTACK``
+(an :class:`~radguard.range.attacks.kit.Attack`).
 
 An attack names its MITRE ATT&CK techniques, its precondition, how its success is measured
 (objects exfiltrated at the rogue AE, objects stored, altered or lost, PHI bytes sniffed) and the
@@ -18,8 +19,8 @@ NAMES: tuple[str, ...] = (
     "port_sweep", "ae_brute_force", "find_harvest", "move_exfil", "get_exfil", "rest_harvest",
     "default_credentials", "polyglot_store", "polyglot_rest", "active_content_store", "new_host_modality",
     "association_flood", "contained_modality", "insider_bulk_retrieve", "cleartext_sniff",
-    "polyglot_archive", "pixel_tamper", "header_tamper", "ransomware_full", "ransomware_intermittent", "ransomware_header",
-    "wiper", "backup_poisoning", "ledger_tamper",
+    "polyglot_archive", "pixel_tamper", "header_tamper", "ransomware_full", "ransomware_intermittent",
+    "ransomware_header", "wiper", "backup_poisoning", "ledger_tamper",
 )
 
 

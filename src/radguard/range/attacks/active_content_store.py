@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from radguard.range.attacks.kit import Attack, Context, Outcome
 
@@ -15,7 +15,7 @@ PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 def run(ctx: Context) -> Outcome:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = PDF_STORAGE
+    ds.file_meta.MediaStorageSOPClassUID = UID(PDF_STORAGE)
     ds.SOPInstanceUID = generate_uid()
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian

@@ -9,10 +9,10 @@ THREADS = 5
 
 
 def run(ctx: Context) -> Outcome:
+    from concurrent.futures import ThreadPoolExecutor
+
     from pynetdicom import AE
     from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
-
-    from concurrent.futures import ThreadPoolExecutor
 
     host, port, called = ctx.front
     ae = AE(ae_title="US01")
@@ -35,4 +35,4 @@ def run(ctx: Context) -> Outcome:
 ATTACK = Attack(
     name="association-flood", title="Association flood", attack_ids=("T1498", "T0814"),
     precondition="a modality's AE title (US01)", objective="every flood association reaches the PACS",
-    layers=("gateway", "monitor"), run=run)
+    layers=("gateway", "monitor"), run=run, noisy=True)

@@ -9,7 +9,7 @@ DEFAULTS = (("orthanc", "orthanc"), ("admin", "admin"), ("admin", "password"))
 
 def run(ctx: Context) -> Outcome:
     for user, password in DEFAULTS:
-        code, body = ctx.rest("GET", "/system", auth=(user, password))
+        code, _ = ctx.rest("GET", "/system", auth=(user, password))
         if code == 200:
             code, _ = ctx.rest("GET", "/patients", auth=(user, password))
             return Outcome(success=code == 200, impact={"admin_access": int(code == 200)},

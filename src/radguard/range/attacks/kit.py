@@ -7,6 +7,7 @@ reaches the PACS directly (as on a flat network without the gateway).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -53,6 +54,9 @@ class Attack:
     archive
         It acts on the sealed file archive: the runner audits the archive after it (seal+audit,
         canaries) and recovers it from the backup (backups).
+    noisy
+        Its traffic would linger in the monitor's sliding windows (a flood): the runner restarts the
+        monitor after it, so later attacks are not credited with its alerts.
     """
 
     name: str
@@ -63,6 +67,7 @@ class Attack:
     layers: tuple[str, ...]
     run: Callable[[Context], Outcome]
     archive: bool = False
+    noisy: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {"attack": self.name, "title": self.title, "attack_ids": list(self.attack_ids),
@@ -159,8 +164,11 @@ class Context:
         """Whether the PACS holds the object; an object an attack planted is deleted after the run."""
         found = self._lookup(sop_uid)
         for iid in found:
-            self.cleanups.append(lambda iid=iid: self.rest("DELETE", f"/instances/{iid}") and None)
+            self.cleanups.append(functools.partial(self._delete, iid))
         return bool(found)
+
+    def _delete(self, instance_id: str) -> None:
+        self.rest("DELETE", f"/instances/{instance_id}")
 
     # ------------------------------------------------------------------ stores and archives
     def count_files(self, folder: str | Path) -> int:

@@ -1,4 +1,5 @@
-"""Ransomware, header-preserving of the range's archive copy (the Part 10 header left readable, the rest encrypted), and a ransom note (T1486)."""
+"""Ransomware, header-preserving, on the range's archive copy (the Part 10 header left readable, the rest
+encrypted), and a ransom note (T1486)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Ransomware, intermittent encryption of the range's archive copy (every other 4 KiB block), and a ransom note (T1486)."""
+"""Ransomware, intermittent encryption of the range's archive copy (every other 4 KiB block), and a ransom
+note (T1486)."""
 
 from __future__ import annotations
 
