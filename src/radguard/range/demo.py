@@ -45,7 +45,6 @@ def range_phase(out: Path) -> bool:
 
     Leaves ``range.json`` (``radguard.range/1``), ``report.html`` and ``report.pdf`` in ``out``.
     """
-    from radguard.cli.output import dumps
     from radguard.range import lab, runner
     from radguard.range.attacks import library
     from radguard.range.report import write_range_report
@@ -70,7 +69,7 @@ def range_phase(out: Path) -> bool:
         doc = runner.document(st, results, fps, ablation)
     finally:
         lab.down(run_dir)
-    (out / "range.json").write_text(dumps({"schema": runner.SCHEMA, **doc}) + "\n")
+    (out / "range.json").write_text(json.dumps({"schema": runner.SCHEMA, **doc}, default=str) + "\n")
     html, pdf = write_range_report(doc, out)
     for line in efficacy_lines(doc):
         print(line)

@@ -295,6 +295,7 @@ def per_layer(results: list[dict[str, Any]], fps: dict[str, Any]) -> dict[str, d
             "stopped": sum(1 for r in results if layer in r["prevented_by"]),
             "seen": sum(1 for r in results if any(d["layer"] == layer for d in r["detected_by"])),
             "false_positives": fps.get("false_positives", {}).get(layer, 0),
+            "recovered": sum(1 for r in results if r.get("recovery_verified")) if layer == "backups" else 0,
             "time_to_detect_ms": {"median": ttd[len(ttd) // 2] if ttd else None, "max": ttd[-1] if ttd else None},
         }
     return out

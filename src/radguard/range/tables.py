@@ -51,8 +51,9 @@ def efficacy_lines(doc: Mapping[str, Any]) -> list[str]:
         if not lay["deployed"]:
             continue
         ttd = lay["time_to_detect_ms"]
+        note = f"  recovered {lay['recovered']} (verified clean)" if name == "backups" else ""
         lines.append(f"  {name:<11} stopped {lay['stopped']:>2}  seen {lay['seen']:>2}  false positives "
-                     f"{lay['false_positives']}  time to detect median {ttd['median']} ms, max {ttd['max']} ms")
+                     f"{lay['false_positives']}  time to detect median {ttd['median']} ms, max {ttd['max']} ms{note}")
     lost = sum(int(r["impact"].get("objects_lost", 0)) for r in doc.get("attacks", []))
     rec = [r["recovery_s"] for r in doc.get("attacks", []) if r.get("recovery_s") is not None]
     lines.append(f"  objects lost {lost}; recovery {min(rec, default=0)}-{max(rec, default=0)} s "
