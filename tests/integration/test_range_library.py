@@ -145,6 +145,19 @@ def test_ablation_cells_are_measured(range_dir: Path) -> None:
     assert "two_or_more_layers" in doc["defense_in_depth"]
 
 
+def test_exercise_shows_live_facts_from_the_range(range_dir: Path, tmp_path: Path) -> None:
+    player = tmp_path / "player.yaml"
+    player.write_text("answers:\n  doubt: {choice: escalate, minutes: 10}\n  verify: {choice: recover-verified}\n"
+                      "  clinical: {choice: review-reports}\n")
+    env = dict(os.environ, RADGUARD_DB=f"sqlite:///{tmp_path / 'x.db'}")
+    proc = subprocess.run([sys.executable, "-m", "radguard.cli.main", "exercise", "run", "tampered-ed-images",
+                           "--player", str(player), "--range", str(range_dir), "--json"], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fact: the archive audit reports 0 alerts" in proc.stderr
+    assert json.loads(proc.stdout)["score"] == 7
+
+
 def test_down_leaves_no_process_and_no_listener(range_dir: Path) -> None:
     _, status, _ = cli("range", "status", "--dir", str(range_dir), "--json")
     pids = [p["pid"] for p in status["processes"].values()]
