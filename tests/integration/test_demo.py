@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_demo_runs_every_drill(tmp_path: Path) -> None:
-    env = dict(os.environ, TCP_NODELAY="1")
+    env = dict(os.environ, TCP_NODELAY="1", RADGUARD_DEMO_ATTACKS="get-exfil,wiper")
     env.pop("RADGUARD_DB", None)
     proc = subprocess.run([sys.executable, "-m", "radguard.cli.main", "demo"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600, env=env)
@@ -45,3 +45,13 @@ def test_demo_runs_every_drill(tmp_path: Path) -> None:
     shown = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert shown.returncode in (0, 1), shown.stderr
     assert "(scan)" in shown.stdout
+    # the range phase: results, ablation and the report (the full library runs in test_range_library.py)
+    measured = json.loads((tmp_path / "demo-out" / "range.json").read_text())
+    assert measured["schema"] == "radguard.range/1"
+    assert [a["attack"] for a in measured["attacks"]] == ["get-exfil", "wiper"]
+    assert {r["attack"] for r in measured["ablation"]["rows"]} == {"get-exfil", "wiper"}
+    assert (tmp_path / "demo-out" / "report.html").exists()
+    assert (tmp_path / "demo-out" / "report.pdf").read_bytes().startswith(b"%PDF-")
+    assert "ablation (each layer off in turn" in proc.stdout
+    assert not (tmp_path / "demo-out" / "range" / "range.json").exists() or json.loads(
+        (tmp_path / "demo-out" / "range" / "range.json").read_text())["procs"] == []

@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.secret_cmd",
     "radguard.cli.report_cmd",
     "radguard.cli.demo_cmd",
+    "radguard.cli.range_cmd",
+    "radguard.cli.exercise_cmd",
     "radguard.cli.web_cmd",
     "radguard.cli.govern_cmd",
     "radguard.cli.risk_cmd",

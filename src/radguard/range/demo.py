@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from radguard.range.department import Department, StepResult, say, start_department
 from radguard.range.drills import step_archive, step_gateway, step_pcap, step_scan
@@ -37,6 +38,43 @@ def _print_efficacy(results: list[StepResult]) -> None:
         stopped += outcome != "MISSED"
         print(f"  {phase:<16} {a['attack']:<62} {outcome}")
     print(f"  {stopped}/{len(rows)} attacks blocked or detected")
+
+
+def range_phase(out: Path) -> bool:
+    """The measuring range: up, the attack library with benign traffic, the ablation, the report, down.
+
+    Leaves ``range.json`` (``radguard.range/1``), ``report.html`` and ``report.pdf`` in ``out``.
+    """
+    from radguard.range import lab, runner
+    from radguard.range.attacks import library
+    from radguard.range.report import write_range_report
+    from radguard.range.tables import efficacy_lines, progress_line
+
+    def progress(res: dict[str, Any]) -> None:
+        say(progress_line(res))
+
+    run_dir = out / "range"
+    say("\n• measure: the range (every attack with benign traffic, then each layer switched off)")
+    try:
+        st = lab.up(run_dir)
+    except (RuntimeError, OSError) as exc:
+        print(f"radguard demo: error: cannot start the range: {exc}", file=sys.stderr)
+        return False
+    try:
+        # RADGUARD_DEMO_ATTACKS=a,b limits the library (the demo's own test uses it to stay short)
+        attacks = library([n for n in os.environ.get("RADGUARD_DEMO_ATTACKS", "").split(",") if n])
+        fps = runner.false_positives(st, 6.0)
+        results = runner.run_library(st, attacks, progress=progress)
+        ablation = runner.ablate(st, attacks, results, progress=progress)
+        doc = runner.document(st, results, fps, ablation)
+    finally:
+        lab.down(run_dir)
+    (out / "range.json").write_text(json.dumps({"schema": runner.SCHEMA, **doc}, default=str) + "\n")
+    html, pdf = write_range_report(doc, out)
+    for line in efficacy_lines(doc):
+        print(line)
+    print(f"report: {html}" + (f" and {pdf}" if pdf else ""))
+    return int(doc["totals"]["errors"]) == 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,10 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in results:
         print(f"  [{'ok' if r.ok else 'FAILED'}] {r.name}: {r.summary}")
     _print_efficacy(results)
+    measured = range_phase(out)
     exe = Path(sys.executable).with_name("radguard")  # the hint must work as printed (.venv/bin/radguard ...)
     rel = os.path.relpath(exe)
     cmd = (shlex.quote(str(exe) if rel.startswith("..") else rel) if exe.is_file()
            else f"{shlex.quote(sys.executable)} -m radguard.cli.main")
     db = shlex.quote(f"sqlite:///{out / 'radguard.db'}")
     print(f"results: {out} (see them: RADGUARD_DB={db} {cmd} findings list)")
-    return 0 if all(r.ok for r in results) else 1
+    return 0 if all(r.ok for r in results) and measured else 1

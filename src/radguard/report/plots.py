@@ -113,3 +113,59 @@ def risk_heatmap(cells: Mapping[tuple[int, int], int], matrix: Sequence[Sequence
         ax.spines[side].set_visible(False)
     ax.tick_params(length=0)
     return _svg(fig)
+
+
+#: one colour per layer of defense (the range report's plots)
+LAYER_COLOURS: Mapping[str, str] = {
+    "gateway": "#4575b4",
+    "monitor": "#91bfdb",
+    "seal+audit": "#fc8d59",
+    "canaries": "#d73027",
+    "backups": "#1a9850",
+    "tls": "#999999",
+}
+
+
+def time_to_detect(rows: Sequence[tuple[str, Mapping[str, float]]], *, title: str) -> str:
+    """Time to detect per attack (ms, log scale): one marker per layer that saw the attack."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 0.6 + 0.26 * max(len(rows), 1)))
+    labels = [label for label, _ in rows] or ["(no attack seen)"]
+    for layer, colour in LAYER_COLOURS.items():
+        pts = [(ms, i) for i, (_, by_layer) in enumerate(rows) if (ms := by_layer.get(layer)) is not None]
+        if pts:
+            ax.scatter([max(p[0], 1.0) for p in pts], [p[1] for p in pts], color=colour, label=layer, s=22, zorder=3)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.grid(axis="x", color="#ddd", linewidth=0.6)
+    ax.set_xlabel("attack start to first alert (ms, log scale)")
+    ax.set_title(title, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    if rows:
+        ax.legend(ncols=6, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(rows), 1) ** 0.5 - 0.08),
+                  frameon=False, fontsize=8)
+    return _svg(fig)
+
+
+def impact_bars(rows: Sequence[tuple[str, Mapping[str, int]]], *, title: str) -> str:
+    """What each attack cost (objects lost / altered / exfiltrated / stored), one stacked bar per attack."""
+    plt = _pyplot()
+    kinds = sorted({k for _, impact in rows for k in impact})
+    fig, ax = plt.subplots(figsize=(7.0, 0.6 + 0.26 * max(len(rows), 1)))
+    labels = [label for label, _ in rows] or ["(no impact)"]
+    left = [0] * len(labels)
+    palette = ["#a50026", "#f46d43", "#fdae61", "#74add1", "#4575b4", "#bababa"]
+    for n, kind in enumerate(kinds):
+        values = [impact.get(kind, 0) for _, impact in rows]
+        ax.barh(labels, values, left=left, color=palette[n % len(palette)], label=kind.replace("_", " "),
+                edgecolor="white", linewidth=0.5)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.invert_yaxis()
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("objects")
+    ax.set_title(title, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    if kinds:
+        ax.legend(ncols=min(len(kinds), 4), frameon=False, fontsize=8)
+    return _svg(fig)

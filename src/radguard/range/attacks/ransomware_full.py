@@ -1,0 +1,15 @@
+"""Ransomware, full encryption of the range's archive copy (every byte), and a ransom note (T1486)."""
+
+from __future__ import annotations
+
+from radguard.range.attacks.kit import Attack, Context, Outcome, ransom
+
+
+def run(ctx: Context) -> Outcome:
+    return ransom(ctx, "full")
+
+
+ATTACK = Attack(
+    name="ransomware-full", title="Ransomware, full encryption", attack_ids=("T1486", "T0882"),
+    precondition="write access to the archive's storage", objective="every object encrypted",
+    layers=("seal+audit", "canaries", "backups"), run=run, archive=True)

@@ -1,0 +1,61 @@
+"""Benign background traffic: what a department does all day, during every attack.
+
+The mix (documented in docs/range.md): one operation at once, then every :data:`PERIOD` seconds, in the
+cycle store, query, store, query, retrieve — 40 % C-STORE of one image by the CT (CT01), 40 %
+C-FIND of one study by its UID from the reading workstation (WS01), 20 % C-MOVE of one study to
+WS01 — about 40 associations a minute, through the front door (the gateway, or the PACS directly
+when the gateway is switched off). Any alert raised by it is a false positive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+from radguard.range.attacks.kit import Context
+
+PERIOD = 1.5
+CYCLE = ("store", "find", "store", "find", "move")
+
+
+class Benign:
+    """A background thread playing :data:`CYCLE`; ``ops`` counts what it did and ``failed`` what failed."""
+
+    def __init__(self, ctx: Context, image: Path) -> None:
+        self.ctx = ctx
+        self.image = image
+        self.stop_event = threading.Event()
+        self.ops: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+        self.thread = threading.Thread(target=self._loop, name="radguard-range-benign", daemon=True)
+        self.studies = ctx.pacs_studies()[:1]
+
+    def __enter__(self) -> Benign:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        for n, op in enumerate(itertools.cycle(CYCLE)):
+            if n and self.stop_event.wait(PERIOD):
+                return
+            try:
+                ok = self._one(op)
+            except Exception:
+                ok = False
+            self.ops[op] = self.ops.get(op, 0) + 1
+            if not ok:
+                self.failed[op] = self.failed.get(op, 0) + 1
+
+    def _one(self, op: str) -> bool:
+        ctx = self.ctx
+        if op == "store":
+            return ctx.store("CT01", [self.image])
+        if op == "find":
+            return ctx.find("WS01", [f"StudyInstanceUID={self.studies[0]}" if self.studies else "StudyInstanceUID",
+                                     "StudyDate"]) >= 0
+        return ctx.move(ctx.st.workstation_ae, ctx.st.workstation_ae, self.studies) if self.studies else True
