@@ -161,9 +161,15 @@ def load_table(table: str) -> tuple[Entry, ...]:
 
 
 @cache
+def _table(table: str) -> dict[str, Entry]:
+    """One table's rows by id, loaded once (a producer that needs one rule reads only the tables up to its own)."""
+    return {e.id: e for e in load_table(table)}
+
+
+@cache
 def entries() -> tuple[Entry, ...]:
     """Every rule of every table, in :data:`TABLES` order (loaded once); rule ids must be unique."""
-    out = tuple(e for table in TABLES for e in load_table(table))
+    out = tuple(e for table in TABLES for e in _table(table).values())
     seen: dict[str, str] = {}
     for e in out:
         if e.id in seen:
@@ -172,14 +178,17 @@ def entries() -> tuple[Entry, ...]:
     return out
 
 
-@cache
-def _by_id() -> dict[str, Entry]:
-    return {e.id: e for e in entries()}
-
-
 def entry(rule_id: str) -> Entry:
-    """The rulebook entry of ``rule_id``; raises KeyError if no table defines it."""
-    return _by_id()[rule_id]
+    """The rulebook entry of ``rule_id``; raises KeyError if no table defines it.
+
+    Tables are read in :data:`TABLES` order until one defines the id, so ``radguard scan`` parses only the
+    scan table at start-up (uniqueness across tables is checked by :func:`entries` and the tests).
+    """
+    for table in TABLES:
+        found = _table(table).get(rule_id)
+        if found is not None:
+            return found
+    raise KeyError(rule_id)
 
 
 def rule(rule_id: str) -> Rule:
