@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from types import ModuleType
 
 import typer
 
@@ -60,14 +61,43 @@ def _root(
     """radguard: identify, protect, detect, respond, recover, govern — for DICOM/PACS."""
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
-        continue
+def _modules() -> list[ModuleType]:
+    out: list[ModuleType] = []
+    for name in COMMAND_MODULES:
+        try:
+            out.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return out
+
+
+MODULES = _modules()
+for _mod in MODULES:
     _mod.register(app)
+
+
+def _top_names(t: typer.Typer) -> set[str]:
+    """The top-level command and group names a Typer app holds (typer's rule: function name, ``_`` -> ``-``)."""
+    names = {c.name or (c.callback.__name__.replace("_", "-") if c.callback else "") for c in t.registered_commands}
+    return names | {g.name for g in t.registered_groups if g.name}
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """The app to run ``args`` with: only the module that owns the command, so a command does not pay for
+    building every other command's parameters (typer converts each one at start-up); the whole app for the
+    root help, ``--version`` and unknown commands."""
+    first = next((a for a in args if not a.startswith("-")), None)
+    if first is None:
+        return app
+    for mod in MODULES:
+        one = typer.Typer(name="radguard", help=app.info.help, no_args_is_help=True, add_completion=False,
+                          pretty_exceptions_enable=False, rich_markup_mode=None)
+        mod.register(one)
+        if first in _top_names(one):
+            one.callback()(_root)
+            return one
+    return app
 
 
 def _click_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
@@ -110,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     usage_errors, aborts = _click_error_types()
     interrupts: tuple[type[BaseException], ...] = (*aborts, KeyboardInterrupt)
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(app_for(list(sys.argv[1:] if argv is None else argv)))
     try:
         rv = command.main(args=argv, prog_name="radguard", standalone_mode=False)
     except RadguardError as exc:
