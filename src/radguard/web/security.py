@@ -13,6 +13,7 @@ OWASP ASVS 4.0 V3 (sessions), V4 (access control), V14.4 (headers); 45 CFR 164.3
 
 from __future__ import annotations
 
+import abc
 import base64
 import hashlib
 import hmac
@@ -159,7 +160,7 @@ def security_headers(csp: str, tls: bool) -> list[tuple[str, str]]:
     return headers
 
 
-class _Middleware:
+class _Middleware(abc.ABC):
     """An ASGI middleware over the console: HTTP requests go to :meth:`http`, anything else passes."""
 
     def __init__(self, app: ASGIApp, console: Console) -> None:
@@ -172,8 +173,9 @@ class _Middleware:
             return
         await self.http(scope, receive, send)
 
+    @abc.abstractmethod
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
+        """Handle one HTTP request (the subclass's whole job)."""
 
 
 class SecurityHeaders(_Middleware):
