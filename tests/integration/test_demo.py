@@ -50,7 +50,7 @@ def test_demo_runs_every_drill(tmp_path: Path) -> None:
     assert measured["schema"] == "radguard.range/1"
     assert [a["attack"] for a in measured["attacks"]] == ["get-exfil", "wiper"]
     assert {r["attack"] for r in measured["ablation"]["rows"]} == {"get-exfil", "wiper"}
-    assert (tmp_path / "demo-out" / "report.html").exists()
+    assert "Defense measured on the range" in (tmp_path / "demo-out" / "report.html").read_text()
     assert (tmp_path / "demo-out" / "report.pdf").read_bytes().startswith(b"%PDF-")
     assert "ablation (each layer off in turn" in proc.stdout
     assert not (tmp_path / "demo-out" / "range" / "range.json").exists() or json.loads(

@@ -25,8 +25,12 @@ from radguard.range.attacks.kit import DEPLOYED
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
+#: the module's one store (set by the range fixture): range runs and the exercise land there, the report reads it
+STORE: dict[str, str] = {}
+
+
 def cli(*args: str, check_json: bool = True) -> tuple[int, dict[str, Any], str]:
-    env = dict(os.environ, TCP_NODELAY="1")
+    env = dict(os.environ, TCP_NODELAY="1", **STORE)
     proc = subprocess.run([sys.executable, "-m", "radguard.cli.main", *args], capture_output=True, text=True,
                           timeout=800, env=env)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
@@ -37,6 +41,7 @@ def cli(*args: str, check_json: bool = True) -> tuple[int, dict[str, Any], str]:
 @pytest.fixture(scope="module")
 def range_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     run_dir = tmp_path_factory.mktemp("range")
+    STORE["RADGUARD_DB"] = f"sqlite:///{run_dir.parent / (run_dir.name + '-store.db')}"
     rc, state, err = cli("range", "up", "--dir", str(run_dir), "--json")
     assert rc == 0, err[-2000:]
     assert state["schema"] == "radguard.range-state/1"
@@ -149,13 +154,24 @@ def test_exercise_shows_live_facts_from_the_range(range_dir: Path, tmp_path: Pat
     player = tmp_path / "player.yaml"
     player.write_text("answers:\n  doubt: {choice: escalate, minutes: 10}\n  verify: {choice: recover-verified}\n"
                       "  clinical: {choice: review-reports}\n")
-    env = dict(os.environ, RADGUARD_DB=f"sqlite:///{tmp_path / 'x.db'}")
+    env = dict(os.environ, **STORE)
     proc = subprocess.run([sys.executable, "-m", "radguard.cli.main", "exercise", "run", "tampered-ed-images",
                            "--player", str(player), "--range", str(range_dir), "--json"], capture_output=True,
                           text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "fact: the archive audit reports 0 alerts" in proc.stderr
     assert json.loads(proc.stdout)["score"] == 7
+
+
+def test_report_shows_the_last_range_run_and_exercise(range_dir: Path, tmp_path: Path) -> None:
+    """``radguard report`` reads the one store: the latest range run (the ablation above) and the exercise."""
+    rc, doc, err = cli("report", "--out", str(tmp_path / "r"), "--no-pdf", "--json", "--fail-on", "critical")
+    assert rc in (0, 1), err[-2000:]
+    assert doc["range"]["totals"]["attacks"] == 2 and doc["range"]["ablation"] is True
+    assert doc["exercise"]["score"] == 7 and doc["exercise"]["improvement_plan"] is not None
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Defense measured on the range" in html and "get-exfil" in html and "Last exercise" in html
+    assert not {lay["kind"] for lay in doc["layers"]} & {"range", "exercise"}
 
 
 def test_down_leaves_no_process_and_no_listener(range_dir: Path) -> None:

@@ -152,6 +152,10 @@ def test_a_record_fulfils_an_obligation(store: Store) -> None:
     assert not obls["penetration-test"].overdue and obls["penetration-test"].source.startswith("record #")
     with pytest.raises(UsageError, match="unknown obligation"):
         record(store, "nope", datetime.now(UTC), "x")
+    # a tabletop exercise stored by `radguard exercise run` fulfils the incident-response exercise
+    store.start_run("exercise", {"scenario": "ransomware-night"}).finish(summary={"score": 1})
+    obls = {o.obligation.id: o for o in obligation_status(store)}
+    assert not obls["ir-exercise"].overdue and obls["ir-exercise"].source.endswith("(exercise)")
     with pytest.raises(UsageError, match="OBLIGATION=DAYS"):
         parse_intervals(["training"])
 

@@ -8,9 +8,11 @@ import html5lib
 import pytest
 
 from radguard.models import Finding, Severity
+from radguard.range.report import store_results
 from radguard.report.document import posture_html
 from radguard.report.posture import build_posture
 from radguard.store import Store, open_store
+from tests.support.rangedoc import range_doc
 
 PATIENT = "DOE^JANE"  # must never reach a page
 
@@ -85,3 +87,37 @@ def test_json_form_follows_the_finding_schema(store: Store) -> None:
     assert data["open"]["medium"] == 1
     assert data["findings"][0]["rule"] == "query-harvesting" and data["findings"][0]["layer"] == "pcap"
     assert data["layers"][0]["function"] == "Detect"
+
+
+def test_range_and_exercise_runs_show_in_their_own_sections(store: Store, tmp_path: Path) -> None:
+    """The posture report reads the range's last measurement and the last exercise from the same store."""
+    add_run(store, "scan", [finding("dicom-open-query", "high")])
+    url = str(store.engine.url)
+    range_run = store_results(range_doc(tmp_path), url=url)
+    handle = store.start_run("exercise", {"scenario": "ransomware-night"})
+    handle.finish(summary={"scenario": "ransomware-night", "title": "Ransomware on the PACS at night", "score": 3,
+                           "possible": 9, "met": 1, "not_met": 2, "path": [],
+                           "improvement_plan": [{"action": "Test restores monthly", "owner": "PACS administrator",
+                                                 "priority": "high", "due": "2027-01-05", "why": "restore/late"}]})
+    posture = build_posture(store)
+    assert [lay.kind for lay in posture.layers] == ["scan"]  # programs are not layers of defense
+    assert {t.kind for t in posture.trend} == {"scan"}
+    assert posture.range is not None and posture.range.run_id == range_run
+    assert posture.exercise is not None and posture.exercise.summary["score"] == 3
+    doc = posture.to_dict()
+    assert doc["range"]["totals"]["attacks"] == 3 and doc["range"]["ablation"] is True
+    assert doc["exercise"]["improvement_plan"][0]["action"] == "Test restores monthly"
+    html = posture_html(posture, site="x", store_url=url)
+    parser = html5lib.HTMLParser(strict=True)
+    parser.parse(html)
+    assert not parser.errors
+    assert 'id="range"' in html and 'id="exercise"' in html and html.count("<svg") == 4
+    text = " ".join(html.split())
+    assert "1 of 3 attacks were stopped" in text and "Test restores monthly" in text and "gateway off" in text
+    assert "scored 3 of 9" in text
+
+
+def test_a_range_run_without_results_shows_no_section(store: Store) -> None:
+    handle = store.start_run("range", {})
+    handle.finish(summary={"error": "the range did not come up"})
+    assert build_posture(store).range is None

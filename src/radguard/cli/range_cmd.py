@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from radguard.cli.options import JsonOption, writable_dir, writable_file
+from radguard.cli.options import JsonOption, NoStoreOption, writable_dir, writable_file
 
 range_app = typer.Typer(help="A simulated imaging department on loopback: attack it, measure every layer.",
                         no_args_is_help=True)
@@ -104,9 +104,12 @@ def _print_results(doc: dict[str, Any]) -> None:
         typer.echo(line)
 
 
-def _finish(doc: dict[str, Any], json_out: bool, out: Path | None) -> None:
+def _finish(doc: dict[str, Any], json_out: bool, out: Path | None, no_store: bool) -> None:
     from radguard.cli.output import dumps, finish
+    from radguard.range.report import store_results
 
+    if not no_store:  # radguard report shows the latest measurement
+        doc["run"] = store_results(doc)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(dumps({"schema": "radguard.range/1", **doc}) + "\n")
@@ -122,6 +125,7 @@ def attack_cmd(
     run_dir: DirOption = None,
     benign_seconds: BenignOption = 8.0,
     out: OutOption = None,
+    no_store: NoStoreOption = False,
     json_out: JsonOption = False,
 ) -> None:
     """Run attacks against the running range with benign traffic in the background; measure every layer."""
@@ -140,7 +144,7 @@ def attack_cmd(
     fps = runner.false_positives(st, benign_seconds, layers_off)
     results = runner.run_library(st, attacks, layers_off, progress=_progress)
     runner.restore(st)
-    _finish(runner.document(st, results, fps), json_out, out)
+    _finish(runner.document(st, results, fps), json_out, out, no_store)
 
 
 @range_app.command("ablate")
@@ -149,6 +153,7 @@ def ablate_cmd(
     run_dir: DirOption = None,
     benign_seconds: BenignOption = 8.0,
     out: OutOption = None,
+    no_store: NoStoreOption = False,
     json_out: JsonOption = False,
 ) -> None:
     """The library with every layer on, then with each layer switched off in turn (only the attacks that
@@ -162,7 +167,7 @@ def ablate_cmd(
     fps = runner.false_positives(st, benign_seconds)
     results = runner.run_library(st, attacks, progress=_progress)
     ablation = runner.ablate(st, attacks, results, progress=_progress)
-    _finish(runner.document(st, results, fps, ablation), json_out, out)
+    _finish(runner.document(st, results, fps, ablation), json_out, out, no_store)
 
 
 @range_app.command("report")

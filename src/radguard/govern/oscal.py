@@ -148,8 +148,12 @@ def poam(st: GovernStatus, risks: Sequence[Risk], items: Sequence[PlanItem], *, 
             props.append(m.common.Property(name="owner", ns=NS, value=it.owner))
         if it.due:
             props.append(m.common.Property(name="due", ns=NS, value=it.due.isoformat()))
-        key = ("finding:" if it.kind == "control" else "risk:") + (it.ref if it.kind == "control"
-                                                                     else by_id[it.ref].key)
+        if it.kind == "control":
+            key = "finding:" + it.ref
+        elif it.kind == "risk":
+            key = "risk:" + by_id[it.ref].key
+        else:  # a corrective action of an exercise: its scenario and action name it
+            key = f"{it.kind}:{it.ref}:{it.action}"
         poam_items.append(m.poam.PoamItem(
             uuid=_uuid("poam-item:" + key), title=f"{it.id} {it.title}", description=it.action,
             props=props, remarks=it.weakness or None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -57,8 +57,11 @@ def _action(c: ControlStatus) -> str:
     return " ".join(steps) or "Review the parts of this control that are not met."
 
 
-def plan_items(controls: Sequence[ControlStatus], risks: Sequence[Risk], framework: str = "hipaa") -> list[PlanItem]:
-    """POA&M items: controls not met first, then partial ones, then risks moderate or worse (worst first)."""
+def plan_items(controls: Sequence[ControlStatus], risks: Sequence[Risk], framework: str = "hipaa",
+               exercise: Mapping[str, Any] | None = None) -> list[PlanItem]:
+    """POA&M items: controls not met first, then partial ones, then risks moderate or worse (worst first), then
+    the corrective actions of the last tabletop exercise (``exercise``: its after-action report, as stored by
+    ``radguard exercise run``; 45 CFR 164.308(a)(6) and (a)(7)(ii)(D))."""
     out: list[PlanItem] = []
     kinds = COUNTED_KINDS.get(framework, frozenset())
     ranked = sorted((c for c in controls if c.ref.startswith(framework + ":") and c.kind in kinds
@@ -76,6 +79,12 @@ def plan_items(controls: Sequence[ControlStatus], risks: Sequence[Risk], framewo
                             action=r.note or (f"Treatment: {r.treatment.value}" if r.treatment.value != "none"
                                               else "Decide a treatment (radguard risk set)"),
                             severity=r.residual.label, owner=r.owner, due=r.due, status=r.status.value))
+    aar = exercise or {}
+    for c in aar.get("improvement_plan", []):
+        out.append(PlanItem(id=f"POAM-{len(out) + 1:03d}", kind="exercise", ref=str(aar.get("scenario", "")),
+                            title=str(c["action"]), weakness=f"exercise {aar.get('title', '')}: {c.get('why', '')}",
+                            action=str(c["action"]), severity=str(c.get("priority", "")),
+                            owner=str(c.get("owner", "")), due=date.fromisoformat(c["due"]) if c.get("due") else None))
     return out
 
 

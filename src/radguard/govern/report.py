@@ -87,7 +87,9 @@ def write_govern_report(store: Store, out_dir: Path, *, pdf: bool = True, site: 
     """
     st = govern_status(store, frameworks, intervals)
     risks = risk.register(store)
-    items = plan_items(st.controls, risks)
+    last_exercise = store.latest_run("exercise")
+    items = plan_items(st.controls, risks, exercise=last_exercise.summary
+                       if last_exercise and last_exercise.status == "done" else None)
     history = risk.trend(store)
     html = governance_html(st, risks, items, site=site, store_url=store_label(store.engine.url), trend=history)
     ar = oscal.to_json(oscal.assessment_results(st, risks, site=site))

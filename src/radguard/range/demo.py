@@ -47,8 +47,10 @@ def range_phase(out: Path) -> bool:
     """
     from radguard.range import lab, runner
     from radguard.range.attacks import library
-    from radguard.range.report import write_range_report
+    from radguard.range.report import store_results
     from radguard.range.tables import efficacy_lines, progress_line
+    from radguard.report.document import write_posture_report
+    from radguard.store import open_store
 
     def progress(res: dict[str, Any]) -> None:
         say(progress_line(res))
@@ -70,7 +72,14 @@ def range_phase(out: Path) -> bool:
     finally:
         lab.down(run_dir)
     (out / "range.json").write_text(json.dumps({"schema": runner.SCHEMA, **doc}, default=str) + "\n")
-    html, pdf = write_range_report(doc, out)
+    db = f"sqlite:///{out / 'radguard.db'}"
+    store_results(doc, url=db)  # the report reads the one store: the drills' findings and this measurement
+    store = open_store(db)
+    try:
+        files = write_posture_report(store, out, site="the demo department")
+    finally:
+        store.close()
+    html, pdf = files.html, files.pdf
     for line in efficacy_lines(doc):
         print(line)
     print(f"report: {html}" + (f" and {pdf}" if pdf else ""))

@@ -40,6 +40,8 @@ def posture_html(posture: Posture, *, site: str, store_url: str, findings_limit:
             "layers": plots.severity_bars(rows, title="Open findings by layer"),
             "trend": plots.trend_lines(points, title="Critical + high findings per run"),
         },
+        "range_plots": plots.range_plots(posture.range.summary) if posture.range else {},
+        "range_fp": plots.false_positive_total(posture.range.summary) if posture.range else 0,
     })
 
 

@@ -169,3 +169,21 @@ def impact_bars(rows: Sequence[tuple[str, Mapping[str, int]]], *, title: str) ->
     if kinds:
         ax.legend(ncols=min(len(kinds), 4), frameon=False, fontsize=8)
     return _svg(fig)
+
+
+def range_plots(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The two plots of a ``radguard.range/1`` document: time to detect and impact (range and posture reports)."""
+    attacks = list(doc.get("attacks", []))
+    ttd_rows = [(a["attack"], {d["layer"]: float(d["time_to_detect_ms"]) for d in a["detected_by"]})
+                for a in attacks if a.get("detected_by")]
+    impact_rows = [(a["attack"], {k: int(v) for k, v in a.get("impact", {}).items()
+                                  if k.startswith("objects_") and int(v) > 0}) for a in attacks]
+    return {
+        "ttd": time_to_detect(ttd_rows, title="Time to detect, per attack and layer"),
+        "impact": impact_bars([r for r in impact_rows if r[1]], title="Impact with every layer on"),
+    }
+
+
+def false_positive_total(doc: Mapping[str, Any]) -> int:
+    """False alarms raised by benign traffic alone, summed over the layers of a ``radguard.range/1`` document."""
+    return sum(int(v) for v in doc.get("benign", {}).get("false_positives", {}).values())

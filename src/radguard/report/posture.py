@@ -55,6 +55,31 @@ LAYERS: Mapping[str, LayerInfo] = {
 }
 
 
+#: run kinds that are programs, not layers of defense: the range's measured efficacy (``radguard range``, its
+#: summary a ``radguard.range/1`` document) and the last tabletop exercise (``radguard exercise run``, its summary
+#: the after-action report). The posture shows the latest of each in its own section.
+PROGRAM_KINDS: frozenset[str] = frozenset({"range", "exercise"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProgramRun:
+    """The latest finished run of a program kind and what it left in the store."""
+
+    kind: str
+    run_id: int
+    started: datetime
+    summary: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.summary
+        head: dict[str, Any] = {"run": self.run_id, "started": self.started.isoformat()}
+        if self.kind == "range":
+            return {**head, "totals": s.get("totals", {}), "defense_in_depth": s.get("defense_in_depth", {}),
+                    "layers": s.get("layers", {}), "ablation": bool(s.get("ablation"))}
+        return {**head, "scenario": s.get("scenario"), "title": s.get("title"), "score": s.get("score"),
+                "possible": s.get("possible"), "improvement_plan": list(s.get("improvement_plan", []))}
+
+
 def layer_of(kind: str) -> LayerInfo:
     """The layer a run kind belongs to."""
     return LAYERS.get(kind, LayerInfo(kind, Function.IDENTIFY))
@@ -114,6 +139,8 @@ class Posture:
     controls: tuple[ControlSummary, ...]
     trend: tuple[TrendPoint, ...]
     findings: tuple[tuple[str, Finding], ...] = field(default=())  # (kind, finding), worst first
+    range: ProgramRun | None = None  # the latest range measurement
+    exercise: ProgramRun | None = None  # the latest tabletop exercise
 
     @property
     def total_open(self) -> int:
@@ -150,6 +177,8 @@ class Posture:
             "findings": [
                 {"layer": kind, **f.to_dict()} for kind, f in self.findings[:findings_limit]
             ],
+            "range": self.range.to_dict() if self.range else None,
+            "exercise": self.exercise.to_dict() if self.exercise else None,
         }
 
 
@@ -244,10 +273,11 @@ def build_posture(store: Store, *, history: int = 30, now: datetime | None = Non
     """
     runs = store.runs(limit=max(history * len(LAYERS), 200))
     latest = _latest_per_kind(runs)
+    programs = {kind: _program(latest.pop(kind)) for kind in PROGRAM_KINDS if kind in latest}
     trend_runs: list[RunInfo] = []
     seen: Counter[str] = Counter()
     for run in runs:
-        if run.status == "running" or seen[run.kind] >= history:
+        if run.status == "running" or run.kind in PROGRAM_KINDS or seen[run.kind] >= history:
             continue
         seen[run.kind] += 1
         trend_runs.append(run)
@@ -273,7 +303,17 @@ def build_posture(store: Store, *, history: int = 30, now: datetime | None = Non
         controls=controls,
         trend=tuple(trend),
         findings=tuple(everything),
+        range=programs.get("range"),
+        exercise=programs.get("exercise"),
     )
+
+
+def _program(run: RunInfo) -> ProgramRun | None:
+    """A program run whose summary has the shape its section needs (an older or failed run shows nothing)."""
+    need = ("attacks", "totals", "layers") if run.kind == "range" else ("score", "improvement_plan")
+    if run.status != "done" or not all(k in run.summary for k in need):
+        return None
+    return ProgramRun(kind=run.kind, run_id=run.id, started=run.started, summary=run.summary)
 
 
 def _ordered(counts: Mapping[str, int]) -> dict[str, int]:
