@@ -61,13 +61,31 @@ LAYERS: Mapping[str, LayerInfo] = {
 PROGRAM_KINDS: frozenset[str] = frozenset({"range", "exercise"})
 
 
+def layer_of(kind: str) -> LayerInfo:
+    """The layer a run kind belongs to."""
+    return LAYERS.get(kind, LayerInfo(kind, Function.IDENTIFY))
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ProgramRun:
-    """The latest finished run of a program kind and what it left in the store."""
+class RunPoint:
+    """One finished run of a kind, and when it started."""
 
     kind: str
     run_id: int
     started: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TrendPoint(RunPoint):
+    """One run of a kind: when, and its findings by severity."""
+
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProgramRun(RunPoint):
+    """The latest finished run of a program kind and what it left in the store."""
+
     summary: Mapping[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,21 +96,6 @@ class ProgramRun:
                     "layers": s.get("layers", {}), "ablation": bool(s.get("ablation"))}
         return {**head, "scenario": s.get("scenario"), "title": s.get("title"), "score": s.get("score"),
                 "possible": s.get("possible"), "improvement_plan": list(s.get("improvement_plan", []))}
-
-
-def layer_of(kind: str) -> LayerInfo:
-    """The layer a run kind belongs to."""
-    return LAYERS.get(kind, LayerInfo(kind, Function.IDENTIFY))
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TrendPoint:
-    """One run of a kind: when, and its findings by severity."""
-
-    kind: str
-    run_id: int
-    started: datetime
-    counts: Mapping[str, int]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
