@@ -76,6 +76,26 @@ def test_overview_shows_build_posture_numbers_and_json_twin(tmp_path: Path, user
     assert page.count('class="overdue-obligation"') == len(overdue)
 
 
+def test_overview_shows_the_last_range_run_and_exercise(tmp_path: Path, users: Store) -> None:  # noqa: F811
+    from radguard.range.report import store_results
+    from tests.support.rangedoc import range_doc
+
+    fill(users)
+    run = store_results(range_doc(tmp_path), url=str(users.engine.url))
+    users.start_run("exercise", {}).finish(summary={
+        "scenario": "ransomware-night", "title": "Ransomware on the PACS at night", "score": 5, "possible": 9,
+        "improvement_plan": [{"action": "Test restores monthly", "owner": "PACS administrator", "priority": "high",
+                              "due": "2027-01-05", "why": "x"}]})
+    client = make_client(tmp_path)
+    assert login(client, "vera") == 303
+    page = " ".join(client.get("/").text.split())
+    assert f'href="/runs/{run}"' in page
+    assert "Of 3 attacks, <strong>1</strong> were stopped" in page and "gateway off" in page
+    assert "Test restores monthly" in page and "score 5 of 9" in page
+    data = client.get("/api/overview").json()
+    assert data["range"]["run"] == run and data["exercise"]["score"] == 5
+
+
 def test_findings_filters_pages_and_diff(tmp_path: Path, users: Store) -> None:  # noqa: F811
     fill(users)
     client = make_client(tmp_path, page_size=7)
