@@ -5,11 +5,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := dcmtk orthanc postgresql nmap tshark tcpdump openssl rsyslog graphviz \
+APT_PACKAGES := dcmtk orthanc orthanc-dicomweb postgresql nmap tshark tcpdump openssl rsyslog graphviz \
   poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
   chromium chromium-driver
 # commands whose presence tells that the system packages are installed
-APT_PROBES := storescp dcmqrscp Orthanc nmap tshark tcpdump openssl rsyslogd dot /usr/lib/postgresql/15/bin/initdb \
+APT_PROBES := storescp dcmqrscp Orthanc /usr/share/orthanc/plugins/libOrthancDicomWeb.so nmap tshark tcpdump openssl rsyslogd dot /usr/lib/postgresql/15/bin/initdb \
   pdftoppm /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/bin/chromium /usr/bin/chromedriver
 # shared libraries WeasyPrint loads (ldconfig names)
 APT_LIBS := libpangoft2-1.0.so.0 libharfbuzz-subset.so.0

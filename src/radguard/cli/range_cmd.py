@@ -120,7 +120,7 @@ def _finish(doc: dict[str, Any], json_out: bool, out: Path | None, no_store: boo
 @range_app.command("attack")
 def attack_cmd(
     names: list[str] = typer.Argument(None, help="Attacks to run (default: the whole library; see range list)."),
-    off: list[str] = typer.Option(None, "--off", help="Switch this layer off (repeatable): gateway, monitor, "
+    off: list[str] = typer.Option(None, "--off", help="Switch this layer off (repeatable): gateway, monitor, tls, "
                                                       "seal+audit, canaries, backups."),
     run_dir: DirOption = None,
     benign_seconds: BenignOption = 8.0,

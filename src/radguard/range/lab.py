@@ -61,6 +61,17 @@ BASELINE: dict[str, Any] = {
 }
 
 
+#: Orthanc's DICOMweb plugin (Debian package orthanc-dicomweb): QIDO-RS, WADO-RS and STOW-RS under /dicom-web/
+DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+
+
+def dicomweb_overrides() -> dict[str, Any]:
+    """Orthanc settings that load the DICOMweb plugin as a PACS ships it (no authentication of its own)."""
+    if not DICOMWEB_PLUGIN.exists():
+        return {}
+    return {"Plugins": [str(DICOMWEB_PLUGIN)], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
+
+
 def default_dir() -> Path:
     """``<user data dir>/radguard/range`` (``~/.local/share/radguard/range``)."""
     from platformdirs import user_data_dir
@@ -81,7 +92,7 @@ upstream = "{st.host}:{st.pacs_port}"
 upstream_ae = "{st.pacs_ae}"
 ae_title = "{st.gateway_ae}"
 control = "control/gateway.sock"
-
+{_tls_lines(st)}
 [[peer]]
 ae = "CT01"
 hosts = ["127.0.0.1"]
@@ -105,6 +116,17 @@ associations_per_minute = {ASSOCIATIONS_PER_MINUTE}
 [audit]
 file = "audit.jsonl"
 """
+
+
+def _tls_lines(st: RangeState) -> str:
+    """The gateway's DICOM TLS listener (the TLS layer): the modalities' client certificates are required."""
+    if not st.gateway_tls_port:
+        return ""
+    from radguard.range.pki import load_pki
+
+    pki = load_pki(Path(st.tls_dir))
+    return (f'listen_tls = "{st.host}:{st.gateway_tls_port}"\ntls_cert = "{pki.server_cert}"\n'
+            f'tls_key = "{pki.server_key}"\ntls_client_ca = "{pki.ca}"\n')
 
 
 def _spawn_radguard(name: str, args: list[str], st: RangeState, log: Path) -> Proc:
@@ -202,11 +224,14 @@ def up(run_dir: Path) -> RangeState:
         procs.append(Proc(name="rogue", pid=rogue.proc.pid if rogue.proc else 0, marker=str(run_dir)))
         known = {"ws01": ("WS01", LOOPBACK, ws.port), "ct01": ("CT01", LOOPBACK, 104),
                  "us01": ("US01", LOOPBACK, 104), "exfil": ("EXFIL", LOOPBACK, rogue.port)}
-        pacs = start_orthanc(peers_dir, ae="PACS", modalities=known)
+        pacs = start_orthanc(peers_dir, ae="PACS", modalities=known, overrides=dicomweb_overrides())
         procs.append(Proc(name="pacs", pid=pacs.proc.pid if pacs.proc else 0, marker=str(run_dir)))
         archive = start_dcmqrscp(peers_dir, ae="ARCHIVE", peers={"WS01": (LOOPBACK, ws.port)})
         procs.append(Proc(name="archive", pid=archive.proc.pid if archive.proc else 0, marker=str(run_dir)))
-        gw_port = free_port()
+        gw_port, gw_tls_port = free_port(), free_port()
+        from radguard.range.pki import make_pki
+
+        make_pki(run_dir / "gateway" / "tls", host=LOOPBACK)
         ports = [pacs.port, gw_port, ws.port, archive.port, rogue.port]
         from radguard.assess.targets import DEFAULT_PORTS
 
@@ -227,7 +252,8 @@ def up(run_dir: Path) -> RangeState:
             monitor_args=[*(a for p in ports for a in ("--dicom-port", str(p))), "--baseline", str(baseline),
                           "--threshold", f"bulk-retrieve.min_objects={BULK_OBJECTS}",
                           "--threshold", f"dicom-sweep.min_endpoints={SWEEP_ENDPOINTS}"],
-            procs=procs, started=time.time())
+            procs=procs, started=time.time(), gateway_tls_port=gw_tls_port,
+            tls_dir=str(run_dir / "gateway" / "tls"))
         st.save()
         images = demo_images()
         for image in images:  # one by one: a file the PACS refuses must not stop the others
@@ -258,7 +284,8 @@ def up(run_dir: Path) -> RangeState:
             p.stop()
         raise
     say(f"  PACS      Orthanc  DICOM {st.host}:{st.pacs_port}  REST :{st.pacs_http_port}")
-    say(f"  gateway   radguard {st.host}:{st.gateway_port}  (AE {st.gateway_ae} -> PACS)")
+    say(f"  gateway   radguard {st.host}:{st.gateway_port}, DICOM TLS :{st.gateway_tls_port}  "
+        f"(AE {st.gateway_ae} -> PACS)")
     say(f"  WS01      storescp {st.host}:{st.workstation_port}   ARCHIVE dcmqrscp {st.host}:{st.archive_port}")
     say(f"  EXFIL     rogue storescp {st.host}:{st.rogue_port} (attacker)   monitor: radguard monitor -i lo")
     say(f"  archive   {st.archive_dir} sealed, {len(st.canaries)} canaries, backup {st.backup_dir}")

@@ -160,6 +160,8 @@ def _summarise(attack: Attack, outcome: Outcome | None, alerts: list[dict[str, A
                 for layer, a in first.items()]
     success = bool(outcome and outcome.success)
     prevented = [] if success or outcome is None else [layer for layer in PREVENTING if layer in first]
+    if outcome is not None and not success:  # a silent layer (TLS), shown by the attacker's own measurement
+        prevented += [layer for layer in outcome.blocked_by if layer not in off and layer not in prevented]
     ttd = min((d["time_to_detect_ms"] for d in detected), default=None)
     return {**attack.describe(), "layers_off": sorted(off), "success": success,
             "prevented_by": prevented, "detected_by": detected, "time_to_detect_ms": ttd,

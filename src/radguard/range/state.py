@@ -98,6 +98,9 @@ class RangeState:
     patient_names: list[str] = field(default_factory=list)
     procs: list[Proc] = field(default_factory=list)
     started: float = 0.0
+    #: the gateway's DICOM TLS port (0: none) and the range PKI's folder (range/pki.py)
+    gateway_tls_port: int = 0
+    tls_dir: str = ""
 
     @property
     def dir(self) -> Path:
@@ -105,8 +108,9 @@ class RangeState:
 
     def ports(self) -> list[int]:
         """Every listening port of the range."""
-        return [self.pacs_port, self.pacs_http_port, self.gateway_port, self.workstation_port, self.archive_port,
-                self.rogue_port]
+        ports = [self.pacs_port, self.pacs_http_port, self.gateway_port, self.workstation_port, self.archive_port,
+                 self.rogue_port]
+        return [*ports, self.gateway_tls_port] if self.gateway_tls_port else ports
 
     def proc(self, name: str) -> Proc | None:
         return next((p for p in self.procs if p.name == name), None)

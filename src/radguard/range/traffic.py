@@ -1,7 +1,8 @@
 """Benign background traffic: what a department does all day, during every attack.
 
 The mix (documented in docs/range.md): one operation at once, then every :data:`PERIOD` seconds, in the
-cycle store, query, store, query, retrieve — 40 % C-STORE of one image by the CT (CT01), 40 %
+cycle store, query, store, query, retrieve — 40 % C-STORE of one image by the CT (CT01, over DICOM TLS to
+the gateway while the TLS layer is on), 40 %
 C-FIND of one study by its UID from the reading workstation (WS01), 20 % C-MOVE of one study to
 WS01 — about 40 associations a minute, through the front door (the gateway, or the PACS directly
 when the gateway is switched off). Any alert raised by it is a false positive.
@@ -54,7 +55,7 @@ class Benign:
     def _one(self, op: str) -> bool:
         ctx = self.ctx
         if op == "store":
-            return ctx.store("CT01", [self.image])
+            return ctx.modality_store("CT01", [self.image])
         if op == "find":
             return ctx.find("WS01", [f"StudyInstanceUID={self.studies[0]}" if self.studies else "StudyInstanceUID",
                                      "StudyDate"]) >= 0

@@ -28,8 +28,8 @@ from radguard.range.state import RangeState
 #: every layer of defense the range can switch off (TLS is not deployed in the range: attacks that only
 #: TLS would stop are measured as gaps)
 LAYERS: tuple[str, ...] = ("gateway", "monitor", "seal+audit", "canaries", "backups", "tls")
-#: layers present in the range (TLS is not)
-DEPLOYED: tuple[str, ...] = ("gateway", "monitor", "seal+audit", "canaries", "backups")
+#: layers present in the range (TLS: the gateway's DICOM TLS listener, which the department's modalities use)
+DEPLOYED: tuple[str, ...] = ("gateway", "monitor", "seal+audit", "canaries", "backups", "tls")
 #: a minimal PE header (DOS stub pointing at a PE signature): what an executable polyglot carries
 PE_STUB = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"\x80\x00\x00\x00"
 
@@ -41,6 +41,9 @@ class Outcome:
     success: bool
     impact: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    #: layers that stopped the attack without raising an alert, shown by the attacker's own measurement (TLS:
+    #: the sniffer read encrypted records on the segment and no PHI); counted only while the layer is on
+    blocked_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,31 @@ class Context:
             return self.st.host, self.st.gateway_port, self.st.gateway_ae
         return self.st.host, self.st.pacs_port, self.st.pacs_ae
 
+    @property
+    def tls_on(self) -> bool:
+        """The department's modalities store over DICOM TLS to the gateway (which terminates it)."""
+        return self.gateway_on and "tls" not in self.off and bool(self.st.gateway_tls_port)
+
+    @property
+    def modality_port(self) -> int:
+        """The port the department's modalities send to: where their traffic crosses the network segment."""
+        if self.tls_on:
+            return self.st.gateway_tls_port
+        return self.front[1]
+
+    def modality_store(self, calling: str, files: list[Path]) -> bool:
+        """A department modality storing, as it does all day: over DICOM TLS with its client certificate when the
+        TLS layer is on, in clear to the front door otherwise."""
+        if not self.tls_on:
+            return self.store(calling, files)
+        from radguard.range.pki import load_pki
+
+        pki = load_pki(Path(self.st.tls_dir))
+        r = dcmtk(["storescu", "+tls", str(pki.client_key), str(pki.client_cert), "+cf", str(pki.ca),
+                   "-aet", calling, "-aec", self.st.gateway_ae, self.st.host, str(self.st.gateway_tls_port),
+                   *map(str, files)])
+        return r.returncode == 0
+
     def store(self, calling: str, files: list[Path], called: str | None = None) -> bool:
         host, port, ae = self.front
         r = dcmtk(["storescu", "-aet", calling, "-aec", called or ae, host, str(port), *map(str, files)])
@@ -127,9 +155,9 @@ class Context:
 
     # ------------------------------------------------------------------ the PACS's web side
     def rest(self, method: str, path: str, body: bytes | None = None,
-             auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
+             auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         req = urllib.request.Request(f"http://{self.st.host}:{self.st.pacs_http_port}{path}", data=body,
-                                     method=method)
+                                     method=method, headers=headers or {})
         if auth:
             req.add_header("Authorization", "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
         try:
@@ -139,6 +167,11 @@ class Context:
             return int(exc.code), b""
         except OSError:
             return 0, b""
+
+    @functools.cached_property
+    def dicomweb(self) -> bool:
+        """Whether the PACS answers DICOMweb (QIDO-RS) at ``/dicom-web/`` (Orthanc's DICOMweb plugin)."""
+        return self.rest("GET", "/dicom-web/studies?limit=1")[0] == 200
 
     def rest_json(self, path: str) -> Any:
         code, body = self.rest("GET", path)
