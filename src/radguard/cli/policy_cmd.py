@@ -31,14 +31,15 @@ def learn_cmd(
     nft_out: Annotated[Path | None, typer.Option("--nft", callback=writable_file,
                                                  help="Write the nftables ruleset here.")] = None,
     listen: str = typer.Option("0.0.0.0:11112", "--listen", help="The gateway's [gateway] listen IP:PORT."),
-    min_associations: int = typer.Option(1, "--min-associations", min=1,
-                                         help="Released associations before an (AE, host) pair is kept."),
+    min_associations: int = typer.Option(1, "--min-associations",
+                                         help="Released associations before an (AE, host) pair is kept (>= 1)."),
     json_out: JsonOption = False,
 ) -> None:
     """Draft a least-privilege gateway.toml (and an nftables ruleset) from observed DICOM traffic."""
     from radguard.cli.output import finish
-    from radguard.policy.run import run_learn, traffic_of
+    from radguard.policy.run import check_learn_args, run_learn, traffic_of
 
+    check_learn_args(listen, min_associations)  # before a long read
     learned = run_learn(traffic_of(captures or [], from_store), listen, min_associations)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,13 @@ def listen_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def check_learn_args(listen: str, min_associations: int) -> None:
+    """``--listen`` and ``--min-associations``, checked before the traffic is read."""
+    listen_address(listen)
+    if min_associations < 1:
+        raise UsageError("--min-associations must be at least 1")
+
+
 def run_learn(traffic: Traffic, listen: str, min_associations: int) -> Learned:
     """Learn, draft the gateway.toml (validated by the gateway's own loader), draft the ruleset."""
     gateway = listen_address(listen)

@@ -109,12 +109,13 @@ def _is_web(r: Record) -> bool:
             and (r.get("kind") == "connection" or r.get("transport") == "tls") and bool(r.get("bytes_server")))
 
 
-def _traffic(records: list[Record], sources: list[str], errors: list[dict[str, Any]]) -> Traffic:
+def from_records(records: list[Record], sources: list[str], errors: list[dict[str, Any]] | None = None) -> Traffic:
+    """Traffic of monitor records already read (the detections run over them once)."""
     from radguard.monitor import detections
 
     web = [r for r in records if _is_web(r)]
     wire = [r for r in records if not _is_web(r)]
-    return Traffic(group(wire), detections.run(wire, "default", {}, {}), sources, errors, len(records), web)
+    return Traffic(group(wire), detections.run(wire, "default", {}, {}), sources, errors or [], len(records), web)
 
 
 def from_captures(paths: Sequence[Path]) -> Traffic:
@@ -126,7 +127,7 @@ def from_captures(paths: Sequence[Path]) -> Traffic:
         if not p.is_file():
             raise UsageError(f"no such capture file: {p}")
     analysis = analyze(paths, dicom_ports=DEFAULT_DICOM_PORTS | DICOMWEB_PORTS)
-    traffic = _traffic(analysis.records, [str(p) for p in paths], analysis.errors)
+    traffic = from_records(analysis.records, [str(p) for p in paths], analysis.errors)
     if not traffic.associations:
         detail = "; ".join(f"{e['file']}: {e['error']}" for e in analysis.errors)
         names = ", ".join(str(p) for p in paths)
@@ -155,7 +156,7 @@ def from_store(url: str | None = None) -> Traffic:
         rec = dict(data)
         rec["uid"] = f"{run_id}:{rec.get('uid')}"  # flow ids restart with every run
         records.append(rec)
-    traffic = _traffic(records, [f"store run {r}" for r in sorted(runs)], [])
+    traffic = from_records(records, [f"store run {r}" for r in sorted(runs)], [])
     if not traffic.associations:
         raise UsageError("no DICOM association in the store (run `radguard pcap FILE...` first)")
     return traffic
