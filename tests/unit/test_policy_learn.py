@@ -48,10 +48,22 @@ def test_learned_peers_and_evidence() -> None:
     ws = p.peers["WS01"]
     assert ws.port == WS_PORT[1] and list(ws.hosts) == [WS_PORT[0]] and set(ws.move_destinations) == {"WS01"}
     assert ws.suboperations.count == 1
-    assert p.held_back == [{"host": "10.0.0.66", "rules": ["ae-brute-force"], "calling_aes": {"CT01": 1, **{
-        f"GUESS{i}": 1 for i in range(6)}}}]
+    guesses = {f"GUESS{i}": 1 for i in range(6)}
+    assert p.held_back == [{"host": "10.0.0.66", "rules": ["ae-brute-force"], "whole_host": True,
+                            "calling_aes": {"CT01": 1, **guesses}}]
     assert {(n["ae"], n["host"]) for n in p.not_kept} == {("CT01", "10.0.0.22")}
     assert p.entries == (1 + 2 + 2) + (1 + 2 + 2 + 1 + 1) + (1 + 1 + 1)  # CT01; WS01 with destination and port; RARE
+
+
+def test_a_host_with_clean_pairs_keeps_them() -> None:
+    """Harvesting names its calling AE: WS01 on 10.0.0.30 is held back, CT03 on the same host is kept."""
+    harvest = association("WS01", "10.0.0.30", T0, [("C-FIND", FIND, None)] * 3)
+    for q in harvest[1:]:
+        q["query"] = {"level": "PATIENT", "broad": True, "wildcard_keys": ["PatientName"]}
+    p = learn(traffic(harvest, association("CT03", "10.0.0.30", T0 + 5, [("C-STORE", CT, None)])))
+    assert set(p.peers) == {"CT03"}
+    assert p.held_back == [{"host": "10.0.0.30", "rules": ["query-harvesting"], "calling_aes": {"WS01": 1},
+                            "whole_host": False}]
 
 
 def test_min_associations_drops_rare_pairs() -> None:
@@ -70,7 +82,8 @@ def test_draft_loads_and_carries_its_evidence(tmp_path: Path) -> None:
     assert ct.associations_per_minute == margin(3) and ct.requests_per_minute == margin(4)
     assert cfg.peers["WS01"].port == WS_PORT[1] and cfg.peers["WS01"].move_destinations == ("WS01",)
     text = learned.config_text
-    assert "# CT Image Storage; 3x, first " in text and "HELD BACK" in text and "10.0.0.66: ae-brute-force" in text
+    assert "# CT Image Storage; 3x, first " in text and "HELD BACK" in text
+    assert "10.0.0.66: seen only in detected attacks; ae-brute-force" in text
     assert any("held back" in w for w in learned.warnings)
 
 

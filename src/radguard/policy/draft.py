@@ -84,10 +84,11 @@ def render(policy: LearnedPolicy, listen: str) -> str:
     for p in policy.peers.values():
         lines += _peer(p)
     if policy.held_back:
-        lines += ["", "# HELD BACK for review: hosts a monitor detection names as a source (not in this policy)"]
+        lines += ["", "# HELD BACK for review: (AE, host) pairs a monitor detection implicates (not in this policy)"]
         for h in policy.held_back:
             aes = ", ".join(f"{ae} ({n} association(s))" for ae, n in sorted(h["calling_aes"].items()))
-            lines.append(f"#   {h['host']}: {', '.join(h['rules'])}; calling as {aes}")
+            whole = "seen only in detected attacks; " if h["whole_host"] else ""
+            lines.append(f"#   {h['host']}: {whole}{', '.join(h['rules'])}; calling as {aes}")
     if policy.not_kept:
         lines += ["", f"# not kept (fewer than {policy.min_associations} released association(s)):"]
         lines += [f"#   {n['ae']} from {n['host']}: {n['associations']} association(s), {n['released']} released"

@@ -10,8 +10,10 @@ the upstream's AE, toward another DICOM server are C-MOVE sub-operations (PS3.4 
 becomes a ``[[peer]]`` with a ``port``. Rates: ``associations_per_minute`` and ``requests_per_minute`` are
 the observed per-minute maxima times :data:`RATE_FACTOR` plus :data:`RATE_HEADROOM`.
 
-Hosts that a monitor detection names as a source (brute force, sweep, flood, harvesting, ...) are held
-back with every pair they appear in: listed for review, never in the draft.
+**Held back for review**: an (AE, host) pair that a monitor detection implicates (brute force, sweep,
+flood, harvesting, malicious object, ...: the detection names the host as its source and either names that
+calling AE or none) is left out of the draft and listed. A host all of whose pairs are implicated was seen
+only in detected attacks: it is held back as a whole (``whole_host``), also as a C-MOVE destination.
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ def learn(traffic: Traffic, min_associations: int = 1) -> LearnedPolicy:
         raise UsageError("--min-associations must be at least 1")
     assocs = traffic.associations
     upstream, up_ae = _pick_upstream(assocs)
-    attackers = traffic.attack_hosts()
+    implicated = traffic.implicated()
     up_seen = Seen()
     pairs: dict[tuple[str, str], list[Association]] = {}
     sub: dict[tuple[str, int, str], list[Association]] = {}
@@ -167,15 +169,13 @@ def learn(traffic: Traffic, min_associations: int = 1) -> LearnedPolicy:
             sub.setdefault((*a.server, a.called_ae), []).append(a)
         else:
             others.setdefault(a.server, Seen()).add(str(a.record["ts"]))
+    held = _held_back(pairs, implicated)
     peers: dict[str, PeerDraft] = {}
-    held: dict[str, dict[str, Any]] = {}
     not_kept = []
     kept: dict[str, list[Association]] = {}
     for (ae, host), items in sorted(pairs.items()):
         released = [a for a in items if a.released]
-        if host in attackers:
-            entry = held.setdefault(host, {"host": host, "rules": attackers[host], "calling_aes": {}})
-            entry["calling_aes"][ae] = len(items)
+        if host in held and ae in held[host]["calling_aes"]:
             continue
         if len(released) < min_associations:
             not_kept.append({"ae": ae, "host": host, "associations": len(items), "released": len(released)})
@@ -196,14 +196,29 @@ def learn(traffic: Traffic, min_associations: int = 1) -> LearnedPolicy:
                     p.move_destinations.setdefault(str(q["move_destination"]).strip(), Seen()).add(ts)
         p.association_peak = _peak([a.ts for a in items])
         p.request_peak = _peak([a.ts for a in items for _ in a.requests])
-    _destinations(peers, sub, attackers)
+    _destinations(peers, sub, {h for h, e in held.items() if e["whole_host"]})
     other_servers = [{"server": f"{h}:{p}", **s.to_dict()} for (h, p), s in sorted(others.items())]
     return LearnedPolicy(upstream, up_ae, up_seen, peers, list(held.values()), not_kept, other_servers,
                          traffic.sources, min_associations)
 
 
+def _held_back(pairs: dict[tuple[str, str], list[Association]],
+               implicated: dict[str, dict[str, frozenset[str] | None]]) -> dict[str, dict[str, Any]]:
+    """Host -> {host, rules, calling_aes (implicated pairs: associations), whole_host}."""
+    held: dict[str, dict[str, Any]] = {}
+    for (ae, host), items in sorted(pairs.items()):
+        rules = sorted(r for r, aes in implicated.get(host, {}).items() if aes is None or ae in aes)
+        if rules:
+            entry = held.setdefault(host, {"host": host, "rules": [], "calling_aes": {}, "whole_host": True})
+            entry["rules"] = sorted(set(entry["rules"]) | set(rules))
+            entry["calling_aes"][ae] = len(items)
+    for host, entry in held.items():
+        entry["whole_host"] = all(ae in entry["calling_aes"] for (ae, h) in pairs if h == host)
+    return held
+
+
 def _destinations(peers: dict[str, PeerDraft], sub: dict[tuple[str, int, str], list[Association]],
-                  attackers: dict[str, list[str]]) -> None:
+                  attackers: set[str]) -> None:
     """C-MOVE destinations: the servers the upstream's sub-operations reached get a ``port``; a named
     destination never reached is bound to the hosts of the peers that named it, with no service."""
     for (host, port, ae), items in sorted(sub.items()):

@@ -72,18 +72,27 @@ class Traffic:
     records: int = 0
     web: list[Record] = field(default_factory=list)  # TCP connections to DICOMWEB_PORTS that got an answer
 
-    def attack_hosts(self) -> dict[str, list[str]]:
-        """Host -> rules of the detections that name it as a source (``source``, ``sources``; a sweep's target)."""
-        out: dict[str, set[str]] = {}
+    def implicated(self) -> dict[str, dict[str, frozenset[str] | None]]:
+        """Host -> {rule: the calling AE titles a detection names for it, or None for all of them}.
+
+        A detection names its source host as ``source`` or ``sources`` (a sweep: as its target) and, for
+        some rules (harvesting, malicious objects, unknown peers), the calling AE it saw.
+        """
+        out: dict[str, dict[str, frozenset[str] | None]] = {}
         for f in self.findings:
             ev = dict(f.evidence)
             hosts = [ev["source"]] if isinstance(ev.get("source"), str) else []
             hosts += [h for h in ev.get("sources") or [] if isinstance(h, str)]
             if f.rule == "dicom-sweep":
                 hosts.append(f.target)
+            ae = ev.get("calling_ae")
             for h in hosts:
-                out.setdefault(h, set()).add(f.rule)
-        return {h: sorted(r) for h, r in sorted(out.items())}
+                rules = out.setdefault(h, {})
+                if not isinstance(ae, str) or rules.get(f.rule, frozenset()) is None:
+                    rules[f.rule] = None
+                else:
+                    rules[f.rule] = (rules.get(f.rule) or frozenset()) | {ae.strip()}
+        return out
 
 
 def group(records: Iterable[Record]) -> list[Association]:
