@@ -9,6 +9,7 @@ from a new host, 127.0.0.2) that must each be refused. The learned ruleset passe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import generate_uid
 
+from radguard.policy.run import run_diff, run_replay
 from tests.captures.make_captures import FILES, run, tcpdump
 from tests.support.peers import LOOPBACK, Peer, start_dcmqrscp, start_storescp
 
@@ -91,7 +93,10 @@ def learned(dept: Department) -> dict[str, Any]:
     return {"doc": doc, "config": out, "nft": nft}
 
 
-def _replay(pcap: Path, config: Path) -> dict[str, Any]:
+def _replay(pcap: Path, config: Path, *, cli: bool = False) -> dict[str, Any]:
+    """``radguard policy replay --json`` (as a process with ``cli``, else the same library call)."""
+    if not cli:
+        return {"schema": "radguard.policy-replay/1", **run_replay([pcap], config).to_dict()}
     proc = subprocess.run([RADGUARD, "policy", "replay", str(pcap), "--config", str(config), "--json"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -134,14 +139,35 @@ def test_nft_ruleset_passes_check_mode(learned: dict[str, Any], dept: Department
 
 
 def test_independent_benign_day_replays_without_refusal(learned: dict[str, Any], dept: Department) -> None:
-    doc = _replay(dept.day("tuesday", "PID-TUE-2"), learned["config"])
+    doc = _replay(dept.day("tuesday", "PID-TUE-2"), learned["config"], cli=True)
     assert doc["schema"] == "radguard.policy-replay/1"
     assert doc["associations"] == 6 and doc["requests"] >= 5  # 5 client associations + the C-MOVE sub-operation
     assert doc["refused"] == []
-    diff = subprocess.run([RADGUARD, "policy", "diff", "--config", str(learned["config"]),
-                           str(dept.workdir / "tuesday.pcap"), "--json"], capture_output=True, text=True, timeout=60)
-    assert diff.returncode == 0, diff.stderr
-    assert json.loads(diff.stdout)["wider"] == []  # what was learned on Monday is all used on Tuesday
+    assert run_diff([dept.workdir / "tuesday.pcap"], learned["config"]) == []  # Monday's policy is all used
+
+
+def test_the_live_gateway_enforces_the_learned_policy(learned: dict[str, Any], dept: Department) -> None:
+    """The new keys are the live gateway's too: through it CT01 stores, but may not query, and WS01 may not
+    use the patient-root model (the SOP-classes addon)."""
+    from radguard.gateway import bus
+    from radguard.gateway.config import load_config
+    from tests.support.gateway_harness import GatewayThread
+
+    (dept.workdir / "spool").mkdir(exist_ok=True)
+    cfg = dataclasses.replace(load_config(learned["config"]), listen=(LOOPBACK, 0),
+                              control=dept.workdir / "gw.sock", spool=dept.workdir / "spool")
+    refused: list[str] = []
+    with GatewayThread(cfg) as gw:
+        assert gw.gateway is not None
+        gw.call(lambda: gw.gateway.events.subscribe(bus.RequestRefused, lambda e: refused.append(e.reason)))  # type: ignore[union-attr]
+        front = Department(Peer(host=LOOPBACK, port=gw.port, ae="QRSCP", workdir=dept.workdir), dept.dest,
+                           dept.workdir)
+        ct, _ = dept.copy("through-gateway", FILES[0], "PID-GW-3")
+        front.scu("storescu", "CT01", files=(ct,))
+        front.scu("findscu", "CT01", "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientID=PID-GW-3", ok=False)
+        front.scu("findscu", "WS01", "-P", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=PID-GW-3", ok=False)
+        front.scu("findscu", "WS01", "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientID=PID-GW-3")
+    assert refused == ["C-FIND not allowed for CT01", "SOP class 1.2.840.10008.5.1.4.1.2.1.1 not allowed for WS01"]
 
 
 def _attack(dept: Department, name: str) -> Path:
