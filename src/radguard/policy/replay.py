@@ -10,6 +10,8 @@ presentation contexts, and every recorded DIMSE request goes in as P-DATA-TF byt
 ACCEPTOR upper layer into :meth:`Association.from_client`; a ``RequestRefused`` it publishes is a refusal.
 The rate addons' clock is the capture's time. The client called the upstream's AE title when it was
 recorded; it is presented as calling the gateway's ``ae_title`` (clients are re-pointed at the gateway).
+Records carry no data sets (no PHI): a request's data set goes in empty, and the ``on_store`` hooks
+(inspection) are not replayed.
 """
 
 from __future__ import annotations
