@@ -140,7 +140,6 @@ class _Session:
                     refused = (self.engine.last.addon if self.engine.last else "", c.event.reason)
         for box in self.outboxes:
             box.pdus.clear()
-        self.assoc.pending.clear()
         return refused
 
 
