@@ -7,10 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := dcmtk orthanc orthanc-dicomweb postgresql nmap tshark tcpdump openssl rsyslog graphviz \
   poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-  chromium chromium-driver
+  chromium chromium-driver nftables
 # commands whose presence tells that the system packages are installed
-APT_PROBES := storescp dcmqrscp Orthanc /usr/share/orthanc/plugins/libOrthancDicomWeb.so nmap tshark tcpdump openssl rsyslogd dot /usr/lib/postgresql/15/bin/initdb \
-  pdftoppm /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/bin/chromium /usr/bin/chromedriver
+APT_PROBES := storescp dcmqrscp Orthanc /usr/share/orthanc/plugins/libOrthancDicomWeb.so nmap tshark tcpdump openssl \
+  rsyslogd dot /usr/lib/postgresql/15/bin/initdb pdftoppm /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
+  /usr/bin/chromium /usr/bin/chromedriver /usr/sbin/nft
 # shared libraries WeasyPrint loads (ldconfig names)
 APT_LIBS := libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
 

@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.govern_cmd",
     "radguard.cli.risk_cmd",
     "radguard.cli.inventory_cmd",
+    "radguard.cli.policy_cmd",
 )
 
 app = typer.Typer(

@@ -8,6 +8,7 @@ in a security policy must not silently weaken it).
 from __future__ import annotations
 
 import enum
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ SERVICES: frozenset[str] = frozenset(
     {"C-ECHO", "C-STORE", "C-FIND", "C-MOVE", "C-GET", "N-EVENT-REPORT", "N-GET", "N-SET", "N-ACTION", "N-CREATE",
      "N-DELETE"}
 )
+
+#: a UID: dot-separated numbers, at most 64 characters (PS3.5 §9.1)
+_UID = re.compile(r"(?=.{1,64}$)(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
 
 class InspectAction(enum.StrEnum):
@@ -55,6 +59,11 @@ class PeerConfig:
     allow: frozenset[str]
     port: int | None = None
     move_destinations: tuple[str, ...] = ()
+    #: SOP class UIDs its requests may name (empty: any); the ``sop_classes`` addon enforces them
+    sop_classes: frozenset[str] = frozenset()
+    #: per-peer association and DIMSE request rates (None: only ``[limits]``); the ``peer_rate`` addon
+    associations_per_minute: int | None = None
+    requests_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,9 +264,16 @@ def _peer(i: int, data: Any, base: Path) -> PeerConfig:
     if port is not None and "/" in hosts[0]:
         raise ConfigError(f"[peer {ae}] with a port, hosts[0] must be an address (C-MOVE sub-operations go there)")
     moves = s.strings("move_destinations")
+    sop_classes = s.strings("sop_classes")
+    bad_uids = [u for u in sop_classes if not _UID.fullmatch(u)]
+    if bad_uids:
+        raise ConfigError(f"[peer {ae}] sop_classes: not a UID: {bad_uids[0]!r}")
+    assoc_rate = s.integer("associations_per_minute", 0, minimum=1) or None
+    request_rate = s.integer("requests_per_minute", 0, minimum=1) or None
     s.done()
     return PeerConfig(ae=ae, hosts=hosts, allow=frozenset(a.upper() for a in allow), port=port,
-                      move_destinations=moves)
+                      move_destinations=moves, sop_classes=frozenset(sop_classes),
+                      associations_per_minute=assoc_rate, requests_per_minute=request_rate)
 
 
 def parse_config(doc: Mapping[str, Any], base: Path, source: Path | None = None) -> GatewayConfig:

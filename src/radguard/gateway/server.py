@@ -28,16 +28,13 @@ from radguard.audittrail.trail import AuditTrail
 from radguard.errors import ConfigError
 from radguard.gateway import bus as ev
 from radguard.gateway import streams
-from radguard.gateway.addons.allowlist import Allowlist
 from radguard.gateway.addons.audit import GatewayAudit
 from radguard.gateway.addons.inspection import Checker, Inspection
-from radguard.gateway.addons.move_destinations import MoveDestinations
-from radguard.gateway.addons.operations import Operations
-from radguard.gateway.addons.rate_limit import RateLimit
 from radguard.gateway.addons.stats import Stats
 from radguard.gateway.audit_sink import AuditSink
 from radguard.gateway.config import GatewayConfig, StoreLevel, load_config, site_secret
 from radguard.gateway.control import ControlServer
+from radguard.gateway.engine import decision_addons
 from radguard.gateway.policy import AssociationInfo, Containment, PolicyEngine
 from radguard.gateway.relay import Relay
 from radguard.gateway.services import Services
@@ -116,13 +113,8 @@ class Gateway:
         if self.audit is not None:
             self.audit.subscribe(self.events)
         self.inspection = Inspection(lambda: self.config.inspection, checker)
-        self.engine = PolicyEngine([
-            Allowlist(self),
-            RateLimit(self, lambda: sum(1 for r in self.relays if r.established)),
-            Operations(self),
-            MoveDestinations(self),
-            self.inspection,
-        ])
+        self.engine = PolicyEngine([*decision_addons(self, lambda: sum(1 for r in self.relays if r.established)),
+                                    self.inspection])
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radguard-inspect")
         self.spool_dir: Path = config.spool
         self.services = Services(config=lambda: self.config, engine=self.engine, bus=self.events,
