@@ -12,6 +12,7 @@ import pytest
 from radguard.audittrail.trail import AuditTrail
 from radguard.gateway import bus as ev
 from radguard.gateway.addons.audit import GatewayAudit, outcome_of
+from radguard.gateway.hostile import Hostility
 from radguard.gateway.pieces import End
 from tests.support.gateway_addons import CT, assoc
 
@@ -72,12 +73,37 @@ def test_associations_and_violations(tmp_path: Path) -> None:
         ev.AssociationRejected(a, "upstream ORTHANC unavailable", unavailable=True),
         ev.ProtocolViolated(a, End.CLIENT, "bad PDU"),
         ev.ProtocolViolated(a, End.UPSTREAM, "bad PDU"),  # counted, not recorded
-        ev.ProtocolViolated(a, End.CLIENT, "bad PDU", negotiating=True),  # counted, not recorded
+        ev.ProtocolViolated(a, End.CLIENT, "bad PDU", negotiating=True),  # a HostileConnection record, not this
         ev.AssociationClosed(a, "released"),
         ev.StoreForwarded(a),  # statistics only
     )
     assert [r["event"] for r in records] == ["110114", "110113", "110113", "110113", "110114"]
     assert "protocol violation: bad PDU" in json.dumps(records[3])
+    # a protocol violation is a Node Authentication alert, not 110131 (Software Configuration)
+    assert [r["event_types"] for r in records[1:4]] == [["110126"]] * 3
+
+
+def test_hostile_acts_before_association_are_folded_per_source(tmp_path: Path) -> None:
+    """The first act of a source is written at once; the rest of its window is one record with the count,
+    written when the gateway stops (no running loop here: no timer)."""
+    garbage = ev.HostileConnection("127.0.0.7", Hostility.NOT_DICOM, "unknown PDU type 0x67")
+    records = _records(
+        tmp_path,
+        *[garbage] * 150,
+        *[ev.HostileConnection("127.0.0.7", Hostility.ARTIM_TIMEOUT, "no A-ASSOCIATE-RQ")] * 49,
+        ev.HostileConnection("127.0.0.8", Hostility.PENDING_LIMIT, "dropped"),
+        ev.GatewayState(running=False),
+    )
+    alerts = [r for r in records if r["event"] == "110113"]
+    assert len(alerts) == 3 and all(r["event_types"] == ["110126"] for r in alerts)
+    first, other, folded = alerts
+    assert first["objects"][0]["id"] == "127.0.0.7" and first["objects"][0]["details"]["count"] == "1"
+    assert first["participants"][0] == {"user_id": "127.0.0.7", "requestor": True, "role": None,
+                                        "host": "127.0.0.7"}
+    assert "not-dicom" in str(first["description"]) and other["objects"][0]["id"] == "127.0.0.8"
+    assert folded["objects"][0]["details"]["count"] == "198"
+    assert folded["objects"][0]["details"]["kinds"] == "artim-timeout 49, not-dicom 149"
+    assert records[-1]["event"] == "110100"  # the stop record comes after the counts
 
 
 def test_query_keys_are_read_by_the_observer(tmp_path: Path) -> None:
@@ -103,6 +129,7 @@ def test_gateway_and_containment_records(tmp_path: Path) -> None:
     assert [r["event"] for r in records] == ["110100", "110113", "110113", "110113", "110113", "110100"]
     assert "control socket: bad token" in json.dumps(records[3])
     assert "reload failed: bad" in json.dumps(records[2])
+    assert [r["event_types"] for r in records[1:5]] == [["110131"], ["110131"], ["110132"], ["110129"]]
 
 
 @pytest.mark.parametrize("status,outcome", [(0x0000, "0"), (0xB000, "0"), (0x0124, "4"), (None, "8")])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from radguard.gateway.hostile import Hostility
 from radguard.gateway.pieces import End
 from radguard.gateway.policy import AssociationInfo
 
@@ -87,6 +88,16 @@ class Connection:
 
     host: str
     dropped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HostileConnection:
+    """A connection from ``host`` misbehaved before it became an association (``kind``; ``detail``: protocol
+    facts, never data the peer sent). The audit writes it as a Security Alert folded per source."""
+
+    host: str
+    kind: Hostility
+    detail: str
 
 
 # ---------------------------------------------------------------- associations

@@ -33,6 +33,7 @@ from radguard.dicom.ul import Role, UpperLayer
 from radguard.gateway import bus, streams
 from radguard.gateway import commands as do
 from radguard.gateway.association import SPOOL_IN_MEMORY, Association
+from radguard.gateway.hostile import Hostility, classify
 from radguard.gateway.pieces import End
 from radguard.gateway.policy import REJECT_CONGESTION, AssociationInfo, StoreData
 from radguard.gateway.services import Services
@@ -44,6 +45,8 @@ __all__ = ["ARTIM_SECONDS", "INSPECT_INLINE", "READ_SIZE", "SPOOL_IN_MEMORY", "W
 
 #: A-ASSOCIATE-RQ must arrive within this many seconds of the connection (ARTIM, PS3.8 §9.1.5)
 ARTIM_SECONDS = 30.0
+#: first bytes of a connection kept to tell what a violation before association was (a PDU header)
+HEAD = 6
 #: C-STORE data sets up to this size are inspected on the event loop (~0.2 ms for a 0.5 MB CT image),
 #: larger ones in the executor so that other associations keep moving
 INSPECT_INLINE = 1024 * 1024
@@ -58,7 +61,7 @@ class Relay:
                  writer: asyncio.StreamWriter) -> None:
         self.services, self.info = services, info
         limits = services.config().limits
-        guard = limits.max_pdu_length + 1024
+        self._guard = guard = limits.max_pdu_length + 1024
         # keep_wire: P-DATA-TF PDUs that fit the other side's maximum are forwarded untouched
         client_ul = UpperLayer(Role.ACCEPTOR, max_pdu_receive=limits.max_pdu_length, pdu_length_guard=guard,
                                keep_wire=True)
@@ -171,21 +174,46 @@ class Relay:
                 self.on_established()
                 self.on_established = None
 
+    def _not_associated(self, client: Side, received: int) -> None:
+        """The connection ended or timed out before its A-ASSOCIATE-RQ: a hostile act unless it just closed
+        without a byte (a health check) or the gateway ended it (shutdown, containment)."""
+        host = self.info.client_host
+        if self.closing:
+            return
+        if not client.at_end():
+            detail = f"no A-ASSOCIATE-RQ within {ARTIM_SECONDS:g} s (ARTIM, PS3.8 §9.1.5), {received} bytes received"
+            kind = Hostility.ARTIM_TIMEOUT
+            self.abort("ARTIM timeout", provider=True)
+        elif received:
+            detail, kind = f"closed after {received} bytes without a whole PDU", Hostility.INCOMPLETE_PDU
+        else:
+            return
+        log.debug("connection from %s: %s", host, detail)
+        self.bus.publish(bus.HostileConnection(host, kind, detail))
+
     async def _negotiate(self) -> bool:
         info, client, upstream, publish = self.info, self.client, self.upstream, self.bus.publish
         limits = self.services.config().limits
         assert client.reader is not None
         rq: AssociateRequest | None = None
+        head, received = b"", 0  # what the connection sent so far (hostile acts are told by kind)
+        artim = self._loop.time() + ARTIM_SECONDS  # one timer for the whole request: no slowloris byte by byte
         while rq is None:
-            data = await self._read(client.reader, ARTIM_SECONDS)
+            data = await self._read(client.reader, max(0.0, artim - self._loop.time()))
             if not data:
+                self._not_associated(client, received)
                 return False
+            if len(head) < HEAD:
+                head += data[:HEAD - len(head)]
+            received += len(data)
             for ev in client.ul.receive(data):
                 if isinstance(ev, events.AssociateRequested):
                     rq = ev.pdu
                 elif isinstance(ev, events.ProtocolViolation):
                     publish(bus.ProtocolViolated(info, End.CLIENT, ev.message, negotiating=True))
-                    log.warning("connection from %s: %s", info.client_host, ev.message)
+                    publish(bus.HostileConnection(info.client_host, classify(head, self._guard),
+                                                  ev.message))
+                    log.debug("connection from %s: %s", info.client_host, ev.message)  # the audit logs, folded
                     self.abort("protocol violation", provider=True)
                     return False
         info.calling_ae, info.called_ae = rq.calling_ae.strip(), rq.called_ae.strip()

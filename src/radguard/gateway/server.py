@@ -35,6 +35,7 @@ from radguard.gateway.audit_sink import AuditSink
 from radguard.gateway.config import GatewayConfig, StoreLevel, load_config, site_secret
 from radguard.gateway.control import ControlServer
 from radguard.gateway.engine import decision_addons
+from radguard.gateway.hostile import Hostility
 from radguard.gateway.policy import AssociationInfo, Containment, PolicyEngine
 from radguard.gateway.relay import Relay
 from radguard.gateway.services import Services
@@ -211,6 +212,9 @@ class Gateway:
         if self._pending[host] >= self.config.limits.max_pending_per_host:
             # a flood of connections that never associate: drop at once, other hosts keep being served
             self.events.publish(ev.Connection(host, dropped=True))
+            self.events.publish(ev.HostileConnection(host, Hostility.PENDING_LIMIT, "dropped: more than "
+                                                     f"{self.config.limits.max_pending_per_host} connections "
+                                                     "without an association"))
             if self.stats["connections_dropped"] % 100 == 1:
                 log.warning("%s: more than %d connections without an association; dropping", host,
                             self.config.limits.max_pending_per_host)

@@ -32,8 +32,9 @@ SCHEMA = "radguard.range/1"
 SETTLE = (0.5, 0.5, 0.5, 0.5)
 #: the same when the monitor is off or the attack is on the archive (the gateway flushes within ~50 ms)
 SETTLE_QUICK = 0.4
-#: the gateway's Security Alert event types (PS3.16 CID 401) -> a rule name for the results
-GATEWAY_RULES = {"110126": "association-rejected", "110132": "restricted-function", "110131": "inspection-or-protocol",
+#: the gateway's Security Alert event types (PS3.16 CID 401) -> a rule name for the results: 110126 rejected
+#: associations and protocol violations, 110132 refused requests and inspection, 110129 containment (docs/gateway.md)
+GATEWAY_RULES = {"110126": "node-authentication", "110132": "restricted-function", "110131": "configuration",
                  "110129": "containment"}
 #: layers that can stop an attack (the others only see it)
 PREVENTING = ("gateway", "tls", "seal+audit")
