@@ -67,7 +67,7 @@ class ConfigReloaded:
 
 @dataclass(frozen=True, slots=True)
 class ControlRefused:
-    """A control-socket request was refused (bad token)."""
+    """A control-socket request was refused (bad token, longer than the limit)."""
 
     reason: str
 

@@ -84,13 +84,23 @@ class ControlServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), 5.0)
-            reply = self._answer(line[:MAX_REQUEST])
         except (TimeoutError, ConnectionError, OSError):
             reply = {"ok": False, "error": "timeout"}
+        except ValueError:  # no newline within the stream's limit (64 KiB): readline gives up
+            reply = self._too_long()
+        else:
+            reply = self._too_long() if len(line.rstrip(b"\r\n")) > MAX_REQUEST else self._answer(line)
         writer.write((json.dumps(reply) + "\n").encode())
         with contextlib.suppress(ConnectionError, OSError):
             await writer.drain()
         writer.close()
+
+    def _too_long(self) -> dict[str, Any]:
+        """A request over :data:`MAX_REQUEST` bytes: refused, logged on one line and audited."""
+        log.warning("control: request longer than %d bytes refused", MAX_REQUEST)
+        self._events.publish(ControlRefused(f"request longer than {MAX_REQUEST} bytes"))
+        return {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes (an AE title has at most 16 "
+                                      "characters)"}
 
     def _answer(self, line: bytes) -> dict[str, Any]:
         try:
