@@ -19,16 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from radguard.audittrail.codes import (
-    EventAction,
-    EventID,
-    EventTypeCode,
-    ObjectIDType,
-    ObjectRole,
-    ObjectType,
-    Outcome,
-    RoleID,
-)
+from radguard.audittrail import codes as c
+from radguard.audittrail.codes import EventTypeCode
 from radguard.audittrail.messages import AuditRecord, Participant, ParticipantObject
 from radguard.models import utc_now
 
@@ -142,14 +134,14 @@ def node_alert(*, reporter: str, host: str, description: str, details: Mapping[s
     window) as ``ParticipantObjectDetail``. No PHI: an address and protocol facts only.
     """
     return AuditRecord(
-        event=EventID.SECURITY_ALERT,
+        event=c.EventID.SECURITY_ALERT,
         event_types=(alert,),
-        action=EventAction.EXECUTE,
-        outcome=Outcome.MINOR_FAILURE,
+        action=c.EventAction.EXECUTE,
+        outcome=c.Outcome.MINOR_FAILURE,
         description=description,
         participants=(Participant(user_id=host, is_requestor=True, host=host),
-                      Participant(user_id=reporter, is_requestor=False, role=RoleID.APPLICATION)),
-        objects=(ParticipantObject(object_id=host, id_type=ObjectIDType.NODE_ID, type=ObjectType.SYSTEM_OBJECT,
-                                   role=ObjectRole.SECURITY_RESOURCE, name=host, details=dict(details)),),
+                      Participant(user_id=reporter, is_requestor=False, role=c.RoleID.APPLICATION)),
+        objects=(ParticipantObject(object_id=host, id_type=c.ObjectIDType.NODE_ID, type=c.ObjectType.SYSTEM_OBJECT,
+                                   role=c.ObjectRole.SECURITY_RESOURCE, name=host, details=dict(details)),),
         source_id=source_id,
     )
