@@ -60,12 +60,18 @@ def _jsonl(path: str) -> list[dict[str, Any]]:
     return out
 
 
+def _folded(doc: dict[str, Any]) -> bool:
+    """A count of hostile acts written when its window closed (its first act had its own record at once)."""
+    objects = doc.get("objects") or [{}]
+    return isinstance(objects[0], dict) and (objects[0].get("details") or {}).get("kind") == "folded"
+
+
 def trail_alerts(st: RangeState, since: float, until: float, off: frozenset[str]) -> list[dict[str, Any]]:
     """Security alerts of the gateway's and the monitor's audit trails with ``since <= time <= until``."""
     alerts: list[dict[str, Any]] = []
     if "gateway" not in off:
         for doc in _jsonl(st.gateway_audit):
-            if doc.get("event") != "110113" or not doc.get("time"):
+            if doc.get("event") != "110113" or not doc.get("time") or _folded(doc):
                 continue
             t = _epoch(str(doc["time"]))
             types = [str(c) for c in doc.get("event_types") or []]
