@@ -7,7 +7,12 @@ its edition and source are stated in the file and in ``README.md``. A crosswalk 
 File format::
 
     {"name": "...", "from": "cpg", "edition": "...", "source": "...",
-     "maps": {"ESS-05": {"hipaa": ["164.312(e)(2)(ii)"], "csf": ["PR.DS-02"], "hicp": ["4.M.C"]}}}
+     "maps": {"ESS-05": {"hipaa": ["164.312(e)(2)(ii)"], "csf": ["PR.DS-02"], "hicp": ["4.M.C"]}},
+     "basis": {"published_by": "...", "published": {"ESS-05": ["csf:PR.DS-02"]}}}
+
+``basis`` says where each pair comes from: a target listed under ``basis.published[<id>]`` is in the
+published crosswalk named by ``basis.published_by``; every other target of ``maps`` is radguard's own
+judgement (:func:`basis_of`). A file without ``basis`` is judgement throughout.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ class Crosswalk:
     edition: str
     source: str
     maps: dict[str, tuple[str, ...]]
+    #: ``published[ref]``: the targets of ``maps[ref]`` taken from ``published_by``; the rest are judgement
+    published: dict[str, frozenset[str]]
+    published_by: str
 
 
 @cache
@@ -44,8 +52,11 @@ def crosswalks() -> tuple[Crosswalk, ...]:
             f"{src}:{cid}": tuple(f"{fw}:{tid}" for fw, ids in targets.items() for tid in ids)
             for cid, targets in raw["maps"].items()
         }
+        basis: dict[str, Any] = raw.get("basis") or {}
+        published = {f"{src}:{cid}": frozenset(refs) for cid, refs in (basis.get("published") or {}).items()}
         out.append(Crosswalk(name=str(raw["name"]), source_framework=src, edition=str(raw.get("edition", "")),
-                             source=str(raw.get("source", "")), maps=maps))
+                             source=str(raw.get("source", "")), maps=maps, published=published,
+                             published_by=str(basis.get("published_by", ""))))
     return tuple(out)
 
 
@@ -76,3 +87,12 @@ def all_refs() -> list[tuple[str, str]]:
             out.append((cw.name, ref))
             out.extend((cw.name, t) for t in targets)
     return out
+
+
+def basis_of(ref: str, target: str) -> str:
+    """``"published"`` when a crosswalk maps ``ref`` to ``target`` on a published crosswalk's word,
+    ``"judgement"`` when the pair is radguard's own, ``""`` when no crosswalk maps ``ref`` to ``target``."""
+    for cw in crosswalks():
+        if target in cw.maps.get(ref, ()):
+            return "published" if target in cw.published.get(ref, frozenset()) else "judgement"
+    return ""
