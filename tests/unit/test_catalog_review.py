@@ -146,3 +146,10 @@ def test_rules_do_not_cite_controls_they_give_no_evidence_for() -> None:
     # a burst of associations is activity review and capacity, not a disaster recovery plan
     flood = rulebook.rule("association-flood").controls
     assert "hipaa:164.308(a)(7)(ii)(B)" not in flood and "hipaa:164.308(a)(1)(ii)(D)" in flood
+
+
+def test_dicom_bcp195_rfc8996_profiles_are_listed() -> None:
+    titles = {c.id: c.title for c in controls_for("dicom", "profile")}
+    assert titles["PS3.15-B.12"] == "BCP 195 RFC 8996, 9325 TLS Secure Transport Connection Profile"
+    assert titles["PS3.15-B.13"].startswith("Modified BCP 195 RFC 8996")
+    assert "not checked against PS3.15" in load("dicom").controls["PS3.15-B.12"].text
