@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from radguard.range.department import Department, StepResult, radguard
+from radguard.range.lab import gateway_toml
 from radguard.range.peers import dcmtk_env, wait_port
 
 
@@ -62,33 +63,8 @@ def step_gateway(dept: Department) -> StepResult:
     gw_dir.mkdir(exist_ok=True)
     port = dept.extra_ports["gateway"]
     cfg = gw_dir / "gateway.toml"
-    cfg.write_text(
-        f"""[gateway]
-listen = "127.0.0.1:{port}"
-upstream = "{dept.pacs.host}:{dept.pacs.port}"
-upstream_ae = "PACS"
-ae_title = "RADGUARD"
-control = "control/gateway.sock"
-
-[[peer]]
-ae = "CT01"
-hosts = ["127.0.0.1"]
-allow = ["C-ECHO", "C-STORE"]
-
-[[peer]]
-ae = "WS01"
-hosts = ["127.0.0.1"]
-port = {dept.workstation.port}
-allow = ["C-ECHO", "C-FIND", "C-MOVE", "C-GET"]
-move_destinations = ["WS01"]
-
-[limits]
-associations_per_minute = 600
-
-[audit]
-file = "audit.jsonl"
-"""
-    )
+    cfg.write_text(gateway_toml(host=dept.pacs.host, port=port, pacs_port=dept.pacs.port,
+                                workstation_port=dept.workstation.port))
     env = dict(os.environ, RADGUARD_DB=f"sqlite:///{dept.out / 'radguard.db'}", TCP_NODELAY="1")
     log = (gw_dir / "gateway.log").open("wb")
     proc = subprocess.Popen(
