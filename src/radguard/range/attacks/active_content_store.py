@@ -24,12 +24,8 @@ def run(ctx: Context) -> Outcome:
     ds.PatientName, ds.PatientID, ds.Modality = "RANGE^DOCUMENT", "RANGE0001", "DOC"
     ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
     ds.EncapsulatedDocument = PDF + (b"\x00" if len(PDF) % 2 else b"")
-    path = ctx.tmpdir() / "report.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    ctx.store("CT01", [path])
-    stored = ctx.pacs_has(str(ds.SOPInstanceUID))
-    return Outcome(success=stored, impact={"objects_stored": int(stored)},
-                   note="PDF with JavaScript stored" if stored else "not stored")
+    ctx.store_dataset("CT01", ds, "report.dcm")
+    return Outcome.stored(ctx.pacs_has(str(ds.SOPInstanceUID)), yes="PDF with JavaScript stored", no="not stored")
 
 
 ATTACK = Attack(

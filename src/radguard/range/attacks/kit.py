@@ -45,6 +45,11 @@ class Outcome:
     #: the sniffer read encrypted records on the segment and no PHI); counted only while the layer is on
     blocked_by: tuple[str, ...] = ()
 
+    @classmethod
+    def stored(cls, stored: bool, *, yes: str, no: str) -> Outcome:
+        """The objective "an object stored in the PACS": ``objects_stored`` is 1 or 0, the note ``yes`` or ``no``."""
+        return cls(success=stored, impact={"objects_stored": int(stored)}, note=yes if stored else no)
+
 
 @dataclass(frozen=True)
 class Attack:
@@ -129,6 +134,12 @@ class Context:
         host, port, ae = self.front
         r = dcmtk(["storescu", "-aet", calling, "-aec", called or ae, host, str(port), *map(str, files)])
         return r.returncode == 0
+
+    def store_dataset(self, calling: str, ds: Any, name: str) -> bool:
+        """Write the pydicom Dataset ``ds`` as the Part 10 file ``name`` and C-STORE it as ``calling``."""
+        path = self.tmpdir() / name
+        ds.save_as(path, enforce_file_format=True)
+        return self.store(calling, [path])
 
     def find(self, calling: str, keys: list[str], level: str = "STUDY") -> int:
         """Matches a C-FIND returned (pending responses)."""

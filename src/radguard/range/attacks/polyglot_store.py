@@ -17,12 +17,8 @@ def weaponise(ctx: Context) -> tuple[Dataset, str]:
 
 def run(ctx: Context) -> Outcome:
     ds, uid = weaponise(ctx)
-    path = ctx.tmpdir() / "polyglot.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    ctx.store("CT01", [path])
-    stored = ctx.pacs_has(uid)
-    return Outcome(success=stored, impact={"objects_stored": int(stored)},
-                   note="weaponised object accepted by the PACS" if stored else "not stored")
+    ctx.store_dataset("CT01", ds, "polyglot.dcm")
+    return Outcome.stored(ctx.pacs_has(uid), yes="weaponised object accepted by the PACS", no="not stored")
 
 
 ATTACK = Attack(
