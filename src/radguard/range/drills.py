@@ -33,7 +33,6 @@ def _rules(doc: dict[str, Any]) -> set[str]:
 # ----------------------------------------------------------------- scan
 def step_scan(dept: Department) -> StepResult:
     """Identify: scan the department's DICOM and web endpoints."""
-    t0 = time.monotonic()
     ports = ",".join(str(p) for p in dept.scan_ports)
     rc, doc = radguard(
         ["scan", "127.0.0.1", "--ports", ports, "--json", "--sarif", str(dept.out / "scan.sarif")], dept.out
@@ -49,7 +48,6 @@ def step_scan(dept: Department) -> StepResult:
         name="identify: radguard scan",
         ok=ok,
         summary=f"{len(findings)} findings {by_sev} rules={rules}",
-        seconds=time.monotonic() - t0,
         data={"exit_code": rc},
     )
 
@@ -58,7 +56,6 @@ def step_scan(dept: Department) -> StepResult:
 # ----------------------------------------------------------------- gateway
 def step_gateway(dept: Department) -> StepResult:
     """Protect: the gateway in front of the PACS: allowlist, least privilege, containment, audit."""
-    t0 = time.monotonic()
     gw_dir = dept.out / "gateway"
     gw_dir.mkdir(exist_ok=True)
     port = dept.extra_ports["gateway"]
@@ -124,7 +121,6 @@ def step_gateway(dept: Department) -> StepResult:
             f"{blocked}/{len(attacks)} attacks blocked; legitimate store={legit_store} query={legit_find} "
             f"after-release={released}; {len(audit_lines)} audit events"
         ),
-        seconds=time.monotonic() - t0,
         data={"attacks": attacks, "audit_events": len(audit_lines)},
     )
 
@@ -188,7 +184,6 @@ def _tamper_pixels(f: Path) -> None:
 
 def step_archive(dept: Department) -> StepResult:
     """Detect and recover: seal the archive, attack it (ransomware, polyglot, CT-GAN edit), audit, recover."""
-    t0 = time.monotonic()
     archive, backup = _make_archive(dept, n_copies=8)
     key = dept.out / "ledger.key"
     radguard(["keygen", "--key", str(key), "--json"], dept.out)
@@ -241,7 +236,6 @@ def step_archive(dept: Department) -> StepResult:
             f"sealed {len(files)} objects; audit rules={sorted(rules)}; recover --apply {counts} in {t_rec:.1f}s; "
             f"left after recovery: {len(after_bad)} high/critical (the object whose only backup copy was tampered)"
         ),
-        seconds=time.monotonic() - t0,
         data={"attacks": attacks, "tampered": str(tampered), "after": len(after_bad)},
     )
 
@@ -249,11 +243,9 @@ def step_archive(dept: Department) -> StepResult:
 # ----------------------------------------------------------------- pcap
 def step_pcap(dept: Department) -> StepResult:
     """Detect: read the capture of everything above: DICOM records and network detections."""
-    t0 = time.monotonic()
     cap = dept.capture.stop() if dept.capture else None
     if cap is None:
-        return StepResult(name="detect: radguard pcap", ok=False, summary="no capture (tcpdump missing)",
-                          seconds=0.0)
+        return StepResult(name="detect: radguard pcap", ok=False, summary="no capture (tcpdump missing)")
     ports = [dept.pacs.port, dept.workstation.port, dept.archive.port, *dept.extra_ports.values()]
     args = ["pcap", str(cap), "--json", "--records", str(dept.out / "records.jsonl"),
             "--zeek-log", str(dept.out / "zeek")]
@@ -274,7 +266,6 @@ def step_pcap(dept: Department) -> StepResult:
         name="detect: radguard pcap",
         ok=rc in (0, 1) and bool(records),
         summary=f"{len(records)} records {kinds}; detections={sorted(rules)}",
-        seconds=time.monotonic() - t0,
         data={"attacks": attacks},
     )
 
