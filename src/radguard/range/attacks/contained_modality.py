@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from radguard.range.attacks.kit import Attack, Context, Outcome
+from radguard.range.attacks.kit import Attack, Context, Outcome, stored_outcome
 from radguard.range.lab import env_for
 
 
@@ -23,8 +23,8 @@ def run(ctx: Context) -> Outcome:
         ctx.cleanups.append(lambda: _contain(ctx, "--release"))
     ds = ctx.sample()
     ctx.store_dataset("CT01", ds, "after-containment.dcm")
-    return Outcome.stored(ctx.pacs_has(str(ds.SOPInstanceUID)), yes="stored after containment",
-                          no="shut out by containment")
+    return stored_outcome(ctx.pacs_has(str(ds.SOPInstanceUID)), yes="stored after containment",
+                           no="shut out by containment")
 
 
 ATTACK = Attack(

@@ -45,11 +45,6 @@ class Outcome:
     #: the sniffer read encrypted records on the segment and no PHI); counted only while the layer is on
     blocked_by: tuple[str, ...] = ()
 
-    @classmethod
-    def stored(cls, stored: bool, *, yes: str, no: str) -> Outcome:
-        """The objective "an object stored in the PACS": ``objects_stored`` is 1 or 0, the note ``yes`` or ``no``."""
-        return cls(success=stored, impact={"objects_stored": int(stored)}, note=yes if stored else no)
-
 
 @dataclass(frozen=True)
 class Attack:
@@ -296,6 +291,11 @@ def encrypt(path: Path, mode: str) -> None:
             data[1024:] = os.urandom(tail)
     path.write_bytes(bytes(data))
     path.rename(path.with_suffix(path.suffix + ".locked"))
+
+
+def stored_outcome(stored: bool, *, yes: str, no: str) -> Outcome:
+    """The objective "an object stored in the PACS": ``objects_stored`` is 1 or 0, the note ``yes`` or ``no``."""
+    return Outcome(success=stored, impact={"objects_stored": int(stored)}, note=yes if stored else no)
 
 
 def ransom(ctx: Context, mode: str) -> Outcome:

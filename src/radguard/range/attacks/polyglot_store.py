@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from radguard.range.attacks.kit import PE_STUB, Attack, Context, Outcome
+from radguard.range.attacks.kit import PE_STUB, Attack, Context, Outcome, stored_outcome
 
 
 def weaponise(ctx: Context) -> tuple[Dataset, str]:
@@ -18,7 +18,7 @@ def weaponise(ctx: Context) -> tuple[Dataset, str]:
 def run(ctx: Context) -> Outcome:
     ds, uid = weaponise(ctx)
     ctx.store_dataset("CT01", ds, "polyglot.dcm")
-    return Outcome.stored(ctx.pacs_has(uid), yes="weaponised object accepted by the PACS", no="not stored")
+    return stored_outcome(ctx.pacs_has(uid), yes="weaponised object accepted by the PACS", no="not stored")
 
 
 ATTACK = Attack(
