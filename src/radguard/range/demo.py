@@ -14,6 +14,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -99,10 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         for step in STEPS:
             say(f"\n• {step.__doc__.splitlines()[0] if step.__doc__ else step.__name__}")
+            t0 = time.monotonic()
             try:
                 res = step(dept)
             except Exception as exc:  # a failing step is reported, the demo goes on
-                res = StepResult(name=step.__name__, ok=False, summary=f"error: {exc}", seconds=0.0)
+                res = StepResult(name=step.__name__, ok=False, summary=f"error: {exc}")
+            res.seconds = time.monotonic() - t0
             results.append(res)
             say(f"  {'OK ' if res.ok else 'FAIL'} {res.name}: {res.summary} ({res.seconds:.1f}s)")
     summary = {"steps": [r.__dict__ for r in results], "out": str(out)}

@@ -84,15 +84,20 @@ def env_for(state_dir: Path) -> dict[str, str]:
     return dict(os.environ, RADGUARD_DB=f"sqlite:///{state_dir / 'radguard.db'}", TCP_NODELAY="1")
 
 
-def gateway_toml(st: RangeState) -> str:
-    """The gateway's policy: CT01/US01 may store, WS01 may query and retrieve to itself only."""
+def gateway_toml(*, host: str, port: int, pacs_port: int, pacs_ae: str = "PACS", gateway_ae: str = "RADGUARD",
+                 workstation_ae: str = "WS01", workstation_port: int, tls: str = "") -> str:
+    """The gateway's policy: CT01/US01 may store, the workstation may query and retrieve to itself only.
+
+    The range writes it for its gateway (with ``tls``, the ``[gateway]`` lines of its DICOM TLS listener), and
+    the demo's gateway drill (:mod:`radguard.range.drills`) too.
+    """
     return f"""[gateway]
-listen = "{st.host}:{st.gateway_port}"
-upstream = "{st.host}:{st.pacs_port}"
-upstream_ae = "{st.pacs_ae}"
-ae_title = "{st.gateway_ae}"
+listen = "{host}:{port}"
+upstream = "{host}:{pacs_port}"
+upstream_ae = "{pacs_ae}"
+ae_title = "{gateway_ae}"
 control = "control/gateway.sock"
-{_tls_lines(st)}
+{tls}
 [[peer]]
 ae = "CT01"
 hosts = ["127.0.0.1"]
@@ -104,11 +109,11 @@ hosts = ["127.0.0.1"]
 allow = ["C-ECHO", "C-STORE"]
 
 [[peer]]
-ae = "{st.workstation_ae}"
+ae = "{workstation_ae}"
 hosts = ["127.0.0.1"]
-port = {st.workstation_port}
+port = {workstation_port}
 allow = ["C-ECHO", "C-FIND", "C-MOVE", "C-GET"]
-move_destinations = ["{st.workstation_ae}"]
+move_destinations = ["{workstation_ae}"]
 
 [limits]
 associations_per_minute = {ASSOCIATIONS_PER_MINUTE}
@@ -263,7 +268,9 @@ def up(run_dir: Path) -> RangeState:
         if not pacs.rest("GET", "/instances"):
             raise RuntimeError(f"seeding the PACS failed: {r.stderr[-300:]}")
         st.patient_names = sorted({_patient_name(p) for p in images} - {""})
-        Path(st.gateway_config).write_text(gateway_toml(st))
+        Path(st.gateway_config).write_text(gateway_toml(
+            host=st.host, port=st.gateway_port, pacs_port=st.pacs_port, pacs_ae=st.pacs_ae, gateway_ae=st.gateway_ae,
+            workstation_ae=st.workstation_ae, workstation_port=st.workstation_port, tls=_tls_lines(st)))
         st.procs.append(start_gateway(st))
         st.procs.append(start_monitor(st))
         st.save()

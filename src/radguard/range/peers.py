@@ -107,6 +107,17 @@ def _spawn(cmd: Sequence[str], workdir: Path, name: str, env: Mapping[str, str] 
     return proc, log
 
 
+def _spawn_listening(cmd: Sequence[str], workdir: Path, name: str, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """:func:`_spawn`, then wait until ``port`` listens; the process is stopped when it never does."""
+    proc, log = _spawn(cmd, workdir, name)
+    try:
+        wait_port(LOOPBACK, port, proc=proc)
+    except RuntimeError:
+        stop_process(proc)
+        raise
+    return proc, log
+
+
 # ------------------------------------------------------------------------ DCMTK
 def _start_storescp_once(
     tmp_path: Path,
@@ -121,12 +132,7 @@ def _start_storescp_once(
     store.mkdir()
     port = port or free_port()
     cmd = ["storescp", "-aet", ae, "-od", str(store), "+xa", "-dhl", *extra_args, str(port)]
-    proc, log = _spawn(cmd, workdir, "storescp")
-    try:
-        wait_port(LOOPBACK, port, proc=proc)
-    except RuntimeError:
-        stop_process(proc)
-        raise
+    proc, log = _spawn_listening(cmd, workdir, "storescp", port)
     return Peer(host=LOOPBACK, port=port, ae=ae, workdir=workdir, proc=proc, log=log, extra={"store": store})
 
 
@@ -159,12 +165,7 @@ def _start_dcmqrscp_once(
     )
     # forking mode: Debian's dcmqrscp 3.6.7 crashes after each association with --single-process
     cmd = ["dcmqrscp", "-c", str(cfg), "-dhl", *extra_args]
-    proc, log = _spawn(cmd, workdir, "dcmqrscp")
-    try:
-        wait_port(LOOPBACK, port, proc=proc)
-    except RuntimeError:
-        stop_process(proc)
-        raise
+    proc, log = _spawn_listening(cmd, workdir, "dcmqrscp", port)
     return Peer(host=LOOPBACK, port=port, ae=ae, workdir=workdir, proc=proc, log=log, extra={"db": db, "cfg": cfg})
 
 
@@ -290,36 +291,16 @@ def orthanc_config(
     return cfg
 
 
-def _start_orthanc_once(
-    tmp_path: Path,
-    *,
-    ae: str = "ORTHANC",
-    hardened: bool = False,
-    modalities: Mapping[str, tuple[str, str, int]] | None = None,
-    users: Mapping[str, str] | None = None,
-    dicom_tls: Mapping[str, str] | None = None,
-    http_tls_pem: str | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> OrthancPeer:
-    """Start Orthanc (Debian package, /usr/sbin/Orthanc) with :func:`orthanc_config`; waits until REST answers."""
+def _start_orthanc_once(tmp_path: Path, config: Callable[[Path, int, int], dict[str, Any]]) -> OrthancPeer:
+    """Start Orthanc (Debian package, /usr/sbin/Orthanc) with ``config(storage, dicom_port, http_port)`` on free
+    ports; waits until REST answers."""
     workdir = Path(tempfile.mkdtemp(prefix="orthanc-", dir=tmp_path))
     storage = workdir / "storage"
     storage.mkdir()
     dicom_port, http_port = free_port(), free_port()
     while http_port == dicom_port:
         http_port = free_port()
-    cfg = orthanc_config(
-        storage=storage,
-        dicom_port=dicom_port,
-        http_port=http_port,
-        ae=ae,
-        hardened=hardened,
-        modalities=modalities,
-        users=users,
-        dicom_tls=dicom_tls,
-        http_tls_pem=http_tls_pem,
-    )
-    cfg.update(overrides or {})
+    cfg = config(storage, dicom_port, http_port)
     (workdir / "orthanc.json").write_text(json.dumps(cfg, indent=1))
     proc, log = _spawn(["Orthanc", "--no-jobs", str(workdir / "orthanc.json")], workdir, "orthanc")
     creds = None
@@ -328,7 +309,7 @@ def _start_orthanc_once(
     peer = OrthancPeer(
         host=LOOPBACK,
         port=dicom_port,
-        ae=ae,
+        ae=cfg["DicomAet"],
         workdir=workdir,
         proc=proc,
         log=log,
@@ -336,7 +317,7 @@ def _start_orthanc_once(
         storage_dir=storage,
         config=cfg,
         credentials=creds,
-        https=bool(http_tls_pem),
+        https=bool(cfg.get("SslEnabled")),
     )
     deadline = time.monotonic() + 30
     while True:
@@ -389,7 +370,11 @@ def start_orthanc(tmp_path: Path, *, ae: str = "ORTHANC", hardened: bool = False
                   http_tls_pem: str | None = None, overrides: Mapping[str, Any] | None = None) -> OrthancPeer:
     """Start Orthanc with :func:`orthanc_config` on free ports; waits until REST answers (see
     :func:`_start_orthanc_once`)."""
+
+    def config(storage: Path, dicom_port: int, http_port: int) -> dict[str, Any]:
+        cfg = orthanc_config(storage=storage, dicom_port=dicom_port, http_port=http_port, ae=ae, hardened=hardened,
+                             modalities=modalities, users=users, dicom_tls=dicom_tls, http_tls_pem=http_tls_pem)
+        return {**cfg, **(overrides or {})}
+
     fixed = any(k in (overrides or {}) for k in ("HttpPort", "DicomPort"))
-    return _retry(lambda: _start_orthanc_once(tmp_path, ae=ae, hardened=hardened, modalities=modalities, users=users,
-                                              dicom_tls=dicom_tls, http_tls_pem=http_tls_pem, overrides=overrides),
-                  fixed)
+    return _retry(lambda: _start_orthanc_once(tmp_path, config), fixed)

@@ -8,7 +8,7 @@ same posture draws the same bytes. matplotlib is imported on first use only (it 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,22 +41,34 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg"):]  # inline in HTML: no XML declaration or DOCTYPE
 
 
+def _frame(ax: Any, title: str) -> None:
+    """The house style of every plot: the title on the left, no top or right spine."""
+    ax.set_title(title, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _stacked_bars(ax: Any, labels: Sequence[str], segments: Iterable[tuple[str, str, Sequence[int]]], *,
+                  xlabel: str, title: str) -> None:
+    """Horizontal bars, one per label, stacked from ``segments``: (legend label, colour, a value per bar)."""
+    left = [0] * len(labels)
+    for label, colour, values in segments:
+        ax.barh(labels, values, left=left, color=colour, label=label, edgecolor="white", linewidth=0.5)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.invert_yaxis()
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel(xlabel)
+    _frame(ax, title)
+
+
 def severity_bars(rows: Sequence[tuple[str, Mapping[str, int]]], *, title: str) -> str:
     """Horizontal stacked bars: one row per label (a layer), segments per severity."""
     plt = _pyplot()
     height = 0.6 + 0.38 * max(len(rows), 1)
     fig, ax = plt.subplots(figsize=(7.0, height))
     labels = [label for label, _ in rows] or ["(no runs yet)"]
-    left = [0] * len(labels)
-    for sev, colour in SEVERITY_COLOURS.items():
-        values = [counts.get(sev, 0) for _, counts in rows] or [0]
-        ax.barh(labels, values, left=left, color=colour, label=sev, edgecolor="white", linewidth=0.5)
-        left = [a + b for a, b in zip(left, values, strict=True)]
-    ax.invert_yaxis()
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("open findings")
-    ax.set_title(title, loc="left")
-    ax.spines[["top", "right"]].set_visible(False)
+    segments = ((sev, colour, [counts.get(sev, 0) for _, counts in rows] or [0])
+                for sev, colour in SEVERITY_COLOURS.items())
+    _stacked_bars(ax, labels, segments, xlabel="open findings", title=title)
     ax.legend(ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(rows) < 3 else -0.2), frameon=False)
     return _svg(fig)
 
@@ -75,8 +87,7 @@ def trend_lines(points: Sequence[tuple[str, datetime, Mapping[str, int]]], *, ti
         ax.text(0.5, 0.5, "no finished runs yet", ha="center", va="center", transform=ax.transAxes)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(" + ".join(severities))
-    ax.set_title(title, loc="left")
-    ax.spines[["top", "right"]].set_visible(False)
+    _frame(ax, title)
     if kinds:
         ax.legend(ncols=min(len(kinds), 4), frameon=False, fontsize=8)
     fig.autofmt_xdate()
@@ -140,8 +151,7 @@ def time_to_detect(rows: Sequence[tuple[str, Mapping[str, float]]], *, title: st
     ax.invert_yaxis()
     ax.grid(axis="x", color="#ddd", linewidth=0.6)
     ax.set_xlabel("attack start to first alert (ms, log scale)")
-    ax.set_title(title, loc="left")
-    ax.spines[["top", "right"]].set_visible(False)
+    _frame(ax, title)
     if rows:
         ax.legend(ncols=6, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(rows), 1) ** 0.5 - 0.08),
                   frameon=False, fontsize=8)
@@ -154,18 +164,10 @@ def impact_bars(rows: Sequence[tuple[str, Mapping[str, int]]], *, title: str) ->
     kinds = sorted({k for _, impact in rows for k in impact})
     fig, ax = plt.subplots(figsize=(7.0, 0.6 + 0.26 * max(len(rows), 1)))
     labels = [label for label, _ in rows] or ["(no impact)"]
-    left = [0] * len(labels)
     palette = ["#a50026", "#f46d43", "#fdae61", "#74add1", "#4575b4", "#bababa"]
-    for n, kind in enumerate(kinds):
-        values = [impact.get(kind, 0) for _, impact in rows]
-        ax.barh(labels, values, left=left, color=palette[n % len(palette)], label=kind.replace("_", " "),
-                edgecolor="white", linewidth=0.5)
-        left = [a + b for a, b in zip(left, values, strict=True)]
-    ax.invert_yaxis()
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("objects")
-    ax.set_title(title, loc="left")
-    ax.spines[["top", "right"]].set_visible(False)
+    segments = ((kind.replace("_", " "), palette[n % len(palette)], [impact.get(kind, 0) for _, impact in rows])
+                for n, kind in enumerate(kinds))
+    _stacked_bars(ax, labels, segments, xlabel="objects", title=title)
     if kinds:
         ax.legend(ncols=min(len(kinds), 4), frameon=False, fontsize=8)
     return _svg(fig)

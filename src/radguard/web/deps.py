@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, Concatenate, ParamSpec
 
 from fastapi import HTTPException, Request
+from starlette.responses import Response
 
 from radguard.web.accounts import role_at_least
 from radguard.web.security import Session
@@ -14,6 +16,16 @@ from radguard.web.state import Console
 def console_of(request: Request) -> Console:
     console: Console = request.app.state.console
     return console
+
+
+P = ParamSpec("P")
+
+
+def render_view(request: Request, template: str, view: Callable[Concatenate[Console, P], Mapping[str, Any]],
+                *args: P.args, **kwargs: P.kwargs) -> Response:
+    """A read-only page: ``template`` rendered with what ``view(console, *args, **kwargs)`` returns."""
+    console = console_of(request)
+    return console.render(template, view(console, *args, **kwargs), request=request)
 
 
 def session_of(request: Request) -> Session:

@@ -14,7 +14,7 @@ from radguard.govern import risk
 from radguard.govern.status import govern_status
 from radguard.store import queries
 from radguard.store.console import list_acceptances
-from radguard.web.deps import console_of
+from radguard.web.deps import console_of, render_view
 from radguard.web.state import Console
 
 router = APIRouter()
@@ -37,8 +37,7 @@ def governance(console: Console) -> dict[str, Any]:
 
 @router.get("/governance", include_in_schema=False)
 def governance_page(request: Request) -> Response:
-    console = console_of(request)
-    return console.render("web/governance.html.j2", governance(console), request=request)
+    return render_view(request, "web/governance.html.j2", governance)
 
 
 @router.get("/api/governance", tags=["governance"])

@@ -20,7 +20,7 @@ from radguard.archive.audit import LEDGER_INVALID
 from radguard.archive.ledger import RootRow, SignatureRow
 from radguard.store import RunInfo, Store, queries
 from radguard.store.schema import FindingRow
-from radguard.web.deps import console_of
+from radguard.web.deps import console_of, render_view
 from radguard.web.state import Console
 from radguard.web.views import SEVERITY_NAMES
 
@@ -96,8 +96,7 @@ def _iso(d: Any) -> str | None:
 
 @router.get("/archive", include_in_schema=False)
 def integrity_page(request: Request) -> Response:
-    console = console_of(request)
-    return console.render("web/archive.html.j2", integrity(console), request=request)
+    return render_view(request, "web/archive.html.j2", integrity)
 
 
 @router.get("/api/archive", tags=["archive"])

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from radguard.audittrail.codes import EventTypeCode
 from radguard.store.console import add_acceptance
 from radguard.web import views
-from radguard.web.deps import client_of, console_of, require
+from radguard.web.deps import client_of, console_of, render_view, require
 from radguard.web.security import Session
 
 router = APIRouter(include_in_schema=False)
@@ -16,8 +16,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def overview_page(request: Request) -> Response:
-    console = console_of(request)
-    return console.render("web/overview.html.j2", views.overview(console), request=request)
+    return render_view(request, "web/overview.html.j2", views.overview)
 
 
 @router.get("/plots/{name}.svg")
@@ -28,21 +27,18 @@ def plot(request: Request, name: str) -> Response:
 @router.get("/findings")
 def findings_page(request: Request, severity: list[str] = Query([]), rule: str = "", kind: str = "",
                   target: str = "", run: str = "", page: str = "1", after: str = "") -> Response:
-    console = console_of(request)
     q = views.FindingsQuery.parse(severity, rule, kind, target, run, page, after)
-    return console.render("web/findings.html.j2", views.findings(console, q), request=request)
+    return render_view(request, "web/findings.html.j2", views.findings, q)
 
 
 @router.get("/findings/diff")
 def diff_page(request: Request, a: str = "", b: str = "") -> Response:
-    console = console_of(request)
-    return console.render("web/diff.html.j2", views.diff(console, a, b), request=request)
+    return render_view(request, "web/diff.html.j2", views.diff, a, b)
 
 
 @router.get("/findings/{finding_id}")
 def finding_page(request: Request, finding_id: int) -> Response:
-    console = console_of(request)
-    return console.render("web/finding.html.j2", views.finding_detail(console, finding_id), request=request)
+    return render_view(request, "web/finding.html.j2", views.finding_detail, finding_id)
 
 
 @router.post("/findings/{finding_id}/accept")
@@ -62,20 +58,17 @@ def accept_form(request: Request, finding_id: int, reason: str = Form("", max_le
 
 @router.get("/runs")
 def runs_page(request: Request, kind: str = "", page: str = "1") -> Response:
-    console = console_of(request)
-    return console.render("web/runs.html.j2", views.runs(console, kind, page), request=request)
+    return render_view(request, "web/runs.html.j2", views.runs, kind, page)
 
 
 @router.get("/runs/{run_id}")
 def run_page(request: Request, run_id: int) -> Response:
-    console = console_of(request)
-    return console.render("web/run.html.j2", views.run_detail(console, run_id), request=request)
+    return render_view(request, "web/run.html.j2", views.run_detail, run_id)
 
 
 @router.get("/assets")
 def assets_page(request: Request, page: str = "1") -> Response:
-    console = console_of(request)
-    return console.render("web/assets.html.j2", views.assets(console, page), request=request)
+    return render_view(request, "web/assets.html.j2", views.assets, page)
 
 
 @router.get("/api")

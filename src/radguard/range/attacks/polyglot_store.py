@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from radguard.range.attacks.kit import PE_STUB, Attack, Context, Outcome
+from radguard.range.attacks.kit import PE_STUB, Attack, Context, Outcome, stored_outcome
 
 
 def weaponise(ctx: Context) -> tuple[Dataset, str]:
@@ -17,12 +17,8 @@ def weaponise(ctx: Context) -> tuple[Dataset, str]:
 
 def run(ctx: Context) -> Outcome:
     ds, uid = weaponise(ctx)
-    path = ctx.tmpdir() / "polyglot.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    ctx.store("CT01", [path])
-    stored = ctx.pacs_has(uid)
-    return Outcome(success=stored, impact={"objects_stored": int(stored)},
-                   note="weaponised object accepted by the PACS" if stored else "not stored")
+    ctx.store_dataset("CT01", ds, "polyglot.dcm")
+    return stored_outcome(ctx.pacs_has(uid), yes="weaponised object accepted by the PACS", no="not stored")
 
 
 ATTACK = Attack(
