@@ -46,12 +46,12 @@ def test_suboperations_only_from_the_upstream_toward_a_peer_with_a_port(tmp_path
 def test_containment_and_downtime(tmp_path: Path) -> None:
     ctx = Ctx(gateway_config(tmp_path))
     a = Allowlist(ctx)
-    ctx.containment.peers.add("CT01")
+    ctx.containment.apply("peer", "CT01", "tester")
     assert reject(a.on_associate(assoc("CT01"))) == PERM_USER_3
-    ctx.containment.peers.add("WS01")
+    ctx.containment.apply("peer", "WS01", "tester")
     assert reject(a.on_associate(assoc("ORTHANC", called="WS01"))) == PERM_USER_7  # contained destination
-    ctx.containment.peers.clear()
-    ctx.containment.downtime = True
+    ctx.containment.apply("release", None, "tester")
+    ctx.containment.apply("downtime", None, "tester")
     assert reject(a.on_associate(assoc("WS01", host="10.1.0.1"))) == TRANSIENT_CONGESTION
 
 

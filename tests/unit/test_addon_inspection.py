@@ -46,7 +46,7 @@ def _bare_ct(implicit: bool) -> tuple[bytes, tuple[str, str]]:
 
 
 def test_action_is_the_strongest_of_the_findings(tmp_path: Path) -> None:
-    cfg = InspectionConfig(quarantine=tmp_path / "q")
+    cfg = InspectionConfig(malformed=InspectAction.ALERT, quarantine=tmp_path / "q")
     found: list[Finding] = []
     insp = Inspection(lambda: cfg, checker=lambda data, ts, target: list(found))
     assert insp.on_store(assoc("CT01"), _store()).action is InspectAction.PASS

@@ -39,7 +39,7 @@ def test_other_requests_are_not_its_business(tmp_path: Path) -> None:
 def test_contained_destination_and_unbound_association(tmp_path: Path) -> None:
     ctx = Ctx(gateway_config(tmp_path))
     md, ws = MoveDestinations(ctx), _ws01(ctx)
-    ctx.containment.peers.add("WS01")
+    ctx.containment.apply("peer", "WS01", "tester")
     assert md.on_request(ws, c_move_rq(1, MOVE, "WS01")).status == Status.MOVE_DESTINATION_UNKNOWN
     assert md.on_request(assoc("WS01"), c_move_rq(2, MOVE, "WS01")).status == Status.MOVE_DESTINATION_UNKNOWN
 

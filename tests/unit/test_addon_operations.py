@@ -44,12 +44,12 @@ def test_only_the_services_a_peer_may_use(tmp_path: Path) -> None:
 def test_read_only_containment_refuses_stores_only(tmp_path: Path) -> None:
     ctx = Ctx(gateway_config(tmp_path))
     ops, ct = Operations(ctx), _bound(ctx, "CT01")
-    ctx.containment.read_only_peers.add("CT01")
+    ctx.containment.apply("read-only", "CT01", "tester")
     d = ops.on_request(ct, c_store_rq(4, CT, "1.2.3"))
     assert not d.allowed and d.status == Status.NOT_AUTHORIZED and "read-only" in d.reason
     assert ops.on_request(ct, c_echo_rq(5)).allowed
-    ctx.containment.read_only_peers.clear()
-    ctx.containment.read_only = True  # every peer
+    ctx.containment.apply("release", "CT01", "tester")
+    ctx.containment.apply("read-only", None, "tester")  # every peer
     assert not ops.on_request(ct, c_store_rq(6, CT, "1.2.3")).allowed
 
 

@@ -46,7 +46,7 @@ def test_example_file_loads() -> None:
     assert cfg.audit.file == EXAMPLE.parent / "audit.jsonl"  # relative to the config file
     assert cfg.limits.associations_per_minute == 120
     assert cfg.inspection.enabled and cfg.inspection.executable is InspectAction.REJECT
-    assert cfg.inspection.malformed is InspectAction.ALERT
+    assert cfg.inspection.malformed is InspectAction.REJECT  # issue 16 item 7: the PACS never sees what we cannot parse
     assert cfg.audit.include_patient_id is False and cfg.audit.store.value == "alerts"
     assert cfg.peer_for_port_ae("WS01") is cfg.peers["WS01"] and cfg.peer_for_port_ae("CT01") is None
 

@@ -221,7 +221,7 @@ def test_cli_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "-p", "gateway", "--json"]) == 0
     gateway = json.loads(capsys.readouterr().out)
     assert {r["id"]: r["gateway_action"] for r in gateway["rules"]} == {
-        "executable-preamble": "reject", "trailing-data": "alert", "not-dicom": "alert", "malformed": "alert",
+        "executable-preamble": "reject", "trailing-data": "reject", "not-dicom": "reject", "malformed": "reject",
         "active-content": "reject"}
 
 

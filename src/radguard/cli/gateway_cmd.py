@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -61,9 +61,30 @@ def check_peer(cfg: GatewayConfig, peer: str) -> None:
                          f"known peers: {listing}")
 
 
+def _check(path: Path, cfg: GatewayConfig, json_out: bool) -> None:
+    """``--check``: what a start does short of binding (:func:`radguard.gateway.startup.prepare`)."""
+    from radguard.gateway.startup import prepare, unresolved_hosts
+
+    startup = prepare(cfg, create=False)  # ConfigError: exit 2 with the key
+    warnings = [*cfg.warnings, *unresolved_hosts(cfg)]
+    holds = startup.containment.to_dict()["holds"]
+    if json_out:
+        from radguard.cli.output import emit_json
+
+        emit_json("gateway-config", {
+            "listen": cfg.listen, "listen_tls": cfg.listen_tls, "upstream": cfg.upstream,
+            "upstream_ae": cfg.upstream_ae, "ae_title": cfg.ae_title, "peers": sorted(cfg.peers),
+            "control": str(cfg.control), "containment": holds, "warnings": warnings})
+        return
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
+    held = f"; {len(holds)} containment(s) in force at start" if holds else ""
+    typer.echo(f"{path}: OK ({len(cfg.peers)} peers{held})", err=True)
+
+
 def gateway_cmd(
     config: Path = typer.Option(..., "--config", "-c", help="gateway.toml (docs/gateway.md)."),
-    check: bool = typer.Option(False, "--check", help="Validate the configuration and exit."),
+    check: bool = typer.Option(False, "--check", help="Do everything a start does short of listening, and exit."),
     json_out: bool = typer.Option(False, "--json", help="With --check: print the configuration as JSON."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every association on stderr."),
 ) -> None:
@@ -73,17 +94,7 @@ def gateway_cmd(
 
     cfg = _load(config)
     if check:
-        if json_out:
-            from radguard.cli.output import emit_json
-
-            emit_json("gateway-config", {
-                "listen": cfg.listen, "listen_tls": cfg.listen_tls, "upstream": cfg.upstream,
-                "upstream_ae": cfg.upstream_ae, "ae_title": cfg.ae_title, "peers": sorted(cfg.peers),
-                "control": str(cfg.control), "warnings": list(cfg.warnings)})
-        else:
-            for w in cfg.warnings:
-                typer.echo(f"warning: {w}", err=True)
-            typer.echo(f"{config}: OK ({len(cfg.peers)} peers)", err=True)
+        _check(config, cfg, json_out)
         raise typer.Exit(0)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -104,7 +115,7 @@ def contain_cmd(
     read_only: bool = typer.Option(False, "--read-only", help="Refuse C-STORE (gateway-wide or for --peer)."),
     downtime: bool = typer.Option(False, "--downtime", help="Reject every new association, abort open ones."),
     release: bool = typer.Option(False, "--release", help="Lift containment (all, or for --peer)."),
-    status: bool = typer.Option(False, "--status", help="Show the containment state."),
+    status: bool = typer.Option(False, "--status", help="Show the containment in force: what, who, since when."),
     json_out: JsonOption = False,
 ) -> None:
     """Talk to the running gateway over its control socket; takes effect at once and is audited."""
@@ -128,11 +139,29 @@ def contain_cmd(
     if json_out:
         emit_json("contain", {k: v for k, v in reply.items() if k != "ok"})
         return
+    if reply.get("warning"):
+        typer.echo(f"warning: containment {reply['warning']}: a restart would lose it", err=True)
     if action == "status":
-        typer.echo(f"containment: {reply['state']}; open associations: {reply['open_associations']}")
+        typer.echo(f"open associations: {reply['open_associations']}")
+        typer.echo(_holds_text(reply["state"]))
     else:
         typer.echo(f"contain {action}{' ' + peer if peer else ''}: applied, {reply['aborted']} association(s) "
-                   f"aborted; state {reply['state']}")
+                   f"aborted")
+        typer.echo(_holds_text(reply["state"]))
+
+
+def _holds_text(state: dict[str, Any]) -> str:
+    """The containments in force, one per line: what, who (OS user / console user), since when."""
+    holds = state.get("holds") or []
+    if not holds:
+        return "containment: none"
+    lines = [f"containment: {len(holds)} in force"]
+    for h in holds:
+        who = f"{h['console_user']} (console, as {h['by']})" if h.get("console_user") else h["by"]
+        scope = f" {h['peer']}" if h.get("peer") else ""
+        what = f"peer{scope} shut out" if h["kind"] == "peer" else f"{h['kind']}{scope}"
+        lines.append(f"  {what:<28} by {who}, since {h['at']}")
+    return "\n".join(lines)
 
 
 def audit_fhir_cmd(

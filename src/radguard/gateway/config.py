@@ -8,6 +8,7 @@ in a security policy must not silently weaken it).
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -73,7 +74,7 @@ class InspectionConfig:
     enabled: bool = True
     executable: InspectAction = InspectAction.REJECT
     active_content: InspectAction = InspectAction.REJECT
-    malformed: InspectAction = InspectAction.ALERT
+    malformed: InspectAction = InspectAction.REJECT  # issue 16 item 7: never forward what the PACS cannot parse
     other: InspectAction = InspectAction.ALERT
     quarantine: Path = Path("quarantine")
 
@@ -140,6 +141,39 @@ class GatewayConfig:
 
 
 # ---------------------------------------------------------------- parsing helpers
+
+#: an RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, the last one not all digits
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _is_host_name(value: str) -> bool:
+    labels = value.rstrip(".").split(".")
+    return (len(value) <= 253 and all(_LABEL.fullmatch(x) for x in labels)
+            and not labels[-1].isdigit())
+
+
+def check_host(key: str, value: str, *, networks: bool = False) -> str:
+    """``value`` if it is an IP address (or, with ``networks``, a CIDR network) or a host name; else ConfigError.
+
+    ``300.1.1.1`` or ``10.0.0.0/33`` would otherwise be taken for a host name that never resolves: an
+    allowlist entry that silently matches nothing, or an upstream nobody can reach (issue 16 item 8).
+    """
+    try:
+        if networks and "/" in value:
+            ipaddress.ip_network(value, strict=False)
+        else:
+            ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if "/" not in value and ":" not in value and _is_host_name(value):
+        return value
+    numeric = "/" in value or ":" in value or all(c.isdigit() or c == "." for c in value)
+    if numeric:
+        what = "an IP address or network" if networks else "an IP address"
+    else:
+        what = "an IP address, network or host name" if networks else "an IP address or host name"
+    raise ConfigError(f"{key}: {value!r} is not {what}")
 
 
 class _Section:
@@ -211,7 +245,7 @@ class _Section:
         host, sep, port = v.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ConfigError(f"[{self.name}] {key} must look like HOST:PORT, got {v!r}")
-        return host.strip("[]"), int(port)
+        return check_host(f"[{self.name}] {key}", host.strip("[]")), int(port)
 
     def strings(self, key: str, *, required: bool = False) -> tuple[str, ...]:
         v = self._get(key, required)
@@ -254,6 +288,11 @@ def _peer(i: int, data: Any, base: Path) -> PeerConfig:
     hosts = s.strings("hosts", required=True)
     if not hosts:
         raise ConfigError(f"[peer {ae}] hosts must list at least one address")
+    for j, host in enumerate(hosts):
+        try:
+            check_host(f"peer[{i}].hosts[{j}]", host, networks=True)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} ([[peer]] {ae})") from None
     allow = s.strings("allow", required=True)
     bad = sorted(set(a.upper() for a in allow) - SERVICES)
     if bad:
@@ -338,7 +377,7 @@ def parse_config(doc: Mapping[str, Any], base: Path, source: Path | None = None)
         enabled=ins.flag("enabled", True),
         executable=ins.action("executable", InspectAction.REJECT),
         active_content=ins.action("active_content", InspectAction.REJECT),
-        malformed=ins.action("malformed", InspectAction.ALERT),
+        malformed=ins.action("malformed", InspectAction.REJECT),
         other=ins.action("other", InspectAction.ALERT),
         quarantine=quarantine,
     )

@@ -3,9 +3,11 @@
 A Unix domain socket (``[gateway] control``, mode 0600 in a 0700 directory) plus a token file
 (mode 0600, new random token at each start): a client must be able to read the token, i.e. be the
 gateway's user or root. One JSON object per line each way:
-``{"token": ..., "action": "peer"|"read-only"|"downtime"|"release"|"status", "peer": AE|null}``
-→ ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``. Actions apply at once (the same event
-loop that relays associations), abort the affected associations and are audited.
+``{"token": ..., "action": "peer"|"read-only"|"downtime"|"release"|"status", "peer": AE|null,
+"console_user": name|null}`` → ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``. Actions apply at
+once (the same event loop that relays associations), abort the affected associations and are audited;
+who asked is the OS user of the connecting process (``SO_PEERCRED``), and the console user the web
+console names (``console_user``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import hmac
 import json
 import logging
 import os
+import pwd
 import secrets
 import socket
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,8 +36,9 @@ ACTIONS = ("peer", "read-only", "downtime", "release", "status")
 MAX_REQUEST = 4096
 
 
-#: applies a containment action (``action``, ``peer``) and returns its result; ValueError for a bad request
-Contain = Callable[[str, "str | None"], dict[str, Any]]
+#: applies a containment action (``action``, ``peer``, OS user, console user) and returns its result;
+#: ValueError for a bad request
+Contain = Callable[[str, "str | None", str, "str | None"], dict[str, Any]]
 
 
 class ControlServer:
@@ -89,7 +94,8 @@ class ControlServer:
         except ValueError:  # no newline within the stream's limit (64 KiB): readline gives up
             reply = self._too_long()
         else:
-            reply = self._too_long() if len(line.rstrip(b"\r\n")) > MAX_REQUEST else self._answer(line)
+            too_long = len(line.rstrip(b"\r\n")) > MAX_REQUEST
+            reply = self._too_long() if too_long else self._answer(line, _peer_user(writer))
         writer.write((json.dumps(reply) + "\n").encode())
         with contextlib.suppress(ConnectionError, OSError):
             await writer.drain()
@@ -102,7 +108,7 @@ class ControlServer:
         return {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes (an AE title has at most 16 "
                                       "characters)"}
 
-    def _answer(self, line: bytes) -> dict[str, Any]:
+    def _answer(self, line: bytes, user: str = "unknown") -> dict[str, Any]:
         try:
             req = json.loads(line)
         except ValueError:
@@ -114,11 +120,29 @@ class ControlServer:
         action, peer = req.get("action"), req.get("peer")
         if action not in ACTIONS or (peer is not None and not isinstance(peer, str)):
             return {"ok": False, "error": f"unknown action {action!r}"}
+        console_user = req.get("console_user")
+        if console_user is not None and not (isinstance(console_user, str) and 0 < len(console_user) <= 64
+                                             and console_user.isprintable()):
+            return {"ok": False, "error": "console_user must be a name of 1-64 printable characters"}
         try:
-            result = self._contain(str(action), peer)
+            result = self._contain(str(action), peer, user, console_user)
         except ValueError as exc:
             return {"ok": False, "error": str(exc)}
         return {"ok": True, "action": action, **result}
+
+
+def _peer_user(writer: asyncio.StreamWriter) -> str:
+    """The OS user of the process at the other end of the Unix socket (Linux ``SO_PEERCRED``)."""
+    sock = writer.get_extra_info("socket")
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        uid = struct.unpack("3i", creds)[1]
+    except (AttributeError, OSError):
+        return "unknown"
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _alive(path: Path) -> bool:
@@ -131,8 +155,9 @@ def _alive(path: Path) -> bool:
     return True
 
 
-def send_control(config: GatewayConfig, action: str, peer: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
-    """Client side of the control channel (used by ``radguard contain``)."""
+def send_control(config: GatewayConfig, action: str, peer: str | None = None, timeout: float = 5.0, *,
+                 console_user: str | None = None) -> dict[str, Any]:
+    """Client side of the control channel (``radguard contain``; the console names its user)."""
     try:
         token = config.control_token.read_text().strip()
     except OSError as exc:
@@ -142,7 +167,8 @@ def send_control(config: GatewayConfig, action: str, peer: str | None = None, ti
         s.settimeout(timeout)
         try:
             s.connect(str(config.control))
-            s.sendall((json.dumps({"token": token, "action": action, "peer": peer}) + "\n").encode())
+            request = {"token": token, "action": action, "peer": peer, "console_user": console_user}
+            s.sendall((json.dumps(request) + "\n").encode())
             buf = b""
             while not buf.endswith(b"\n"):
                 chunk = s.recv(65536)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from radguard.dicom.dimse import Command
@@ -25,6 +25,7 @@ from radguard.dicom.enums import (
 )
 from radguard.dicom.pdu import AssociateReject
 from radguard.gateway.config import GatewayConfig, InspectAction, PeerConfig
+from radguard.gateway.containment import Containment
 from radguard.models import Finding
 
 log = logging.getLogger("radguard.gateway")
@@ -129,23 +130,6 @@ class StoreVerdict:
 
 
 STORE_PASS = StoreVerdict(InspectAction.PASS)
-
-
-@dataclass
-class Containment:
-    """Live containment state, changed by ``radguard contain`` (control socket) and read by the addons."""
-
-    peers: set[str] = field(default_factory=set)
-    read_only: bool = False
-    read_only_peers: set[str] = field(default_factory=set)
-    downtime: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"peers": sorted(self.peers), "read_only": self.read_only,
-                "read_only_peers": sorted(self.read_only_peers), "downtime": self.downtime}
-
-    def is_read_only(self, ae: str) -> bool:
-        return self.read_only or ae in self.read_only_peers
 
 
 class Context(Protocol):

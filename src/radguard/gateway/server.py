@@ -17,7 +17,6 @@ import itertools
 import logging
 import os
 import signal
-import ssl
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,9 +35,12 @@ from radguard.gateway.config import GatewayConfig, StoreLevel, load_config, site
 from radguard.gateway.control import ControlServer
 from radguard.gateway.engine import decision_addons
 from radguard.gateway.hostile import Hostility
-from radguard.gateway.policy import AssociationInfo, Containment, PolicyEngine
+from radguard.gateway.policy import AssociationInfo, PolicyEngine
 from radguard.gateway.relay import Relay
 from radguard.gateway.services import Services
+from radguard.gateway.startup import prepare, server_tls_context
+
+__all__ = ["Gateway", "build_trail", "run_gateway", "server_tls_context"]
 
 log = logging.getLogger("radguard.gateway")
 
@@ -56,21 +58,6 @@ def build_trail(config: GatewayConfig, listeners: list[Callable[[dict[str, Any]]
         sender = make_sender(SyslogTarget.parse(audit.syslog), ca=audit.tls_ca, cert=audit.tls_cert, key=audit.tls_key)
     return AuditTrail(jsonl=audit.file, sender=sender, spool_dir=audit.spool,
                       include_patient_id=audit.include_patient_id, secret=site_secret(audit), listeners=listeners)
-
-
-def server_tls_context(config: GatewayConfig) -> ssl.SSLContext:
-    """DICOM TLS (PS3.15 B.1, BCP 195): TLS 1.2+, mutual authentication when a client CA is set."""
-    assert config.tls_cert is not None and config.tls_key is not None
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        ctx.load_cert_chain(str(config.tls_cert), str(config.tls_key))
-        if config.tls_client_ca is not None:
-            ctx.load_verify_locations(str(config.tls_client_ca))
-            ctx.verify_mode = ssl.CERT_REQUIRED
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"[gateway] TLS certificate/key: {exc}") from None
-    return ctx
 
 
 #: live associations listed by ``contain --status`` (the count is always complete)
@@ -92,7 +79,9 @@ class Gateway:
     def __init__(self, config: GatewayConfig, *, trail: AuditTrail | None = None,
                  checker: Checker | None = None) -> None:
         self.config = config
-        self.containment = Containment()
+        # everything short of binding, as ``--check`` does it; the containment is restored from its state file
+        self.startup = prepare(config)
+        self.containment = self.startup.containment
         self.relays: set[Relay] = set()
         self.events = ev.EventBus()
         self._stats = Stats()
@@ -141,7 +130,7 @@ class Gateway:
             self.addresses["listen"] = srv.sockets[0].getsockname()[:2]
         if cfg.listen_tls is not None:
             srv = await streams.start_server(lambda r, w: self._on_client(r, w, True), *cfg.listen_tls,
-                                             ssl_context=server_tls_context(cfg), reuse_address=True)
+                                             ssl_context=self.startup.tls, reuse_address=True)
             self._servers.append(srv)
             self.addresses["listen_tls"] = srv.sockets[0].getsockname()[:2]
         self._control = ControlServer(cfg.control, cfg.control_token, self.contain, self.events)
@@ -240,42 +229,36 @@ class Gateway:
 
     # ------------------------------------------------------------------ containment
 
-    def contain(self, action: str, peer: str | None = None) -> dict[str, Any]:
-        """Apply a containment action now; abort the affected open associations (issue 5 ``contain``)."""
-        cont = self.containment
-        if action == "peer":
-            if not peer:
-                raise ValueError("--peer needs an AE title")
-            cont.peers.add(peer)
-            affected = [r for r in self.relays if peer in (r.info.calling_ae, r.info.target_ae)]
-        elif action == "read-only":
-            if peer:
-                cont.read_only_peers.add(peer)
-                affected = [r for r in self.relays if r.info.calling_ae == peer]
-            else:
-                cont.read_only = True
-                affected = list(self.relays)
-        elif action == "downtime":
-            cont.downtime = True
-            affected = list(self.relays)
-        elif action == "release":
-            if peer:
-                cont.peers.discard(peer)
-                cont.read_only_peers.discard(peer)
-            else:
-                self.containment = Containment()
-            affected = []
-        elif action == "status":
+    def contain(self, action: str, peer: str | None = None, by: str = "", console_user: str | None = None
+                ) -> dict[str, Any]:
+        """Apply a containment action now, persist it; abort the affected open associations (issue 5 ``contain``).
+
+        ``by`` is the OS user who asked (control socket credentials), ``console_user`` the console's user.
+        """
+        if action == "status":
             return {"state": self.containment.to_dict(), "open_associations": len(self.relays),
                     "stats": dict(self.stats), "peers": self._stats.peer_counts(),
                     "associations": [{"calling_ae": r.info.calling_ae, "host": r.info.client_host,
                                       "tls": r.info.tls, "established": r.established}
                                      for r in sorted(self.relays, key=lambda r: r.info.id)[:STATUS_ASSOCIATIONS]]}
+        self.containment.apply(action, peer, by or "unknown", console_user)  # ValueError: a bad request
+        if action == "peer":
+            affected = [r for r in self.relays if peer in (r.info.calling_ae, r.info.target_ae)]
+        elif action == "read-only":
+            affected = [r for r in self.relays if not peer or r.info.calling_ae == peer]
+        elif action == "downtime":
+            affected = list(self.relays)
         else:
-            raise ValueError(f"unknown containment action {action!r}")
+            affected = []
+        detail: dict[str, Any] = {"peer": peer, "by": by, "console_user": console_user, "aborted": len(affected),
+                                  "state": self.containment.to_dict(), "persisted": True}
+        try:
+            self.startup.state.save(self.containment)
+        except OSError as exc:  # applied all the same; a restart would not know it: say so loudly
+            detail.update(persisted=False, warning=f"not saved to {self.startup.state.path}: {exc.strerror or exc}")
+            log.error("containment %s: %s", action, detail["warning"])
         for relay in affected:
             relay.abort(f"containment: {action}")
-        detail = {"peer": peer, "aborted": len(affected), "state": self.containment.to_dict()}
         log.warning("containment %s%s: %d association(s) aborted", action, f" {peer}" if peer else "", len(affected))
         self.events.publish(ev.Contained(action, detail, peer))
         return detail

@@ -104,7 +104,7 @@ def apply(console: Console, session: Session, client: str | None, index: int, ac
     cfg = _config(console, index)
     what = f"contain {action}{' ' + peer if peer else ''} on gateway {Path(console.config.gateway_configs[index]).stem}"
     try:
-        reply = send_control(cfg, action, peer, timeout=CONTROL_TIMEOUT)
+        reply = send_control(cfg, action, peer, timeout=CONTROL_TIMEOUT, console_user=session.user.name)
     except RadguardError as exc:
         console.audit.action(session.user.name, client, what + f": failed ({exc})", subject=peer, ok=False,
                              kind=EventTypeCode.NETWORK_CONFIGURATION)

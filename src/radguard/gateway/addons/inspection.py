@@ -3,7 +3,7 @@
 An ``on_store`` decision hook (:meth:`radguard.gateway.policy.PolicyEngine.on_store`, fails closed: an
 exception rejects the data set). The checks are :func:`radguard.inspect.api.inspect_dataset`; this addon
 only maps their findings to the configured action per kind (``[inspection]``): executables and active
-content are rejected, malformed data sets pass with an alert, by default. A data set the policy rejects or
+content are rejected, and so are malformed data sets, by default. A data set the policy rejects or
 quarantines never reaches the upstream; quarantined ones are kept in the quarantine folder with a JSON
 sidecar (findings, calling AE, no PHI values).
 
