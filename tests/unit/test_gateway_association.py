@@ -235,6 +235,24 @@ def test_a_refused_store_is_answered_0124_and_never_relayed(tmp_path: Path, rule
     assert pair.queued(End.UPSTREAM) == [] and pair.assoc.pending == {}
 
 
+def test_a_malformed_data_set_is_refused_by_default_and_never_relayed(tmp_path: Path) -> None:
+    """Issue 16 item 7: with the default ``[inspection]`` a data set the checks cannot parse does not reach the
+    PACS (it used to be forwarded with an alert, and the PACS then aborted)."""
+    from dataclasses import replace
+
+    data, _ids = _ct()
+    truncated = data[: len(data) // 2]  # an interrupted or deliberately cut data set: the walk stops
+    pair = Pair(tmp_path, [Inspection(lambda: replace(InspectionConfig(), quarantine=tmp_path / "q"))])
+    commands = _checked(pair, _held_store(pair, truncated), truncated)
+    [refused] = _events(commands)
+    assert isinstance(refused, bus.StoreRefused) and not refused.quarantined
+    assert refused.detail.startswith("reject by inspection") and "malformed" in refused.detail, refused.detail
+    send = commands[-1]
+    assert isinstance(send, Send) and _command_of(send.pdus).status == Status.NOT_AUTHORIZED
+    assert pair.queued(End.UPSTREAM) == [] and pair.assoc.pending == {}
+    assert not (tmp_path / "q").exists()  # rejected, not kept
+
+
 def test_a_crashing_hook_refuses_the_store(tmp_path: Path) -> None:
     def checker(data: bytes, ts: str, target: str) -> list[Finding]:
         raise MemoryError

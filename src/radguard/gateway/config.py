@@ -292,7 +292,7 @@ def _peer(i: int, data: Any, base: Path) -> PeerConfig:
         try:
             check_host(f"peer[{i}].hosts[{j}]", host, networks=True)
         except ConfigError as exc:
-            raise ConfigError(f"{exc} ([[peer]] {ae})") from None
+            raise ConfigError(f"{exc} (peer {ae})") from None
     allow = s.strings("allow", required=True)
     bad = sorted(set(a.upper() for a in allow) - SERVICES)
     if bad:

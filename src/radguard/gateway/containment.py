@@ -128,14 +128,15 @@ class StateFile:
         except OSError as exc:
             reason = "a symbolic link" if os.path.islink(self.path) else f"cannot read it ({exc.strerror})"
             raise self._bad(reason) from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise self._bad("not a regular file")
         with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise self._bad("not a regular file")
             if st.st_uid != os.geteuid():
                 raise self._bad(f"owned by uid {st.st_uid}, not by the gateway's user (uid {os.geteuid()})")
             if st.st_mode & 0o077:
-                raise self._bad(f"mode {stat.S_IMODE(st.st_mode):04o}, must be 0600 (others may change it)")
+                raise self._bad(f"mode {stat.S_IMODE(st.st_mode):04o}, must be 0600 (the gateway's alone)")
             data = fh.read(MAX_STATE_BYTES + 1)
         if len(data) > MAX_STATE_BYTES:
             raise self._bad(f"larger than {MAX_STATE_BYTES} bytes")
