@@ -165,3 +165,64 @@ def test_contain_and_reload(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "contain release"]
     assert events[0]["event_types"] == ["110120"] and events[-1]["event_types"] == ["110121"]
     assert os.path.exists(tmp_path / "audit.jsonl")
+
+
+def _start_gateway(cfg: Path, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "radguard.cli.main", "gateway", "--config", str(cfg)],
+                            cwd=cfg.parent, stderr=subprocess.PIPE, text=True)
+    wait_port(LOOPBACK, port, proc=proc)  # type: ignore[arg-type]
+    return proc
+
+
+def _stop_gateway(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(30)
+
+
+def test_containment_survives_a_restart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 item 6: state file next to the control socket, restored before listening, shown with who/when."""
+    import pwd
+
+    from radguard.gateway.config import load_config
+    from radguard.gateway.control import send_control
+
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    storescp = start_storescp(tmp_path)
+    port = free_port()
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(CONFIG.format(port=port, up=storescp.port, extra=""))
+    state = tmp_path / "run" / "control.state"
+    proc = _start_gateway(cfg, port)
+    try:
+        holds = _contain(cfg, "--peer", "CT01", capsys=capsys)["state"]["holds"]  # type: ignore[index]
+        assert [(h["kind"], h["peer"], h["by"], h["console_user"]) for h in holds] == [("peer", "CT01", me, None)]
+        send_control(load_config(cfg), "read-only", None, console_user="alice")  # as the web console sends it
+        assert stat.S_IMODE(state.stat().st_mode) == 0o600
+        assert [h["kind"] for h in json.loads(state.read_text())["holds"]] == ["peer", "read-only"]
+    finally:
+        assert _stop_gateway(proc) == 0
+    proc = _start_gateway(cfg, port)
+    try:
+        # the very first association after the restart is refused
+        assert reject_line(_echo(port, "CT01")) == ("Rejected Permanent, Source: Service User / "
+                                                    "Calling AE Title Not Recognized")
+        capsys.readouterr()
+        assert main(["contain", "--config", str(cfg), "--status"]) == 0
+        out = capsys.readouterr().out
+        assert "containment: 2 in force" in out, out
+        assert "peer CT01 shut out" in out and f"by {me}, since 20" in out
+        assert "read-only" in out and f"by alice (console, as {me}), since 20" in out
+        after = _contain(cfg, "--release", "--peer", "CT01", capsys=capsys)
+        assert [h["kind"] for h in after["state"]["holds"]] == ["read-only"]  # type: ignore[index]
+        assert _echo(port, "CT01").returncode == 0
+        _contain(cfg, "--release", capsys=capsys)
+    finally:
+        assert _stop_gateway(proc) == 0
+        storescp.stop()
+    assert json.loads(state.read_text())["holds"] == []
+    # a state file others may change is not trusted: the gateway does not start (fail closed), one clear line
+    os.chmod(state, 0o644)
+    run = subprocess.run([sys.executable, "-m", "radguard.cli.main", "gateway", "--config", str(cfg)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "mode 0644, must be 0600" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr

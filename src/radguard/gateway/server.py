@@ -137,6 +137,9 @@ class Gateway:
         await self._control.start()
         for w in cfg.warnings:
             log.warning("%s", w)
+        for hold in self.containment.holds.values():  # restored from the state file before listening
+            log.warning("containment in force: %s%s by %s since %s", hold.kind, f" {hold.peer}" if hold.peer else "",
+                        hold.who, hold.at)
         log.info("gateway %s listening on %s, upstream %s %s:%d", cfg.ae_title,
                  ", ".join(f"{k}={h}:{p}" for k, (h, p) in self.addresses.items()), cfg.upstream_ae, *cfg.upstream)
         self.events.publish(ev.GatewayState(running=True))
