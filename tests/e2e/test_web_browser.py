@@ -289,6 +289,8 @@ def test_console_in_a_real_browser(department: dict[str, Any]) -> None:
     assert storescu(department["gw_port"], "MR02", dcm).returncode == 0  # only CT01 is shut out
     b.get("/gateway")
     assert "CT01 CONTAINED" in b.css("#peers-0").text.upper()
+    # who and since when: the console's user, and the OS user the console runs as (issue 16 item 6)
+    assert re.search(r"peer CT01 by otto \(console, as \S+\) since 20", b.css("#holds-0").text)
     # per-peer counts from the gateway's control socket: CT01 stored once and was refused once
     row = b.css("#peers-0").find_element("xpath", ".//tr[td/span[text()='CT01']]")
     assert row.find_element("css selector", ".peer-stores").text == "1"
