@@ -38,9 +38,7 @@ from radguard.gateway.hostile import Hostility
 from radguard.gateway.policy import AssociationInfo, PolicyEngine
 from radguard.gateway.relay import Relay
 from radguard.gateway.services import Services
-from radguard.gateway.startup import prepare, server_tls_context
-
-__all__ = ["Gateway", "build_trail", "run_gateway", "server_tls_context"]
+from radguard.gateway.startup import prepare
 
 log = logging.getLogger("radguard.gateway")
 
