@@ -95,7 +95,8 @@ def _a_file(tmp_path: Path) -> str:
     return str(tmp_path / "plain")
 
 
-@pytest.mark.parametrize("case", ["audit-dir", "secret", "tls", "spool", "quarantine", "audit-spool", "control"])
+@pytest.mark.parametrize("case", ["audit-dir", "secret", "tls", "syslog-tls", "spool", "quarantine", "audit-spool",
+                                  "control"])
 def test_what_would_fail_at_start_fails_the_check(tmp_path: Path, case: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     blocked = _a_file(tmp_path)
@@ -108,6 +109,9 @@ def test_what_would_fail_at_start_fails_the_check(tmp_path: Path, case: str,
         (tmp_path / "key.pem").write_text("garbage")
         cfg = _write(tmp_path, gateway='listen_tls = "127.0.0.1:0"\ntls_cert = "cert.pem"\ntls_key = "key.pem"')
         key = "[gateway] TLS certificate/key"
+    elif case == "syslog-tls":
+        (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n")
+        cfg, key = _write(tmp_path, audit='syslog = "tls://127.0.0.1:6514"\ntls_ca = "ca.pem"'), "[audit] syslog TLS"
     elif case == "spool":
         cfg, key = _write(tmp_path, gateway=f'spool = "{blocked}/spool"'), "[gateway] spool: cannot create"
     elif case == "quarantine":
