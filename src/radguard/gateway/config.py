@@ -8,6 +8,7 @@ in a security policy must not silently weaken it).
 from __future__ import annotations
 
 import enum
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field

@@ -25,7 +25,7 @@ from radguard.dicom.enums import (
 )
 from radguard.dicom.pdu import AssociateReject
 from radguard.gateway.config import GatewayConfig, InspectAction, PeerConfig
-from radguard.gateway.containment import Containment
+from radguard.gateway.containment import Containment as Containment  # re-exported: what addons read
 from radguard.models import Finding
 
 log = logging.getLogger("radguard.gateway")
