@@ -34,7 +34,9 @@ def _serve(tmp_path: Path, payloads: list[bytes], token: bool = True) -> tuple[l
     short = Path("/tmp") / f"rg-ctl-{tmp_path.name[-20:]}"  # a Unix socket path must stay short
 
     async def main() -> list[dict[str, Any]]:
-        server = ControlServer(short / "c.sock", short / "c.token", lambda a, p: {"aborted": 0, "peer": p}, bus)
+        server = ControlServer(short / "c.sock", short / "c.token",
+                               lambda a, p, by, console: {"aborted": 0, "peer": p, "by": by, "console_user": console},
+                               bus)
         await server.start()
         try:
             out = []
@@ -66,8 +68,15 @@ def test_an_oversized_request_is_refused_clearly(tmp_path: Path, caplog: pytest.
 
 
 def test_a_good_request_and_a_bad_token(tmp_path: Path) -> None:
+    import os
+    import pwd
+
     good = json.dumps({"token": "TOKEN", "action": "peer", "peer": "CT01"}).encode() + b"\n"
+    console = json.dumps({"token": "TOKEN", "action": "release", "peer": None, "console_user": "alice"}).encode()
     bad = json.dumps({"token": "nope", "action": "status"}).encode() + b"\n"
-    (ok, no), refused = _serve(tmp_path, [good, bad])
-    assert ok == {"ok": True, "action": "peer", "aborted": 0, "peer": "CT01"}
+    (ok, by_console, no), refused = _serve(tmp_path, [good, console + b"\n", bad])
+    # who asked: the OS user of the connecting process (SO_PEERCRED), and the console user it names
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert ok == {"ok": True, "action": "peer", "aborted": 0, "peer": "CT01", "by": me, "console_user": None}
+    assert by_console["by"] == me and by_console["console_user"] == "alice"
     assert no == {"ok": False, "error": "bad token"} and refused == ["bad token"]
