@@ -49,8 +49,23 @@ def _utc(d: datetime) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
-def _scalar(node: yaml.Node) -> Any:
+def scalar(node: yaml.Node) -> Any:
+    """The Python value of a composed YAML node (safe loader)."""
     return yaml.safe_load(yaml.serialize(node))
+
+
+def compose_file(path: Path) -> yaml.Node | None:
+    """Read and compose a YAML file keeping line numbers; UsageError ``FILE:LINE: ...`` if unreadable or not YAML."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise UsageError(f"{path}:{line}: not valid YAML: {exc.problem or exc.context}") from None
 
 
 def parse_answers_file(path: Path, tpl: Template | None = None) -> tuple[str | None, dict[str, tuple[Any, str]]]:
@@ -62,23 +77,14 @@ def parse_answers_file(path: Path, tpl: Template | None = None) -> tuple[str | N
         ``FILE:LINE: what is wrong`` for the first problem (syntax, unknown question, bad value).
     """
     tpl = tpl or template()
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise UsageError(f"{path}:{line}: not valid YAML: {exc.problem or exc.context}") from None
+    root = compose_file(path)
     if not isinstance(root, yaml.MappingNode):
         raise UsageError(f"{path}:1: expected a mapping with 'answers:'")
     who: str | None = None
     answers_node: yaml.MappingNode | None = None
     for key, value in root.value:
         if key.value == "who":
-            who = str(_scalar(value))
+            who = str(scalar(value))
         elif key.value == "answers":
             if not isinstance(value, yaml.MappingNode):
                 raise UsageError(f"{path}:{key.start_mark.line + 1}: 'answers' must map question ids to answers")
@@ -98,12 +104,12 @@ def parse_answers_file(path: Path, tpl: Template | None = None) -> tuple[str | N
             raise UsageError(f"{path}:{line}: question {qid!r} answered twice")
         note = ""
         if isinstance(value, yaml.MappingNode):
-            fields = {k.value: _scalar(v) for k, v in value.value}
+            fields = {k.value: scalar(v) for k, v in value.value}
             if "answer" not in fields or set(fields) - {"answer", "note"}:
                 raise UsageError(f"{path}:{line}: {qid}: expected {{answer: ..., note: ...}}")
             raw, note = fields["answer"], str(fields.get("note") or "")
         elif isinstance(value, yaml.ScalarNode):
-            raw = _scalar(value)
+            raw = scalar(value)
         else:
             raise UsageError(f"{path}:{line}: {qid}: an answer is a value or {{answer: ..., note: ...}}")
         if raw is None:

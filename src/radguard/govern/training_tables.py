@@ -1,0 +1,70 @@
+"""Workforce training tables in the store (migration ``0005_training``), declared on the shared metadata.
+
+Minimal on purpose: workforce members are not patients, but the store keeps only what the training
+evidence needs.
+
+- ``training_people``: the roster (the practice's own person id, name or pseudonym, role, department,
+  e-mail, active); a person missing from a later roster import is marked inactive, not deleted;
+- ``training_completions``: one row per lesson taken (person, lesson and its version, score, passed, when,
+  how: ``terminal`` or ``file``); the answers themselves are not kept;
+- ``training_campaigns``: one imported GoPhish campaign (its id and name in GoPhish, when it was launched,
+  where the results came from and the SHA-256 of that file);
+- ``training_phish_results``: one row per recipient: e-mail (lower case, to join the roster), how far the
+  recipient went (:class:`radguard.govern.training_phish.Stage`), reported or not, when the e-mail was sent.
+  GoPhish's IP address, geolocation, names and position are not stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from radguard.store.schema import Base
+
+
+class PersonRow(Base):
+    __tablename__ = "training_people"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CompletionRow(Base):
+    __tablename__ = "training_completions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), index=True)
+    lesson: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    taken: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class CampaignRow(Base):
+    __tablename__ = "training_campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gophish_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    name: Mapped[str] = mapped_column(String(255))
+    launched: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    imported: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(16))  # "json" or "csv"
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class PhishResultRow(Base):
+    __tablename__ = "training_phish_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("training_campaigns.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    stage: Mapped[int] = mapped_column(Integer)
+    reported: Mapped[bool] = mapped_column(Boolean)
+    sent: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
