@@ -59,7 +59,7 @@ def _metadata(title: str, now: datetime) -> Any:
 def _observation(c: ControlStatus) -> Any:
     m = _models()
 
-    methods = sorted({"INTERVIEW" if e.kind == "answer" else "TEST" for e in c.evidence})
+    methods = sorted({{"answer": "INTERVIEW", "training": "EXAMINE"}.get(e.kind, "TEST") for e in c.evidence})
     return m.ar.Observation(uuid=_uuid("observation:" + c.ref), title=f"Evidence for {c.ref}",
                        description="\n".join(e.text for e in c.evidence), methods=methods,
                        collected=max(e.date for e in c.evidence))

@@ -50,6 +50,9 @@ def _action(c: ControlStatus) -> str:
             text = remediation[e.rules[0]]
         elif e.kind == "answer" and e.question in questions:
             text = f"Close the gap this answer shows: {questions[e.question].text}"
+        elif e.kind == "training":
+            text = ("Bring workforce training up to date: `radguard train due` lists who is overdue for which "
+                    "lesson (--reminders writes the reminder e-mails); repeat phishing simulations where many clicked.")
         else:
             continue
         if text not in steps:

@@ -18,6 +18,9 @@ from radguard.govern import oscal, risk
 from radguard.govern.plan import PlanItem, plan_items, to_csv
 from radguard.govern.questions import State
 from radguard.govern.status import COUNTED_KINDS, GovernStatus, govern_status
+from radguard.govern.training_phish import STEPS
+from radguard.govern.training_status import TrainingSummary
+from radguard.govern.training_status import summary as training_summary
 from radguard.report import plots
 from radguard.report.render import render_html, store_label, write_atomic, write_page
 from radguard.store import Store
@@ -42,6 +45,7 @@ class GovernFiles:
     status: GovernStatus
     risks: tuple[risk.Risk, ...]
     items: tuple[PlanItem, ...]
+    training: TrainingSummary | None = None
 
     def paths(self) -> list[Path]:
         return [p for p in (self.html, self.pdf, self.assessment_results, self.poam_json, self.poam_csv) if p]
@@ -56,7 +60,8 @@ def _closing(st: GovernStatus) -> list[dict[str, Any]]:
 
 
 def governance_html(st: GovernStatus, risks: Sequence[risk.Risk], items: Sequence[PlanItem], *, site: str,
-                    store_url: str, trend: Sequence[Mapping[str, Any]] = ()) -> str:
+                    store_url: str, trend: Sequence[Mapping[str, Any]] = (),
+                    training: TrainingSummary | None = None) -> str:
     """The governance report as one self-contained HTML page (heat maps inlined as SVG)."""
     matrix = [[int(c) for c in row] for row in risk.RISK_MATRIX]
     hipaa = [c for c in st.controls if c.ref.startswith("hipaa:")]
@@ -70,6 +75,7 @@ def governance_html(st: GovernStatus, risks: Sequence[risk.Risk], items: Sequenc
         "risks": current[:15], "risk_total": len(current), "items": items, "closing": _closing(st),
         "overdue": st.overdue, "obligations": st.obligations, "trend": list(trend),
         "training": next((o for o in st.obligations if o.obligation.id == "training"), None),
+        "workforce": training if training is not None and training.people else None, "phish_steps": STEPS,
         "states": [s.value for s in (State.MET, State.PARTIAL, State.NOT_MET, State.UNKNOWN)],
         "plots": {
             "inherent": plots.risk_heatmap(risk.heat_cells(risks), matrix, title="Inherent risk"),
@@ -91,7 +97,9 @@ def write_govern_report(store: Store, out_dir: Path, *, pdf: bool = True, site: 
     items = plan_items(st.controls, risks, exercise=last_exercise.summary
                        if last_exercise and last_exercise.status == "done" else None)
     history = risk.trend(store)
-    html = governance_html(st, risks, items, site=site, store_url=store_label(store.engine.url), trend=history)
+    trained = training_summary(store, st.generated)
+    html = governance_html(st, risks, items, site=site, store_url=store_label(store.engine.url), trend=history,
+                           training=trained)
     ar = oscal.to_json(oscal.assessment_results(st, risks, site=site))
     pm = oscal.to_json(oscal.poam(st, risks, items, site=site))
     html_path, pdf_path = write_page(html, out_dir, "governance", pdf=pdf)
@@ -101,4 +109,4 @@ def write_govern_report(store: Store, out_dir: Path, *, pdf: bool = True, site: 
     write_atomic(csv_path, to_csv(items).encode("utf-8"))
     risk.snapshot(store, risks, "govern report")
     return GovernFiles(html=html_path, pdf=pdf_path, assessment_results=ar_path, poam_json=pm_path,
-                       poam_csv=csv_path, status=st, risks=tuple(risks), items=tuple(items))
+                       poam_csv=csv_path, status=st, risks=tuple(risks), items=tuple(items), training=trained)

@@ -37,6 +37,8 @@ from radguard.govern.obligations import (
     obligations,
 )
 from radguard.govern.questions import State, template, worst
+from radguard.govern.training_status import evidence as training_evidence
+from radguard.govern.training_status import trained_as_of
 from radguard.models import Severity
 from radguard.store import RunInfo, Store
 
@@ -69,7 +71,7 @@ def severity_state(severity: Severity) -> State | None:
 class Evidence:
     """One reason for a control's state: a passing run, findings of a rule, or an answer."""
 
-    kind: str  # "run" | "finding" | "answer"
+    kind: str  # "run" | "finding" | "answer" | "training"
     state: State
     date: datetime
     stale: bool
@@ -83,11 +85,15 @@ class Evidence:
     value: Any = None
     who: str | None = None
     via: str | None = None
+    summary: str | None = None  # training: the line for people
+    facts: Mapping[str, Any] | None = None  # training: completion rate, last campaign, freshness
 
     @property
     def text(self) -> str:
         """One line for people."""
         via = f" (via {self.via})" if self.via else ""
+        if self.kind == "training":
+            return f"{self.summary}{via}"
         if self.kind == "run":
             return f"run #{self.run_id} ({self.run_kind}) applied {', '.join(self.rules)}: no finding{via}"
         if self.kind == "finding":
@@ -106,6 +112,8 @@ class Evidence:
             out["rules"] = list(self.rules)
         if self.kind == "finding":
             out["count"] = self.count
+        if self.facts is not None:
+            out["facts"] = dict(self.facts)
         return out
 
 
@@ -124,8 +132,8 @@ class ControlStatus:
 
     @property
     def sources(self) -> frozenset[str]:
-        """``"runs"`` and/or ``"answers"``: where the evidence came from."""
-        return frozenset("answers" if e.kind == "answer" else "runs" for e in self.evidence)
+        """``"runs"``, ``"answers"`` and/or ``"training"``: where the evidence came from."""
+        return frozenset({"answer": "answers", "training": "training"}.get(e.kind, "runs") for e in self.evidence)
 
     def to_dict(self) -> dict[str, Any]:
         return {"ref": self.ref, "title": self.title, "kind": self.kind, "parent": self.parent,
@@ -229,6 +237,11 @@ def collect_evidence(store: Store, intervals: Mapping[str, int] | None = None,
         for ref in q.controls:
             direct.setdefault(ref, []).append(Evidence(kind="answer", state=state, date=ans.at, stale=stale,
                                                        question=q.id, value=ans.value, who=ans.who))
+    interval = next((o.interval_days for o in obls if o.id == "training"), DEFAULT_INTERVAL_DAYS)
+    for te in training_evidence(store, interval, now):
+        for ref in te.controls:
+            direct.setdefault(ref, []).append(Evidence(kind="training", state=te.state, date=te.date, stale=te.stale,
+                                                       summary=te.text, facts=te.facts))
     return direct, runs
 
 
@@ -319,6 +332,9 @@ def govern_status(store: Store, frameworks: Sequence[str] = FRAMEWORKS, interval
     """Every control of ``frameworks`` with its state and evidence, and the obligations with dates."""
     now = now or datetime.now(UTC)
     direct, runs = collect_evidence(store, intervals, now)
+    trained = trained_as_of(store, now)
+    if trained is not None:  # training completions fulfil the training obligation
+        extra = {"training": trained, **(extra or {})}
     controls: list[ControlStatus] = []
     for fw in frameworks:
         controls += framework_status(fw, direct)

@@ -211,14 +211,14 @@ def parse_json(path: Path, text: str, sha: str) -> Campaign:
         launched = _when(doc.get("launch_date"))
     except ValueError:
         raise UsageError(f"{path}:1: launch_date {doc.get('launch_date')!r} is not a date") from None
-    return _campaign(str(doc.get("name") or path.stem), gid if isinstance(gid, int) else None, launched, "json",
+    return _campaign(path, str(doc.get("name") or path.stem), gid if isinstance(gid, int) else None, launched, "json",
                      sha, results)
 
 
-def _campaign(name: str, gid: int | None, launched: datetime | None, source: str, sha: str,
+def _campaign(path: Path, name: str, gid: int | None, launched: datetime | None, source: str, sha: str,
               results: list[PhishResult]) -> Campaign:
     if not results:
-        raise UsageError(f"campaign {name!r} has no results")
+        raise UsageError(f"{path}:1: campaign {name!r} has no results")
     sent = [r.sent for r in results if r.sent is not None]
     return Campaign(name=name, gophish_id=gid, launched=launched or (min(sent) if sent else None), source=source,
                     sha256=sha, results=tuple(results))
@@ -250,7 +250,7 @@ def parse_csv(path: Path, text: str, sha: str, name: str | None) -> Campaign:
     except csv.Error as exc:
         raise UsageError(f"{path}:{reader.line_num}: not valid CSV: {exc}") from None
     stem = path.stem.removesuffix(" - Results")  # GoPhish names the file "<campaign> - Results.csv"
-    return _campaign(name or stem, None, None, "csv", sha, results)
+    return _campaign(path, name or stem, None, None, "csv", sha, results)
 
 
 def parse_campaign(path: Path, name: str | None = None) -> Campaign:

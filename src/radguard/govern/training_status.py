@@ -225,3 +225,8 @@ def write_reminders(due: Sequence[Due], folder: Path, today: date | None = None)
         path.write_text("\n".join(lines), encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def trained_as_of(store: Store, now: datetime | None = None) -> datetime | None:
+    """When the whole active roster was last current (fulfils the ``training`` obligation); None if not yet."""
+    return summary(store, now).trained_as_of
