@@ -160,8 +160,8 @@ def phish_import(
         emit_json("train-phish-import", {"file": str(file), "replaced": replaced, **rep.to_dict()})
         return
     f = rep.total
-    stderr_console().print(f"campaign #{cid} {camp.name!r}: {f.recipients} recipients, {f.sent} sent, "
-                           f"{f.clicked} clicked ({_pct(f.rate('clicked'))}), {f.reported} reported"
+    stderr_console().print(f"campaign #{cid} {camp.name!r}: {f.recipients} recipients, {f['sent']} sent, "
+                           f"{f['clicked']} clicked ({_pct(f.rate('clicked'))}), {f['reported']} reported"
                            + (" (replaced the earlier import)" if replaced else ""), highlight=False)
 
 
@@ -188,7 +188,7 @@ def phish_results(campaign: int = typer.Option(None, "--campaign", help="Store i
         emit_json("train-phish", rep.to_dict())
         return
     cols = [Column("department", "key"), *(Column(s) for s in ph.STEPS)]
-    rows = [(d, *(f"{getattr(f, s)}" + ("" if s == "sent" else f" ({_pct(f.rate(s))})") for s in ph.STEPS))
+    rows = [(d, *(f"{f[s]}" + ("" if s == "sent" else f" ({_pct(f.rate(s))})") for s in ph.STEPS))
             for d, f in [*rep.departments.items(), ("all", rep.total)]]
     con = stdout_console()
     print_table(con, cols, rows, title=f"Campaign #{rep.campaign.id} {rep.campaign.name}")

@@ -14,7 +14,7 @@ Answers file (YAML)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +68,27 @@ def compose_file(path: Path) -> yaml.Node | None:
         raise UsageError(f"{path}:{line}: not valid YAML: {exc.problem or exc.context}") from None
 
 
+def answer_items(path: Path, node: yaml.MappingNode, known: Container[str],
+                 hint: str) -> Iterator[tuple[int, str, yaml.Node]]:
+    """(line, question id, value node) of each entry of an ``answers:`` mapping, in file order.
+
+    Raises
+    ------
+    UsageError
+        ``FILE:LINE:`` an unknown question (``hint`` says where the known ones are) or one answered twice.
+    """
+    seen: set[str] = set()
+    for key, value in node.value:
+        line = key.start_mark.line + 1
+        qid = str(key.value)
+        if qid not in known:
+            raise UsageError(f"{path}:{line}: unknown question {qid!r} ({hint})")
+        if qid in seen:
+            raise UsageError(f"{path}:{line}: question {qid!r} answered twice")
+        seen.add(qid)
+        yield line, qid, value
+
+
 def parse_answers_file(path: Path, tpl: Template | None = None) -> tuple[str | None, dict[str, tuple[Any, str]]]:
     """Read and check an answers file: (who or None, question id -> (normalised value, note)).
 
@@ -95,13 +116,7 @@ def parse_answers_file(path: Path, tpl: Template | None = None) -> tuple[str | N
         raise UsageError(f"{path}:1: no 'answers:' mapping")
     questions = tpl.questions
     out: dict[str, tuple[Any, str]] = {}
-    for key, value in answers_node.value:
-        line = key.start_mark.line + 1
-        qid = str(key.value)
-        if qid not in questions:
-            raise UsageError(f"{path}:{line}: unknown question {qid!r} (see `radguard govern questions`)")
-        if qid in out:
-            raise UsageError(f"{path}:{line}: question {qid!r} answered twice")
+    for line, qid, value in answer_items(path, answers_node, questions, "see `radguard govern questions`"):
         note = ""
         if isinstance(value, yaml.MappingNode):
             fields = {k.value: scalar(v) for k, v in value.value}

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from radguard.errors import UsageError
-from radguard.govern.answers import compose_file, scalar
+from radguard.govern.answers import answer_items, compose_file, scalar
 
 #: the audience entry meaning every role
 EVERYONE = "all"
@@ -58,15 +58,17 @@ class QuizQuestion:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Lesson:
+    """One lesson and its quiz (a file of ``data/training/``)."""
+
     id: str
-    title: str
-    version: int
     audience: tuple[str, ...]
-    interval_days: int
-    pass_mark: float
+    title: str
     controls: tuple[str, ...]
-    text: str
+    version: int
     questions: tuple[QuizQuestion, ...]
+    interval_days: int
+    text: str
+    pass_mark: float
 
     def for_role(self, role: str) -> bool:
         """Whether a person of ``role`` must take this lesson."""
@@ -196,13 +198,7 @@ def parse_quiz_answers(path: Path, les: Lesson) -> dict[str, frozenset[str]]:
         raise UsageError(f"{path}:1: no 'answers:' mapping")
     questions = {q.id: q for q in les.questions}
     out: dict[str, frozenset[str]] = {}
-    for key, value in answers_node.value:
-        line = key.start_mark.line + 1
-        qid = str(key.value)
-        if qid not in questions:
-            raise UsageError(f"{path}:{line}: unknown question {qid!r} (lesson {les.id}: {', '.join(questions)})")
-        if qid in out:
-            raise UsageError(f"{path}:{line}: question {qid!r} answered twice")
+    for line, qid, value in answer_items(path, answers_node, questions, f"lesson {les.id}: {', '.join(questions)}"):
         try:
             out[qid] = questions[qid].parse(scalar(value))
         except ValueError as exc:

@@ -64,10 +64,12 @@ OFF_ROSTER = "(not on roster)"
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PhishResult:
-    email: str
-    stage: Stage
-    reported: bool
+    """One recipient of a campaign: how far they went."""
+
     sent: datetime | None
+    email: str
+    reported: bool = False
+    stage: Stage
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,30 +92,28 @@ class Campaign:
 
 @dataclass(kw_only=True, slots=True)
 class Funnel:
-    """Counts of one group of recipients at each step."""
+    """Counts of one group of recipients at each step: ``funnel["clicked"]``."""
 
     recipients: int = 0
-    sent: int = 0
-    opened: int = 0
-    clicked: int = 0
-    submitted: int = 0
-    reported: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STEPS, 0))
+
+    def __getitem__(self, step: str) -> int:
+        return self.counts[step]
 
     def add(self, r: PhishResult) -> None:
         self.recipients += 1
-        self.sent += r.stage >= Stage.SENT or r.reported
-        self.opened += r.stage >= Stage.OPENED
-        self.clicked += r.stage >= Stage.CLICKED
-        self.submitted += r.stage >= Stage.SUBMITTED
-        self.reported += r.reported
+        reached = (r.stage >= Stage.SENT or r.reported, r.stage >= Stage.OPENED, r.stage >= Stage.CLICKED,
+                   r.stage >= Stage.SUBMITTED, r.reported)
+        for step, hit in zip(STEPS, reached, strict=True):
+            self.counts[step] += hit
 
     def rate(self, step: str) -> float | None:
         """Share of the e-mails sent that reached ``step`` (None if nothing was sent)."""
-        return round(getattr(self, step) / self.sent, 4) if self.sent else None
+        sent = self.counts["sent"]
+        return round(self.counts[step] / sent, 4) if sent else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"recipients": self.recipients, **{s: getattr(self, s) for s in STEPS},
-                "rates": {s: self.rate(s) for s in STEPS[1:]}}
+        return {"recipients": self.recipients, **self.counts, "rates": {s: self.rate(s) for s in STEPS[1:]}}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

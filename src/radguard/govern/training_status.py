@@ -98,7 +98,7 @@ class TrainingSummary:
             out["last_campaign"] = {"name": self.phishing.campaign.name, "id": self.phishing.campaign.id,
                                     "launched": self.phishing.campaign.launched.isoformat()
                                     if self.phishing.campaign.launched else None,
-                                    "sent": f.sent, "click_rate": f.rate("clicked"),
+                                    "sent": f["sent"], "click_rate": f.rate("clicked"),
                                     "submit_rate": f.rate("submitted"), "report_rate": f.rate("reported")}
         return out
 

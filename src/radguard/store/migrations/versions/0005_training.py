@@ -4,6 +4,8 @@ Revision ID: 0005_training
 Revises: 0004_govern
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -12,61 +14,38 @@ down_revision = "0004_govern"
 branch_labels = None
 depends_on = None
 
+WHEN = sa.DateTime(timezone=True)
+
+
+def _col(name: str, *kind: Any, **kw: Any) -> sa.Column[Any]:
+    """A column, NOT NULL unless said otherwise."""
+    kw.setdefault("nullable", False)
+    return sa.Column(name, *kind, **kw)
+
+
+def _table(name: str, *columns: sa.Column[Any], index: tuple[str, ...] = ()) -> None:
+    """A table with an integer primary key ``id``, and an index per column named in ``index``."""
+    op.create_table(name, sa.Column("id", sa.Integer, primary_key=True), *columns)
+    for column in index:
+        op.create_index(f"ix_{name}_{column}", name, [column])
+
 
 def upgrade() -> None:
-    op.create_table(
-        "training_people",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("person", sa.String(64), nullable=False, unique=True),
-        sa.Column("name", sa.String(128), nullable=False),
-        sa.Column("role", sa.String(64), nullable=False),
-        sa.Column("department", sa.String(128), nullable=False),
-        sa.Column("email", sa.String(254), nullable=False),
-        sa.Column("active", sa.Boolean, nullable=False),
-        sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_index("ix_training_people_email", "training_people", ["email"])
-    op.create_table(
-        "training_completions",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("person", sa.String(64), nullable=False),
-        sa.Column("lesson", sa.String(64), nullable=False),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("score", sa.Integer, nullable=False),
-        sa.Column("total", sa.Integer, nullable=False),
-        sa.Column("passed", sa.Boolean, nullable=False),
-        sa.Column("taken", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("source", sa.String(16), nullable=False),
-    )
-    op.create_index("ix_training_completions_person", "training_completions", ["person"])
-    op.create_table(
-        "training_campaigns",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("gophish_id", sa.Integer, nullable=True),
-        sa.Column("name", sa.String(255), nullable=False),
-        sa.Column("launched", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("imported", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("source", sa.String(16), nullable=False),
-        sa.Column("sha256", sa.String(64), nullable=False),
-    )
-    op.create_table(
-        "training_phish_results",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("campaign_id", sa.Integer, sa.ForeignKey("training_campaigns.id", ondelete="CASCADE"),
-                  nullable=False),
-        sa.Column("email", sa.String(254), nullable=False),
-        sa.Column("stage", sa.Integer, nullable=False),
-        sa.Column("reported", sa.Boolean, nullable=False),
-        sa.Column("sent", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_index("ix_training_phish_results_campaign_id", "training_phish_results", ["campaign_id"])
+    _table("training_people", _col("person", sa.String(64), unique=True), _col("name", sa.String(128)),
+           _col("role", sa.String(64)), _col("department", sa.String(128)), _col("email", sa.String(254)),
+           _col("active", sa.Boolean), _col("updated", WHEN), index=("email",))
+    _table("training_completions", _col("person", sa.String(64)), _col("lesson", sa.String(64)),
+           _col("version", sa.Integer), _col("score", sa.Integer), _col("total", sa.Integer),
+           _col("passed", sa.Boolean), _col("taken", WHEN), _col("source", sa.String(16)), index=("person",))
+    _table("training_campaigns", _col("gophish_id", sa.Integer, nullable=True), _col("name", sa.String(255)),
+           _col("launched", WHEN, nullable=True), _col("imported", WHEN), _col("source", sa.String(16)),
+           _col("sha256", sa.String(64)))
+    _table("training_phish_results",
+           _col("campaign_id", sa.Integer, sa.ForeignKey("training_campaigns.id", ondelete="CASCADE")),
+           _col("email", sa.String(254)), _col("stage", sa.Integer), _col("reported", sa.Boolean),
+           _col("sent", WHEN, nullable=True), index=("campaign_id",))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_training_phish_results_campaign_id", "training_phish_results")
-    op.drop_table("training_phish_results")
-    op.drop_table("training_campaigns")
-    op.drop_index("ix_training_completions_person", "training_completions")
-    op.drop_table("training_completions")
-    op.drop_index("ix_training_people_email", "training_people")
-    op.drop_table("training_people")
+    for name in ("training_phish_results", "training_campaigns", "training_completions", "training_people"):
+        op.drop_table(name)  # SQLite and PostgreSQL drop a table's indexes with it
