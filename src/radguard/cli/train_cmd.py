@@ -8,7 +8,7 @@ Only typer and the standard library are imported at module level; the work is in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -143,12 +143,43 @@ def phish_import(
     json_out: JsonOut = False,
 ) -> None:
     """Import a GoPhish campaign's results (a campaign imported again is replaced)."""
+    from radguard.govern.training_phish import parse_campaign
+
+    _store_campaign(parse_campaign(file, name), str(file), json_out)  # checked whole before anything is written
+
+
+@phish_app.command("fetch")
+def phish_fetch(
+    url: str = typer.Argument(..., help="The GoPhish admin server, e.g. https://gophish.example:3333"),
+    campaign: int = typer.Option(..., "--campaign", help="The campaign's id in GoPhish."),
+    api_key_env: str = typer.Option("GOPHISH_API_KEY", "--api-key-env", help="Environment variable holding the "
+                                    "API key (sent in the Authorization header; never on the command line)."),
+    cafile: Path = typer.Option(None, "--cafile", help="CA or certificate file to verify the server (GoPhish's "
+                                "admin certificate is self-signed by default)."),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the server's certificate (a lab)."),
+    name: str = typer.Option(None, "--name", help="Campaign name (default: GoPhish's)."),
+    json_out: JsonOut = False,
+) -> None:
+    """Fetch a campaign's results from the GoPhish REST API (GET /api/campaigns/ID/results) and import them."""
+    import os
+
+    from radguard.errors import UsageError
+    from radguard.govern.training_fetch import fetch_campaign, results_url
+
+    key = os.environ.get(api_key_env, "").strip()
+    if not key:
+        raise UsageError(f"no GoPhish API key: set {api_key_env} (Settings > API Key in GoPhish)")
+    camp = fetch_campaign(url, campaign, key, name=name, cafile=cafile, insecure=insecure)
+    _store_campaign(camp, results_url(url, campaign), json_out)
+
+
+def _store_campaign(camp: Any, where: str, json_out: bool) -> None:
+    """Import a parsed campaign and print what it gives (both import commands)."""
     from radguard.cli.output import emit_json, stderr_console
     from radguard.govern import training_phish as ph
     from radguard.govern.training_roster import people
     from radguard.store import open_store
 
-    camp = ph.parse_campaign(file, name)  # checked whole before anything is written
     store = open_store()
     try:
         cid, replaced = ph.import_campaign(store, camp)
@@ -157,7 +188,7 @@ def phish_import(
         store.close()
     assert rep is not None
     if json_out:
-        emit_json("train-phish-import", {"file": str(file), "replaced": replaced, **rep.to_dict()})
+        emit_json("train-phish-import", {"source": where, "replaced": replaced, **rep.to_dict()})
         return
     f = rep.total
     stderr_console().print(f"campaign #{cid} {camp.name!r}: {f.recipients} recipients, {f['sent']} sent, "

@@ -187,7 +187,7 @@ def _json_result_lines(text: str) -> list[int]:
             _, i = dec.raw_decode(text, i)
 
 
-def parse_json(path: Path, text: str, sha: str) -> Campaign:
+def parse_json(path: str, text: str, sha: str, fallback: str) -> Campaign:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -211,11 +211,11 @@ def parse_json(path: Path, text: str, sha: str) -> Campaign:
         launched = _when(doc.get("launch_date"))
     except ValueError:
         raise UsageError(f"{path}:1: launch_date {doc.get('launch_date')!r} is not a date") from None
-    return _campaign(path, str(doc.get("name") or path.stem), gid if isinstance(gid, int) else None, launched, "json",
+    return _campaign(path, str(doc.get("name") or fallback), gid if isinstance(gid, int) else None, launched, "json",
                      sha, results)
 
 
-def _campaign(path: Path, name: str, gid: int | None, launched: datetime | None, source: str, sha: str,
+def _campaign(path: str, name: str, gid: int | None, launched: datetime | None, source: str, sha: str,
               results: list[PhishResult]) -> Campaign:
     if not results:
         raise UsageError(f"{path}:1: campaign {name!r} has no results")
@@ -229,7 +229,7 @@ def _unescape(cell: str) -> str:
     return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r" else cell
 
 
-def parse_csv(path: Path, text: str, sha: str, name: str | None) -> Campaign:
+def parse_csv(path: str, text: str, sha: str, name: str) -> Campaign:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     results: list[PhishResult] = []
     try:
@@ -249,23 +249,32 @@ def parse_csv(path: Path, text: str, sha: str, name: str | None) -> Campaign:
                 raise UsageError(f"{path}:{reader.line_num}: {exc}") from None
     except csv.Error as exc:
         raise UsageError(f"{path}:{reader.line_num}: not valid CSV: {exc}") from None
-    stem = path.stem.removesuffix(" - Results")  # GoPhish names the file "<campaign> - Results.csv"
-    return _campaign(path, name or stem, None, None, "csv", sha, results)
+    return _campaign(path, name, None, None, "csv", sha, results)
 
 
 def parse_campaign(path: Path, name: str | None = None) -> Campaign:
     """Read a GoPhish results file (JSON or CSV, told apart by content); UsageError ``FILE:LINE: ...``."""
     try:
         data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    # GoPhish names the export "<campaign> - Results.csv"
+    return parse_data(data, str(path), name, path.stem.removesuffix(" - Results"))
+
+
+def parse_data(data: bytes, where: str, name: str | None, fallback: str) -> Campaign:
+    """Parse GoPhish results read from ``where`` (a file or an API URL, for messages); the campaign is named
+    ``name``, else by the JSON, else ``fallback``."""
+    try:
         text = data.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{where}: not UTF-8 text: {exc.reason}") from None
     sha = hashlib.sha256(data).hexdigest()
     if text.lstrip().startswith(("{", "[")):
-        camp = parse_json(path, text, sha)
+        camp = parse_json(where, text, sha, fallback)
         return camp if name is None else Campaign(name=name, gophish_id=camp.gophish_id, launched=camp.launched,
                                                   source=camp.source, sha256=sha, results=camp.results)
-    return parse_csv(path, text, sha, name)
+    return parse_csv(where, text, sha, name or fallback)
 
 
 def import_campaign(store: Store, camp: Campaign) -> tuple[int, bool]:
