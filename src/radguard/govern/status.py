@@ -1,12 +1,14 @@
 """Control status from evidence: each control met / partial / not met / unknown, with why and how fresh.
 
-Evidence comes from three places:
+Evidence comes from four places:
 
 - **runs**: the latest finished run of each kind (scan, seal, audit, recover, gateway, pcap, monitor).
   A rule the run applied that maps to a control and left no finding is *positive* evidence
   (:mod:`radguard.govern.evidence`); a finding is negative evidence: critical or high makes the control
   *not met*, medium or low *partial* (info findings are neither);
 - **answers** of the self-assessment (:mod:`radguard.govern.questions`): yes met, partial, no not met;
+- **training records** (:mod:`radguard.govern.training_status`): the completion rate of the workforce roster
+  and the latest phishing simulation, for 45 CFR 164.308(a)(5), CPG ESS-04 and what each lesson covers;
 - **crosswalks** (:mod:`radguard.catalog.crosswalk`): a CPG goal or HICP sub-practice that no rule and no
   question cites takes the evidence of the controls it maps to, marked ``via``; HIPAA and CSF controls
   and anything cited directly never borrow (a passing AE-title check says nothing of password management).
