@@ -89,6 +89,8 @@ def test_govern_status_shows_training_evidence_and_fulfils_the_obligation(tmp_pa
         assert "10/10 people current" in ev[0].text and by[ref].sources == {"training"}
     assert by["cpg:ESS-04"].state is State.MET
     assert by["hipaa:164.308(a)(5)(ii)(D)"].state is State.MET  # the credentials lesson's own control
+    cov = st.coverage["cpg"]  # training records are counted apart from runs and answers
+    assert cov["training_evidence"] >= 1 and cov["automatic_evidence"] == 0 and cov["training_possible"] >= 1
     obl = {o.obligation.id: o for o in st.obligations}["training"]
     assert obl.source == "training completions" and not obl.overdue
     assert obl.last == NOW - timedelta(days=20)

@@ -78,7 +78,7 @@ def _print_status(st: GovernStatus, tables: list[str], show_all: bool) -> None:
         cov = st.coverage[fw]
         con.print(f"{fw}: {n['met']} met, {n['partial']} partial, {n['not-met']} not met, {n['unknown']} unknown "
                   f"of {cov['controls']}; evidence from runs for {cov['automatic_evidence']}, from answers for "
-                  f"{cov['answer_evidence']}", highlight=False)
+                  f"{cov['answer_evidence']}, from training records for {cov['training_evidence']}", highlight=False)
     t = Table(title="Obligations")
     for col in ("obligation", "every", "last", "due", ""):
         t.add_column(col)

@@ -39,6 +39,7 @@ from radguard.govern.obligations import (
     obligations,
 )
 from radguard.govern.questions import State, template, worst
+from radguard.govern.training import lessons, programme
 from radguard.govern.training_status import evidence as training_evidence
 from radguard.govern.training_status import trained_as_of
 from radguard.models import Severity
@@ -306,25 +307,29 @@ def framework_status(framework: str, direct: Mapping[str, list[Evidence]]) -> li
 
 
 def coverage(framework: str, direct: Mapping[str, list[Evidence]]) -> dict[str, int]:
-    """How a framework's counted controls can be and are covered: by rules (automatic) and by questions."""
+    """How a framework's counted controls can be and are covered: by rules (automatic), by questions, by training
+    records."""
     kinds = COUNTED_KINDS.get(framework, frozenset())
     rule_refs = {ref for r in rule_controls() for ref in r.controls}
     question_refs = {ref for q in template().questions.values() for ref in q.controls}
+    training_refs = set(programme().controls) | {ref for les in lessons() for ref in les.controls}
 
     def reach(ref: str, refs: set[str]) -> bool:
         return ref in refs or (ref not in cited_refs() and any(r in refs for r in related(ref)))
 
-    out = {"controls": 0, "automatic_possible": 0, "questions_possible": 0,
-           "automatic_evidence": 0, "answer_evidence": 0, "unknown": 0}
+    out = {"controls": 0, "automatic_possible": 0, "questions_possible": 0, "training_possible": 0,
+           "automatic_evidence": 0, "answer_evidence": 0, "training_evidence": 0, "unknown": 0}
     for c in catalog.controls_for(framework):
         if c.kind not in kinds:
             continue
         out["controls"] += 1
         out["automatic_possible"] += reach(c.ref, rule_refs)
         out["questions_possible"] += reach(c.ref, question_refs)
+        out["training_possible"] += reach(c.ref, training_refs)
         evs = list(direct.get(c.ref, ())) or _borrowed(c.ref, direct)
-        out["automatic_evidence"] += any(e.kind != "answer" for e in evs)
+        out["automatic_evidence"] += any(e.kind in ("run", "finding") for e in evs)
         out["answer_evidence"] += any(e.kind == "answer" for e in evs)
+        out["training_evidence"] += any(e.kind == "training" for e in evs)
         out["unknown"] += not evs
     return out
 
