@@ -63,6 +63,12 @@ def test_training_end_to_end(tmp_path: Path, cli: Cli) -> None:
     assert json_doc(cli(["train", "take", "bob@example.org", "-l", "phishing", "--answers", str(failed),
                               "--json"]), "train-take", rc=1)["passed"] is False
 
+    hist = json_doc(cli(["train", "history", "--json"]), "train-history")["completions"]
+    assert [(c["person"], c["lesson"], c["score"], c["passed"]) for c in hist] == [("ct-01", "phishing", 4, True),
+                                                                                  ("rd-01", "phishing", 1, False)]
+    assert len(json_doc(cli(["train", "history", "rd-01", "--json"]), "train-history")["completions"]) == 1
+    assert "not passed" in cli(["train", "history"]).stdout
+
     doc = campaign_results(12, "Q4 PACS licence", [
         Target("ann@example.org", "Ann", "Tech", "Technologist", "clicked"),
         Target("bob@example.org", "Bob", "Rad", "Radiologist", "opened", reported=True),

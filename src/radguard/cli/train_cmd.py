@@ -135,6 +135,32 @@ def take_cmd(
     raise typer.Exit(0 if result.passed else 1)
 
 
+@train_app.command("history")
+def history_cmd(person: str = typer.Argument(None, help="Only this person (roster id or e-mail)."),
+                json_out: JsonOut = False) -> None:
+    """Every lesson taken: person, lesson and version, score, passed, date, how (terminal or file)."""
+    from radguard.cli.output import emit_json, stdout_console
+    from radguard.cli.tables import Column, print_table
+    from radguard.govern import training_roster as tr
+    from radguard.store import open_store
+
+    store = open_store()
+    try:
+        who = tr.find_person(store, person).id if person else None
+        done = tr.completions(store, who)
+    finally:
+        store.close()
+    if json_out:
+        emit_json("train-history", {"person": who, "completions": [c.to_dict() for c in done]})
+        return
+    cols = [Column("person", "key"), Column("lesson", "key"), Column("score"), Column("result"), Column("taken"),
+            Column("how")]
+    rows = [(c.person, f"{c.lesson} v{c.version}", f"{c.score}/{c.total}",
+             "[green]passed[/]" if c.passed else "[red]not passed[/]", c.taken.strftime("%Y-%m-%d %H:%M"), c.source)
+            for c in done]
+    print_table(stdout_console(), cols, rows, title=f"Lessons taken ({len(done)})")
+
+
 @phish_app.command("import")
 def phish_import(
     file: Path = typer.Argument(..., help="GoPhish results: JSON of GET /api/campaigns/ID/results (or "
