@@ -4,8 +4,9 @@ The obligations and their default intervals ship as data (``data/obligations.yam
 come from the January 2025 proposed HIPAA Security Rule update (NPRM, 90 FR 898) are marked
 ``proposed``. An obligation is fulfilled by a finished run of one of its kinds (a ``scan`` run for the
 vulnerability scan), by a dated answer of the self-assessment, by a record (``radguard govern record``:
-a penetration test report, an exercise's after-action report) or, for the risk analysis, by a
-completed self-assessment.
+a penetration test report, an exercise's after-action report), for the risk analysis by a
+completed self-assessment and, for training, by the training records (``radguard train``: the day the
+whole active roster was last current on its lessons).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from radguard.errors import UsageError
 from radguard.govern.answers import Answer, last_completed, latest_answers
 from radguard.govern.tables import RecordRow
+from radguard.govern.training_status import trained_as_of
 from radguard.store import Store
 
 #: freshness of evidence from a run kind no obligation names, and of self-assessment answers
@@ -147,6 +149,7 @@ def obligation_status(store: Store, intervals: Mapping[str, int] | None = None, 
     records = _latest_records(store)
     assessed = last_completed(store)
     runs = store.runs(limit=10_000)
+    trained = trained_as_of(store, now)  # the day the whole active roster was last current
     out: list[ObligationStatus] = []
     for o in obligations(intervals):
         candidates: list[tuple[datetime, str]] = []
@@ -164,6 +167,8 @@ def obligation_status(store: Store, intervals: Mapping[str, int] | None = None, 
             candidates.append((assessed, "self-assessment"))
         if extra and o.id in extra:
             candidates.append((extra[o.id], "training completions"))
+        if o.id == "training" and trained is not None:
+            candidates.append((trained, "training completions"))
         if candidates:
             last, source = max(candidates, key=lambda c: c[0])
             due = (last + timedelta(days=o.interval_days)).date()

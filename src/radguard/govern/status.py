@@ -41,7 +41,6 @@ from radguard.govern.obligations import (
 from radguard.govern.questions import State, template, worst
 from radguard.govern.training import lessons, programme
 from radguard.govern.training_status import evidence as training_evidence
-from radguard.govern.training_status import trained_as_of
 from radguard.models import Severity
 from radguard.store import RunInfo, Store
 
@@ -339,9 +338,6 @@ def govern_status(store: Store, frameworks: Sequence[str] = FRAMEWORKS, interval
     """Every control of ``frameworks`` with its state and evidence, and the obligations with dates."""
     now = now or datetime.now(UTC)
     direct, runs = collect_evidence(store, intervals, now)
-    trained = trained_as_of(store, now)
-    if trained is not None:  # training completions fulfil the training obligation
-        extra = {"training": trained, **(extra or {})}
     controls: list[ControlStatus] = []
     for fw in frameworks:
         controls += framework_status(fw, direct)
