@@ -202,7 +202,10 @@ def parse_json(path: str, text: str, sha: str, fallback: str) -> Campaign:
                 raise ValueError("a result is an object")
             results.append(_result(raw))
         except (KeyError, ValueError) as exc:
-            line = _json_result_lines(text)[n]
+            try:
+                line = _json_result_lines(text)[n]
+            except (ValueError, IndexError):  # a shape the walker does not follow: name the file's first line
+                line = 1
             what = f"missing {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
             raise UsageError(f"{path}:{line}: results[{n}]: {what}") from None
     gid = doc.get("id")

@@ -27,7 +27,10 @@ def _ask(con: Console, les: Lesson, n: int) -> frozenset[str] | None:
         con.print(f"  {key}) {text}", highlight=False)
     hint = "choose all that apply, e.g. a, c" if q.multiple else "/".join(q.choices)
     while True:
-        raw = Prompt.ask(f"  answer ({hint}; {QUIT})", console=con)
+        try:
+            raw = Prompt.ask(f"  answer ({hint}; {QUIT})", console=con)
+        except EOFError:  # the terminal closed: stop as if quit
+            return None
         if raw.strip().lower() == QUIT:
             return None
         try:
