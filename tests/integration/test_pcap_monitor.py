@@ -24,9 +24,11 @@ def test_monitor_live(storescp: Peer, tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [RADGUARD, "monitor", "-i", "lo", "--filter", f"tcp port {storescp.port}", "--duration", "6",
          "--interval", "1", "--json", "--no-store", "--records", str(records), "--zeek-log", str(tmp_path / "z"),
+         "--status-file", str(tmp_path / "status.json"),
          "--threshold", "association-flood.min_associations=5", "--threshold", "association-flood.window_seconds=30"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(2)  # tcpdump up
+    started = time.time()
     for _ in range(6):
         subprocess.run(["echoscu", "-aet", "LIVE01", "-aec", storescp.ae, LOOPBACK, str(storescp.port)],
                        env=dcmtk_env(), check=True, capture_output=True)
@@ -40,3 +42,6 @@ def test_monitor_live(storescp: Peer, tmp_path: Path) -> None:
     assert b"alert medium association-flood" in err
     assert len(records.read_text().splitlines()) == 12
     assert (tmp_path / "z" / "dicom.log").read_text().count("\tC-ECHO\t") == 6
+    # the status file: rewritten after each detection pass, with the capture time of the last frame covered
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["frames"] > 0 and status["findings"] == 1 and status["last_frame_time"] >= started - 1

@@ -97,7 +97,7 @@ def test_results_follow_the_contract(all_on: dict[str, Any]) -> None:
 
 def test_benign_traffic_alone_raises_no_alert(all_on: dict[str, Any]) -> None:
     benign = all_on["benign"]
-    assert sum(benign["benign_ops"].values()) >= 3
+    assert sum(benign["benign_ops"].values()) >= 2  # one operation at once, then one every 1.5 s (slower when loaded)
     assert not benign["benign_failed"]
     assert benign["alerts"] == [] and set(benign["false_positives"].values()) == {0}
 

@@ -128,6 +128,10 @@ def monitor_cmd(
     audit_syslog: AuditSyslogOption = None,
     fail_on: FailOnOption = "high",
     no_store: NoStoreOption = False,
+    status_file: Annotated[Path | None, typer.Option(
+        "--status-file", callback=writable_file,
+        help="After each detection pass, write JSON here: frames, records, findings, the capture time of the "
+             "last frame covered (for a supervisor or a health check).")] = None,
 ) -> None:
     """Capture live on an interface; alerts print to stderr as they are detected."""
     from radguard.cli.output import stderr_console
@@ -140,7 +144,8 @@ def monitor_cmd(
     def alert(finding: Any) -> None:
         err.print(f"[bold red]alert[/] {finding.severity.value} {finding.rule} {finding.target}: {finding.title}")
 
-    outcome = run_live(interface, opts, duration=duration, bpf=bpf, interval=interval, on_alert=alert)
+    outcome = run_live(interface, opts, duration=duration, bpf=bpf, interval=interval, on_alert=alert,
+                       status_file=status_file)
     params = {"interface": interface, "profile": profile}
     run_id = None if no_store else store_run("monitor", params, outcome)
     raise typer.Exit(_finish("monitor", outcome, json_out, None, fail_on, run_id, params))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -198,14 +200,22 @@ def store_run(kind: str, params: Mapping[str, Any], outcome: Outcome) -> int:
         store.close()
 
 
+def write_status(path: Path, doc: Mapping[str, Any]) -> None:
+    """Replace ``path`` with ``doc`` as JSON through a rename (a reader never sees half a file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(dict(doc)) + "\n")
+    os.replace(tmp, path)
+
+
 def run_live(interface: str, opts: Options, *, duration: float | None = None, bpf: str | None = None,
              interval: float = 30.0, window_records: int = 200_000,
-             on_alert: Callable[[Finding], None] | None = None) -> Outcome:
+             on_alert: Callable[[Finding], None] | None = None, status_file: Path | None = None) -> Outcome:
     """Capture on ``interface`` through ``tcpdump -w -`` and analyse as packets arrive.
 
     Memory stays bounded: per-connection buffers are capped by the analyzer, and detections run
     every ``interval`` seconds over the last ``window_records`` records; each new finding (by rule and
-    target) is passed to ``on_alert`` once.
+    target) is passed to ``on_alert`` once. With ``status_file``, each detection pass rewrites it (atomically)
+    with the capture time of the last frame it covered: a supervisor (the range) waits on it instead of guessing.
     """
     tcpdump = shutil.which("tcpdump")
     if tcpdump is None:
@@ -240,10 +250,14 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
                     on_alert(finding)
         findings.extend(new)
         _audit(new, opts)
+        if status_file is not None:
+            write_status(status_file, {"frames": analyzer.stats.frames, "records": len(window),
+                                       "findings": len(findings), "last_frame_time": state["frame_ts"],
+                                       "pass_time": time.time()})
 
     analyzer = Analyzer(on_record, dicom_ports=opts.dicom_ports, inspect=_inspector(rules))
     started = last = time.monotonic()
-    state = {"stopping": 0.0, "last_frame": started, "interrupts": 0}
+    state = {"stopping": 0.0, "last_frame": started, "interrupts": 0, "frame_ts": 0.0}
 
     def begin_stop() -> None:
         if not state["stopping"]:
@@ -278,6 +292,7 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
         for frame in read_frames(proc.stdout):
             analyzer.feed_frame(frame)
             now = state["last_frame"] = time.monotonic()
+            state["frame_ts"] = frame.ts
             if now - last >= interval:
                 last = now
                 detect_now()

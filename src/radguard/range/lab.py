@@ -150,10 +150,16 @@ def start_gateway(st: RangeState) -> Proc:
     return proc
 
 
+def monitor_status(st: RangeState) -> Path:
+    """The monitor's status file: rewritten after each detection pass (``radguard monitor --status-file``)."""
+    return st.dir / "monitor" / "status.json"
+
+
 def start_monitor(st: RangeState) -> Proc:
     """Start ``radguard monitor -i lo`` on the range's DICOM ports; alerts go to ``monitor/alerts.jsonl``."""
     args = ["monitor", "-i", "lo", "--filter", st.monitor_filter, "--interval", "0.5", "--no-store",
-            "--audit-file", st.monitor_alerts, "--profile", ",".join(MONITOR_RULES), *st.monitor_args]
+            "--status-file", str(monitor_status(st)), "--audit-file", st.monitor_alerts,
+            "--profile", ",".join(MONITOR_RULES), *st.monitor_args]
     proc = _spawn_radguard("monitor", args, st, st.dir / "monitor" / "monitor.log")
     time.sleep(1.5)  # tcpdump opens the interface
     return proc

@@ -27,9 +27,12 @@ from radguard.range.state import RangeState
 from radguard.range.traffic import Benign
 
 SCHEMA = "radguard.range/1"
-#: seconds to wait after an attack for the monitor's next detection passes (it runs one when a frame arrives
-#: at least 0.5 s after the last: the runner sends a frame, a REST request to the PACS, each time)
-SETTLE = (0.5, 0.5, 0.5, 0.5)
+#: after an attack, the runner nudges the monitor (a REST request to the PACS, on a watched port) every
+#: SETTLE_NUDGE seconds until the monitor's status file shows a detection pass over a frame captured after the
+#: attack ended (the pass runs when a frame arrives at least 0.5 s after the previous pass); at most SETTLE_MAX
+#: seconds, so a loaded machine waits longer instead of missing an alert
+SETTLE_NUDGE = 0.5
+SETTLE_MAX = 30.0
 #: the same when the monitor is off or the attack is on the archive (the gateway flushes within ~50 ms)
 SETTLE_QUICK = 0.4
 #: the gateway's Security Alert event types (PS3.16 CID 401) -> a rule name for the results: 110126 rejected
@@ -138,18 +141,31 @@ def recover(st: RangeState, off: frozenset[str]) -> tuple[float | None, bool]:
 
 def settle(st: RangeState, monitor: bool) -> None:
     """Wait until the alerts of what just happened are in the audit trails."""
+    time.sleep(SETTLE_QUICK)
     if not monitor:
-        time.sleep(SETTLE_QUICK)
         return
+    import json
     import urllib.request
 
-    for pause in SETTLE:
-        time.sleep(pause)
+    ended = time.time()
+    status = lab.monitor_status(st)
+    deadline = time.monotonic() + SETTLE_MAX
+    passes: set[float] = set()
+    while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://{st.host}:{st.pacs_http_port}/system", timeout=5) as resp:
                 resp.read()
         except OSError:
             pass
+        time.sleep(SETTLE_NUDGE)
+        try:
+            doc = json.loads(status.read_text())
+        except (OSError, ValueError):
+            continue
+        if float(doc.get("last_frame_time", 0)) >= ended:
+            passes.add(float(doc.get("pass_time", 0)))
+            if len(passes) >= 2:  # a second pass: a detection that needs the window's next frame has run too
+                return
 
 
 def reset_archive(st: RangeState) -> None:
