@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.risk_cmd",
     "radguard.cli.inventory_cmd",
     "radguard.cli.policy_cmd",
+    "radguard.cli.decoy_cmd",
 )
 
 app = typer.Typer(
