@@ -224,7 +224,7 @@ def test_cli_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     gateway = json.loads(capsys.readouterr().out)
     assert {r["id"]: r["gateway_action"] for r in gateway["rules"]} == {
         "executable-preamble": "reject", "trailing-data": "reject", "not-dicom": "reject", "malformed": "reject",
-        "active-content": "reject"}
+        "active-content": "reject", "honeytoken-touched": "alert"}
 
 
 def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:
