@@ -22,7 +22,8 @@ STUDY = generate(1, root="2.25.7654321")[0]
 OTHER = "1.2.826.0.1.3680043.8.498.42"
 
 
-def _alerts(tmp_path: Path, *events: object, tokens: frozenset[str] | None = None) -> tuple[int, list[dict[str, object]]]:
+def _alerts(tmp_path: Path, *events: object,
+            tokens: frozenset[str] | None = None) -> tuple[int, list[dict[str, object]]]:
     trail = AuditTrail(jsonl=tmp_path / "audit.jsonl")
     audit = GatewayAudit(trail, lambda: "RADGUARD", lambda: ("PACS", "127.0.0.1"))
     watch = HoneytokenWatch(STUDY.uids() if tokens is None else tokens, lambda: audit)
