@@ -26,6 +26,7 @@ from radguard import rulebook
 from radguard.audittrail.codes import EventTypeCode, Outcome
 from radguard.audittrail.messages import security_alert
 from radguard.models import Event, Finding
+from radguard.monitor.conversation import iso
 
 log = logging.getLogger("radguard.decoy")
 
@@ -38,10 +39,6 @@ REPORTER = "RADGUARD-DECOY"
 #: PS3.16 CID 401 event type per alert event
 EVENT_TYPES = {"association": EventTypeCode.NODE_AUTHENTICATION, "connection": EventTypeCode.NODE_AUTHENTICATION,
                "protocol-violation": EventTypeCode.NETWORK_CONFIGURATION}
-
-
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
