@@ -155,5 +155,5 @@ def plant_cmd(
         typer.echo(f"planted {len(result.planted)}/{count} honeytoken studies ({result.instances_stored} instances) "
                    f"in {result.target}" + (f"; error: {result.error}" if result.error else "")
                    + (f"; {len(result.failed)} refused" if result.failed else ""))
-    if not result.planted:
-        raise typer.Exit(2 if result.error else 1)
+    if not result.planted:  # an unreachable or refusing PACS is a result (README "CLI contract"), not exit 2
+        raise typer.Exit(1)

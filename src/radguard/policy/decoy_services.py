@@ -107,15 +107,23 @@ def parse_identifier(data: bytes, transfer_syntax: str) -> Query:
     from io import BytesIO
 
     from pydicom.filereader import read_dataset
+    from pydicom.multival import MultiValue
+
+    from radguard.dicom.dataset import walk
 
     implicit = transfer_syntax == uids.IMPLICIT_VR_LITTLE_ENDIAN
+    elements, complete = walk(data, implicit=implicit)
+    if not complete or not elements:  # radguard's strict walk first: pydicom reads much garbage as elements
+        raise ValueError("unreadable identifier: damaged or empty data set")
     try:
         ds = read_dataset(BytesIO(data), is_implicit_VR=implicit, is_little_endian=True)
         query = Query(level="")
         for elem in ds:
             if elem.VR == "SQ" or not elem.keyword:
                 continue
-            text = str(elem.value if elem.value is not None else "").strip()
+            value = elem.value
+            text = ("\\".join(str(v) for v in value) if isinstance(value, MultiValue)
+                    else str(value if value is not None else "")).strip()
             if elem.keyword == QUERY_RETRIEVE_LEVEL:
                 query.level = text.upper()
                 continue
