@@ -79,11 +79,12 @@ def decoy_cmd(
     profile(product)  # an unknown product is a usage error before anything listens
     if audit_syslog:
         from radguard.audittrail.syslog import SyslogTarget
+        from radguard.errors import ConfigError
 
         try:
             SyslogTarget.parse(audit_syslog)
-        except ValueError as exc:
-            raise UsageError(f"--audit-syslog: {exc}") from None
+        except (ConfigError, ValueError) as exc:
+            raise UsageError(f"--audit-syslog: {str(exc).removeprefix('[audit] syslog: ')}") from None
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     opts = DecoyOptions(host=host, port=port, product=product, alerts=alerts, audit_file=audit_file,
                         audit_syslog=audit_syslog, store=not no_store,
@@ -134,21 +135,25 @@ def plant_cmd(
     for title, opt in ((called_ae, "--called-ae"), (calling_ae, "--calling-ae")):
         if not (0 < len(title.strip()) <= 16 and title.isascii() and title.isprintable() and "\\" not in title):
             raise UsageError(f"{opt} must be 1-16 printable ASCII characters without backslash: {title!r}")
-    result = asyncio.run(plant(host, port, count=count, called_ae=called_ae, calling_ae=calling_ae, timeout=timeout))
-    if result.planted:
-        uids = {uid: {**attrs, "target": result.target} for s in result.planted for uid, attrs in s.uids().items()}
-        tokens.append_file(uids)
-        if not no_store:
-            from radguard.store import open_store
+    store = None
+    if not no_store:  # the store first: an unreachable store must not leave studies planted but unrecorded
+        from radguard.store import open_store
 
-            store = open_store()
-            try:
+        store = open_store()
+    try:
+        result = asyncio.run(plant(host, port, count=count, called_ae=called_ae, calling_ae=calling_ae,
+                                   timeout=timeout))
+        if result.planted:
+            uids = {uid: {**attrs, "target": result.target} for s in result.planted for uid, attrs in s.uids().items()}
+            tokens.append_file(uids)
+            if store is not None:
                 with store.run("decoy-plant", {"pacs": result.target, "count": count}) as run:
                     tokens.add(run, uids)
                     run.finish({"planted": len(result.planted), "instances": result.instances_stored})
                 result.run_id = run.id
-            finally:
-                store.close()
+    finally:
+        if store is not None:
+            store.close()
     if json_out:
         emit_json("decoy-plant", result.to_dict())
     else:

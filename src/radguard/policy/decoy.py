@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,13 @@ PDU_LENGTH_GUARD = 1 << 20
 MAX_BYTES = 64 << 20
 #: largest query/retrieve identifier assembled (C-STORE data sets are counted, never held)
 MAX_IDENTIFIER = 64 * 1024
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (OSError when the address is busy or not local): bound first, so that a busy
+    port fails before the studies, the store and the alert sinks are set up."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=128, reuse_port=False)
 
 
 @dataclass(frozen=True)
@@ -87,10 +95,11 @@ class Decoy:
         self.address: tuple[str, int] | None = None
         self._ids = 0
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
+    async def start(self, sock: socket.socket) -> tuple[str, int]:
+        """Serve on ``sock`` (bound by :func:`bind` before anything else is prepared)."""
         import pydicom.filereader  # noqa: F401  (the first identifier must not wait for the import)
 
-        self.server = await asyncio.start_server(self._on_client, host, port, reuse_address=True)
+        self.server = await asyncio.start_server(self._on_client, sock=sock)
         self.address = self.server.sockets[0].getsockname()[:2]
         return self.address
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from radguard.models import Finding
-from radguard.policy.decoy import Decoy, DecoyLimits
+from radguard.policy.decoy import Decoy, DecoyLimits, bind
 from radguard.policy.decoy_alerts import AlertSink
 from radguard.policy.decoy_services import Profile, profile
 from radguard.policy.honeytokens import HoneyStudy, all_uids, generate, uid_root
@@ -75,6 +75,7 @@ async def serve(opts: DecoyOptions, ready: asyncio.Event | None = None,
     from radguard.store import honeytokens as tokens
 
     prof = profile(opts.product)
+    sock = bind(opts.host, opts.port)
     studies = studies_for(prof)
     uids = all_uids(studies)
     tokens.append_file(uids)
@@ -95,7 +96,7 @@ async def serve(opts: DecoyOptions, ready: asyncio.Event | None = None,
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     try:
-        address = await decoy.start(opts.host, opts.port)
+        address = await decoy.start(sock)
         sink.target = f"{address[0]}:{address[1]}"
         log.warning("decoy %s (%s) listening on %s:%d, %d honeytoken studies", prof.ae_title, prof.product,
                     *address, len(studies))
