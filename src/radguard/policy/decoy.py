@@ -193,7 +193,10 @@ class _Connection:
                 await self._handle(event)
                 if self.ul.closed:
                     break
-            await self.writer.drain()
+            try:
+                await self.writer.drain()
+            except (ConnectionError, OSError):  # the peer went away: what it did is alerted already
+                break
             deadline = IDLE_SECONDS
         if not self.touched:  # a bare connection (a port scan's connect) is a touch too
             self.alert("connection", bytes=self.received)
@@ -242,8 +245,11 @@ class _Connection:
 
     def _message(self, event: ev.CommandReceived | ev.DataChunk) -> None:
         if isinstance(event, ev.CommandReceived) and event.command.command_field is CommandField.C_STORE_RQ:
-            self.storing = event
             self.store_bytes = 0
+            if event.command.has_dataset:
+                self.storing = event
+            else:  # a C-STORE without its data set: answered at once
+                self._respond(event.context_id, event.command, None)
             return
         if isinstance(event, ev.DataChunk) and self.storing is not None:
             self.store_bytes += len(event.data)
@@ -258,14 +264,17 @@ class _Connection:
             self._send_abort()
             return
         if msg is not None:
-            cf = msg.command.command_field
-            if cf is CommandField.C_CANCEL_RQ:
+            if msg.command.command_field is CommandField.C_CANCEL_RQ:  # every answer is final already
                 return
             self._respond(msg.context_id, msg.command, msg.dataset)
 
     def _respond(self, context_id: int, command: Any, dataset: bytes | None) -> None:
         ts = (self.ul.contexts.get(context_id) or (None, None))[1] or ""
         answers, served = answer(command, dataset, ts, self.decoy.studies)
+        if not answers:  # a response or an unknown command where a request belongs: hostile or broken
+            self.alert("protocol-violation", message=f"unexpected {served.service} command")
+            self._send_abort()
+            return
         self._alert_served(served)
         for rsp, data in answers:
             self._send(self.ul.send_dimse(context_id, rsp, data))

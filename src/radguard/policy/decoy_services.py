@@ -204,6 +204,8 @@ def answer(command: Command, dataset: bytes | None, transfer_syntax: str,
     """The responses a PACS holding ``studies`` sends to one request (PS3.7 §9.3), and what was served."""
     cf = command.command_field
     service = cf.service if cf is not None else "unknown"
+    if cf is None or not cf.is_request or cf is CommandField.C_CANCEL_RQ:  # nothing to answer (PS3.7 §9.3)
+        return [], Served(service, Status.UNRECOGNIZED_OPERATION, error="not a request the decoy answers")
     if cf is CommandField.C_ECHO_RQ:
         return [(response(command, Status.SUCCESS), None)], Served(service, Status.SUCCESS)
     if cf is CommandField.C_STORE_RQ:
