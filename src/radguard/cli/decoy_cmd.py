@@ -104,8 +104,8 @@ def decoy_cmd(
 
     assert isinstance(result, DecoyResult)
     extra = {"listen": f"{result.address[0]}:{result.address[1]}", "product": result.profile.name,
-             "ae_title": result.profile.ae_title, "studies": result.studies, "stats": result.stats,
-             "alerts": result.alerts_written, "run": result.run_id}
+             "ae_title": result.profile.ae_title, "studies": result.stats["studies"], "stats": result.stats,
+             "alerts": result.stats["alerts"], "run": result.run_id}
     code = finish("decoy", result.findings, json_out=json_out, sarif=sarif, fail_on=fail_on, extra=extra,
                   title="Decoy touches")
     raise typer.Exit(code)

@@ -41,14 +41,13 @@ class DecoyOptions:
 
 @dataclass
 class DecoyResult:
-    """What a decoy run saw (``--json``): its address, profile, counters, findings, store run."""
+    """What a decoy run saw (``--json``): its address and profile, its counters (connections, associations,
+    per DIMSE service, ``studies`` held, ``alerts`` written), one finding per source, its store run."""
 
-    address: tuple[str, int]
     profile: Profile
-    studies: int
+    address: tuple[str, int]
     stats: dict[str, int]
-    findings: list[Finding]
-    alerts_written: int
+    findings: list[Finding] = field(default_factory=list)
     run_id: int | None = None
 
 
@@ -117,5 +116,5 @@ async def serve(opts: DecoyOptions, ready: asyncio.Event | None = None,
         except Exception as exc:
             log.error("decoy: cannot finish the store run: %s", exc)
         store.close()
-    return DecoyResult(address=address, profile=prof, studies=len(studies), stats=dict(decoy.stats),
-                       findings=findings, alerts_written=sink.written, run_id=run.id if run is not None else None)
+    stats = {**dict(decoy.stats), "studies": len(studies), "alerts": sink.written}
+    return DecoyResult(prof, address, stats, findings, run.id if run is not None else None)
