@@ -12,8 +12,9 @@ from radguard.range.attacks.kit import Attack, Context, Outcome
 
 #: seconds between two requests (slow enough for any rate threshold)
 PAUSE = 1.0
-#: a narrow query: a patient-name prefix, the study UID and date as return keys
-KEYS = ["PatientName=C*", "StudyInstanceUID", "StudyDate"]
+#: a narrow query: a patient-name prefix (the range's sample patients, none of the honeytoken studies, so that
+#: only the decoy layer is measured), the study UID and date as return keys
+KEYS = ["PatientName=Comp*", "StudyInstanceUID", "StudyDate"]
 
 
 def run(ctx: Context) -> Outcome:
