@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from radguard.audittrail.trail import AuditTrail
 from radguard.dicom import uids
 from radguard.gateway import bus as ev
@@ -84,3 +86,22 @@ def test_it_is_an_observer_not_a_decision(tmp_path: Path) -> None:
     watch.subscribe(watch_bus)
     watch_bus.publish(ev.RetrieveStarted(assoc("WS01"), "C-GET", "WS01", STUDY.study_uid, "1"))  # no audit: logged
     assert watch.alerts == 1
+
+
+def test_a_new_plant_is_picked_up_without_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from radguard.gateway.addons import honeytoken
+
+    monkeypatch.setattr(honeytoken, "RECHECK_SECONDS", 0.0)
+    path = tmp_path / "honeytokens.txt"
+    watch = HoneytokenWatch.from_file(lambda: None, path)  # no file yet: nothing known, but watching
+    bus = ev.EventBus()
+    watch.subscribe(bus)
+    hit = ev.RetrieveStarted(assoc("WS01"), "C-GET", "WS01", STUDY.study_uid, "1")
+    bus.publish(hit)
+    assert watch.alerts == 0
+    append_file(STUDY.uids(), path)
+    os.utime(path, (1, 1))  # a modification time unlike the (absent) one seen before, whatever the clock
+    bus.publish(hit)
+    assert watch.alerts == 1 and watch.uids == frozenset(STUDY.uids())

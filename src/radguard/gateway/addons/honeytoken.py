@@ -6,14 +6,18 @@ relayed as policy says (the attacker must not learn that the study is a trap), a
 audit trail (PS3.15 A.5.3.13, event type "use of restricted function") and the log. It watches the Study,
 Series and SOP Instance UIDs of relayed C-FIND identifiers (PS3.4 §C.4.1), the Study Instance UID of
 C-MOVE/C-GET identifiers and of C-STOREs in either direction (C-GET and C-MOVE sub-operations included).
-The honeytoken UIDs are read at start-up from the honeytoken file (:mod:`radguard.store.honeytokens`,
-written by ``radguard decoy plant`` and ``radguard decoy``).
+The honeytoken UIDs come from the honeytoken file (:mod:`radguard.store.honeytokens`, written by
+``radguard decoy plant`` and ``radguard decoy``), read at start-up and again when it changes (its
+modification time, looked at no more than every :data:`RECHECK_SECONDS`): a new plant needs no restart.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from radguard.audittrail.codes import EventTypeCode
 from radguard.dicom.uids import TransferSyntax, dataset_uids
@@ -24,6 +28,8 @@ from radguard.gateway.policy import AssociationInfo
 log = logging.getLogger("radguard.gateway")
 
 RULE_ID = "honeytoken-touched"
+#: seconds between two looks at the honeytoken file's modification time
+RECHECK_SECONDS = 5.0
 
 
 class HoneytokenWatch:
@@ -31,33 +37,61 @@ class HoneytokenWatch:
 
     name = "honeytoken"
 
-    def __init__(self, uids: Iterable[str], audit: Callable[[], GatewayAudit | None]) -> None:
+    def __init__(self, uids: Iterable[str], audit: Callable[[], GatewayAudit | None],
+                 path: Path | None = None) -> None:
         self.uids = frozenset(uids)
         self._audit = audit
-        #: alerts raised (``contain --status`` and tests read it)
+        self._path = path
+        self._mtime = self._stat()
+        self._checked = time.monotonic()
+        #: alerts raised (tests read it)
         self.alerts = 0
 
     @classmethod
-    def from_file(cls, audit: Callable[[], GatewayAudit | None]) -> HoneytokenWatch:
-        """The watch over the honeytoken file's UIDs (none when there is no file)."""
-        from radguard.store.honeytokens import read_file
+    def from_file(cls, audit: Callable[[], GatewayAudit | None], path: Path | None = None) -> HoneytokenWatch:
+        """The watch over the honeytoken file's UIDs (none while there is no file)."""
+        from radguard.store.honeytokens import honeytoken_file, read_file
 
-        return cls(read_file(), audit)
+        target = path or honeytoken_file()
+        return cls(read_file(target), audit, target)
+
+    def _stat(self) -> float | None:
+        if self._path is None:
+            return None
+        try:
+            return os.stat(self._path).st_mtime
+        except OSError:
+            return None
+
+    def _refresh(self) -> None:
+        """Read the file again when it changed (at most every :data:`RECHECK_SECONDS`)."""
+        now = time.monotonic()
+        if self._path is None or now - self._checked < RECHECK_SECONDS:
+            return
+        self._checked = now
+        mtime = self._stat()
+        if mtime != self._mtime:
+            from radguard.store.honeytokens import read_file
+
+            self._mtime, self.uids = mtime, read_file(self._path)
+            log.info("honeytokens: %d UIDs from %s", len(self.uids), self._path)
 
     def subscribe(self, events: ev.EventBus) -> None:
-        """Watch queries, retrieves and stores (nothing to watch without honeytokens)."""
-        if not self.uids:
+        """Watch queries, retrieves and stores (without honeytokens and without a file: nothing to watch)."""
+        if not self.uids and self._path is None:
             return
         events.subscribe(ev.QueryAnswered, self._query)
         events.subscribe(ev.RetrieveStarted, lambda e: self._named(e.assoc, e.service, _split(e.study_uid)))
         events.subscribe(ev.StoreAnswered, lambda e: self._named(e.assoc, "C-STORE", _split(e.study_uid)))
 
     def _query(self, e: ev.QueryAnswered) -> None:
+        self._refresh()
         explicit, _little, deflated = TransferSyntax.encoding(e.transfer_syntax)
-        if not deflated:
+        if self.uids and not deflated:
             self._named(e.assoc, "C-FIND", dataset_uids(e.identifier, implicit=not explicit))
 
     def _named(self, assoc: AssociationInfo, service: str, uids: Iterable[str]) -> None:
+        self._refresh()
         hits = len(self.uids.intersection(uids))
         if not hits:
             return
