@@ -40,6 +40,7 @@ TABLES: tuple[str, ...] = (
     "inspect/rules.toml",
     "archive/rules.toml",
     "monitor/detections/rules.toml",
+    "policy/rules.toml",
 )
 
 
@@ -50,6 +51,7 @@ class Producer(enum.StrEnum):
     ARCHIVE = "archive"
     MONITOR = "monitor"
     GATEWAY = "gateway"
+    DECOY = "decoy"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -257,7 +259,7 @@ keywords: never PHI values), a remediation and the controls it maps to (catalog 
 45 CFR 164 Security Rule, `csf:` NIST CSF 2.0; browse them with `radguard controls show REF`).
 Rule ids are unique across producers, so a rule id alone says what was found and by whom.
 
-The same catalogue on the command line: `radguard rules [--producer scan|archive|monitor|gateway]
+The same catalogue on the command line: `radguard rules [--producer scan|archive|monitor|gateway|decoy]
 [--json]` and `radguard rules show ID [--json]`. The severity below is the default; where a rule
 raises or lowers it per finding, the rule says how. Thresholds are the defaults; the monitor's are
 tuned with `radguard pcap|monitor --threshold RULE.FIELD=VALUE` (docs/monitor.md), the archive's
@@ -274,7 +276,8 @@ lowercase), `severity_note`, `title`, `description` (when it fires), `remediatio
 
 Producers: [scan](#scan) (`radguard scan`, issue 3), [archive](#archive) (`radguard audit`,
 `seal`, `recover`, `canary`, docs/archive.md), [monitor](#monitor) (`radguard pcap`,
-`radguard monitor`, docs/monitor.md), [gateway](#gateway) (`radguard gateway`, docs/gateway.md).
+`radguard monitor`, docs/monitor.md), [gateway](#gateway) (`radguard gateway`, docs/gateway.md),
+[decoy](#decoy) (`radguard decoy`, docs/decoy.md).
 """
 
 _PRODUCER_NOTES: dict[Producer, str] = {
@@ -293,6 +296,9 @@ _PRODUCER_NOTES: dict[Producer, str] = {
     "`quarantine` > `alert` > `pass`). Its decisions, refusals and alerts are PS3.15 A.5 audit events "
     "(Security Alert 110113, ...), stored as events of run kind `gateway` (docs/gateway.md). The rules it "
     "applies, with the default action:",
+    Producer.DECOY: "`radguard decoy` (docs/decoy.md): a decoy PACS nobody has a reason to talk to, and honeytoken "
+    "studies planted in the real PACS. Every touch of the decoy is an alert line within a second, an ATNA "
+    "Security Alert when an audit trail is configured, a store event, and one finding per source at the end.",
 }
 
 

@@ -19,7 +19,8 @@ HEAVY = ("pydicom", "pynetdicom", "sqlalchemy", "alembic", "numpy", "cryptograph
          "dpkt", "httpx", "lxml", "fastapi", "uvicorn", "psutil")
 COMMANDS = ("", "scan", "keygen", "seal", "audit", "recover", "canary", "canary plant", "gateway", "contain",
             "pcap", "monitor", "runs", "findings", "findings list", "findings diff", "controls",
-            "controls list", "controls show", "rules", "rules show", "report", "demo", "train", "train take")
+            "controls list", "controls show", "rules", "rules show", "report", "demo", "train", "train take",
+            "decoy", "decoy plant")
 UNREACHABLE = "postgresql://x@127.0.0.1:1/x"
 
 

@@ -79,7 +79,7 @@ def expected_off(range_dir: Path) -> dict[str, dict[str, Any]]:
 def test_range_is_up_on_loopback_only(range_dir: Path) -> None:
     rc, doc, _ = cli("range", "status", "--dir", str(range_dir), "--json")
     assert rc == 0 and doc["up"], doc
-    assert set(doc["processes"]) == {"workstation", "rogue", "pacs", "archive", "gateway", "monitor"}
+    assert set(doc["processes"]) == {"workstation", "rogue", "pacs", "archive", "gateway", "monitor", "decoy"}
     assert doc["state"]["host"] == "127.0.0.1"
 
 

@@ -22,7 +22,8 @@ from radguard.rulebook import Producer
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "rules.md"
 #: the packages whose modules emit findings (the gateway applies the inspect rules)
-PRODUCERS = ("radguard.assess", "radguard.archive", "radguard.inspect", "radguard.monitor", "radguard.gateway")
+PRODUCERS = ("radguard.assess", "radguard.archive", "radguard.inspect", "radguard.monitor", "radguard.gateway",
+             "radguard.policy")
 
 
 def producer_modules() -> list[ModuleType]:
@@ -93,8 +94,9 @@ def test_every_producer_table_is_collected() -> None:
     assert {"executable-preamble", "header-tampered", "unrecoverable", "ransomware-burst"} <= by[Producer.ARCHIVE]
     assert {"dicom-any-called-ae", "tls-weak", "web-cleartext"} <= by[Producer.SCAN]
     gateway = {e.id for e in rulebook.for_producer("gateway")}
-    assert gateway == {m.RULE.id for m in CHECKS} == {
+    assert gateway - {"honeytoken-touched"} == {m.RULE.id for m in CHECKS} == {
         "executable-preamble", "trailing-data", "not-dicom", "malformed", "active-content"}
+    assert by[Producer.DECOY] == {"decoy-touched"}
 
 
 def test_every_control_is_known_to_the_catalog() -> None:
@@ -213,7 +215,7 @@ def test_cli_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
         assert all(set(c) == {"ref", "title"} and c["title"] for c in r["controls"])
     assert main(["rules", "--producer", "monitor", "--json"]) == 0
     monitor = json.loads(capsys.readouterr().out)
-    assert monitor["producer"] == "monitor" and monitor["count"] == 10
+    assert monitor["producer"] == "monitor" and monitor["count"] == 11
     flood = next(r for r in monitor["rules"] if r["id"] == "association-flood")
     assert flood["thresholds"] == [{"name": "min_associations", "default": 100, "type": "int"},
                                    {"name": "window_seconds", "default": 60.0, "type": "float"}]
@@ -222,7 +224,7 @@ def test_cli_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     gateway = json.loads(capsys.readouterr().out)
     assert {r["id"]: r["gateway_action"] for r in gateway["rules"]} == {
         "executable-preamble": "reject", "trailing-data": "reject", "not-dicom": "reject", "malformed": "reject",
-        "active-content": "reject"}
+        "active-content": "reject", "honeytoken-touched": "alert"}
 
 
 def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:

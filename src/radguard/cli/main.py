@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "radguard.cli.inventory_cmd",
     "radguard.cli.policy_cmd",
     "radguard.cli.train_cmd",
+    "radguard.cli.decoy_cmd",
 )
 
 app = typer.Typer(

@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
 @rules_app.callback()
 def list_cmd(
     ctx: typer.Context,
-    producer: str = typer.Option(None, "--producer", "-p", help="Only the rules of scan, archive, monitor or gateway."),
+    producer: str = typer.Option(None, "--producer", "-p",
+                                 help="Only the rules of scan, archive, monitor, gateway or decoy."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """List the rules of every producer (or of one with --producer)."""

@@ -106,3 +106,26 @@ RETRIEVE_GET_SOP_CLASSES: tuple[str, ...] = (PATIENT_ROOT_QR_GET, STUDY_ROOT_QR_
 def is_storage_sop_class(uid: str) -> bool:
     """True for UIDs under the storage SOP class arc 1.2.840.10008.5.1.4.1.1 (PS3.4 Annex B)."""
     return uid.startswith("1.2.840.10008.5.1.4.1.1.")
+
+
+#: the attributes that name a study, series or instance (PS3.6): Study, Series and SOP Instance UID
+STUDY_INSTANCE_UID_TAG = 0x0020000D
+SERIES_INSTANCE_UID_TAG = 0x0020000E
+SOP_INSTANCE_UID_TAG = 0x00080018
+INSTANCE_UID_TAGS = frozenset({STUDY_INSTANCE_UID_TAG, SERIES_INSTANCE_UID_TAG, SOP_INSTANCE_UID_TAG})
+
+
+def dataset_uids(data: bytes, *, implicit: bool) -> frozenset[str]:
+    """The Study, Series and SOP Instance UIDs a data set names (a query or retrieve identifier may list
+    several, separated by backslashes: PS3.4 §C.2.2.2.2 list of UID matching); empty when it names none or
+    is damaged before them."""
+    from radguard.dicom.dataset import find
+
+    found = find(data, INSTANCE_UID_TAGS, implicit=implicit) or {}
+    out: set[str] = set()
+    for raw in found.values():
+        for part in raw.decode("latin-1").split("\\"):
+            uid = part.strip(" \x00")
+            if uid and "*" not in uid and "?" not in uid:
+                out.add(uid)
+    return frozenset(out)

@@ -28,6 +28,7 @@ from radguard.errors import ConfigError
 from radguard.gateway import bus as ev
 from radguard.gateway import streams
 from radguard.gateway.addons.audit import GatewayAudit
+from radguard.gateway.addons.honeytoken import HoneytokenWatch
 from radguard.gateway.addons.inspection import Checker, Inspection
 from radguard.gateway.addons.stats import Stats
 from radguard.gateway.audit_sink import AuditSink
@@ -100,6 +101,8 @@ class Gateway:
                       if self.trail is not None else None)
         if self.audit is not None:
             self.audit.subscribe(self.events)
+        self.honeytokens = HoneytokenWatch.from_file(lambda: self.audit)
+        self.honeytokens.subscribe(self.events)
         self.inspection = Inspection(lambda: self.config.inspection, checker)
         self.engine = PolicyEngine([*decision_addons(self, lambda: sum(1 for r in self.relays if r.established)),
                                     self.inspection])

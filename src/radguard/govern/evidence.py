@@ -51,6 +51,7 @@ KIND_PRODUCER: Mapping[str, str] = {
     "gateway": "gateway",
     "pcap": "monitor",
     "monitor": "monitor",
+    "decoy": "decoy",
 }
 #: archive rules that compare against the sealed ledger: an audit applies them, a seal does not
 LEDGER_RULES: frozenset[str] = frozenset({

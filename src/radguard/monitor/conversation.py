@@ -73,6 +73,11 @@ class _Op:
     record: Record
     issuer_is_requestor: bool
     phi: Counter[str] = field(default_factory=Counter)
+    uids: set[str] = field(default_factory=set)
+
+
+#: distinct instance UIDs one operation's record keeps (as keyed hashes, for the honeytoken detection)
+MAX_OP_UIDS = 1000
 
 
 @dataclass
@@ -325,6 +330,8 @@ class DicomConversation:
             op.phi[kw] += 1
             self._phi[kw] += 1
         r["malformed_dataset"] = r["malformed_dataset"] or facts.malformed
+        if facts.uids and len(op.uids) < MAX_OP_UIDS:
+            op.uids.update(u.strip(" \x00") for u in facts.uids[:MAX_OP_UIDS - len(op.uids)])
         if cur.is_request:
             if r["command"] == "C-STORE":
                 r["objects"] = 1
@@ -347,6 +354,8 @@ class DicomConversation:
         r["ts_end"] = iso(self.now)
         r["complete"] = r["status"] is not None and r["status_category"] != StatusCategory.PENDING.value
         r["phi_attributes"] = dict(sorted(op.phi.items()))
+        if op.uids:  # keyed hashes: a UID links to a study, the record must not name it (honeytokens match hashes)
+            r["uids"] = sorted(phi_hash(u) for u in op.uids)
         # "objects": data sets that crossed the wire; the association counts those the peer acknowledged
         if r["command"] == "C-STORE" and r["objects"] and r["status_category"] in (StatusCategory.SUCCESS.value,
                                                                                    StatusCategory.WARNING.value):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from radguard.dicom import dataset
 from radguard.dicom.dataset import keyword
+from radguard.dicom.uids import INSTANCE_UID_TAGS
 from radguard.phi import PHI_TAGS
 
 QUERY_RETRIEVE_LEVEL = 0x00080052
@@ -29,6 +30,8 @@ class DatasetFacts:
     wildcard_keys: list[str] = field(default_factory=list)
     return_keys: int = 0
     malformed: bool = False
+    #: Study/Series/SOP Instance UIDs the data set names (kept only as keyed hashes in records: honeytokens)
+    uids: list[str] = field(default_factory=list)
 
     @property
     def broad_query(self) -> bool:
@@ -63,6 +66,8 @@ def examine(head: bytes, implicit: bool | None, complete: bool, *, query: bool =
         raw = dataset.value(head, el).strip(b" \x00")
         if el.tag in phi_tags and raw.strip(b"*?"):  # a pure wildcard reveals nothing
             facts.phi.append(phi_tags[el.tag])
+        if el.tag in INSTANCE_UID_TAGS and raw:
+            facts.uids.extend(u for u in raw.decode("latin-1").split("\\") if u.strip(" \x00*?"))
         if el.tag == QUERY_RETRIEVE_LEVEL:
             facts.level = raw.decode("latin-1").strip() or None
         elif el.tag == SPECIFIC_CHARACTER_SET or el.tag & 0xFFFF == 0:

@@ -116,13 +116,24 @@ def _stats(records: Sequence[Record], analysis_stats: Any, elapsed: float) -> di
             "commands": dict(sorted(commands.items())), "seconds": round(elapsed, 3)}
 
 
+def _context(opts: Options, rules: Sequence[str]) -> dict[str, Any]:
+    """What the context detections read: the baseline (``--baseline``), the honeytokens' keyed hashes."""
+    context: dict[str, Any] = {"baseline": load_baseline(opts.baseline)} if opts.baseline else {}
+    if "honeytoken-touched" in rules:
+        from radguard.monitor.detections.honeytoken import token_hashes
+        from radguard.store.honeytokens import read_file
+
+        context["honeytokens"] = token_hashes(read_file())
+    return context
+
+
 def run_pcap(paths: Sequence[Path], opts: Options) -> Outcome:
     """Analyse capture files as one capture; records stream to the sinks as they complete."""
     for path in paths:
         if not path.exists():
             raise UsageError(f"no such capture file: {path}")
     rules = _rules(opts.profile)
-    context = {"baseline": load_baseline(opts.baseline)} if opts.baseline else {}
+    context = _context(opts, rules)
     started = time.monotonic()
     sinks = _sinks(opts)
     detect_records: list[Record] = []
@@ -221,7 +232,7 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
     if tcpdump is None:
         raise UsageError("tcpdump is not installed (apt-get install tcpdump)")
     rules = _rules(opts.profile)
-    context = {"baseline": load_baseline(opts.baseline)} if opts.baseline else {}
+    context = _context(opts, rules)
     cmd = [tcpdump, "-i", interface, "--immediate-mode", "-U", "-B", str(LIVE_BUFFER_KIB), "-s", "0", "-w", "-"]
     if bpf:
         cmd.append(bpf)

@@ -3,7 +3,8 @@
 :func:`up` starts, in a run directory, Orthanc as the PACS (seeded with pydicom's bundled files),
 DCMTK storescp as the reading workstation WS01, DCMTK dcmqrscp as the archive, a rogue storescp
 (the attacker's AE ``EXFIL``, which a stale PACS entry still points at), the radguard gateway in
-front of the PACS and ``radguard monitor -i lo`` capturing the range's ports. A file archive of
+front of the PACS, ``radguard monitor -i lo`` capturing the range's ports and a decoy PACS
+(``radguard decoy``); honeytoken studies are planted in the PACS (``radguard decoy plant``). A file archive of
 the studies is sealed (keygen + seal), canaries are planted in it, and a backup copy and a
 pristine copy are made. Every process leads its own session so :func:`down` stops it and its
 children; nothing listens outside 127.0.0.0/8.
@@ -40,7 +41,8 @@ from radguard.range.state import Proc, RangeState
 #: cleartext-phi, which flags every plain DICOM association (a posture finding, not an alert: the range
 #: has no TLS, so it would fire on every benign store)
 MONITOR_RULES = ("ae-brute-force", "dicom-sweep", "query-harvesting", "malicious-object", "association-flood",
-                 "protocol-anomaly", "non-dicom-on-dicom-port", "bulk-retrieve", "unknown-peer")
+                 "protocol-anomaly", "non-dicom-on-dicom-port", "bulk-retrieve", "unknown-peer",
+                 "honeytoken-touched")
 #: distinct endpoints one source must try before dicom-sweep fires (every peer of the range runs on 127.0.0.1,
 #: so the department's own traffic reaches 6 of them)
 SWEEP_ENDPOINTS = 12
@@ -52,6 +54,10 @@ BULK_OBJECTS = 40
 ASSOCIATIONS_PER_MINUTE = 60
 #: copies of the bundled images in the sealed archive (one study each)
 ARCHIVE_STUDIES = 4
+#: honeytoken studies planted in the PACS (`radguard decoy plant`)
+HONEYTOKENS = 2
+#: the product the range's decoy answers as
+DECOY_PRODUCT = "orthanc"
 
 
 #: the monitor's baseline of normal traffic, from the gateway's policy (who calls from where, who retrieves)
@@ -81,7 +87,8 @@ def default_dir() -> Path:
 
 def env_for(state_dir: Path) -> dict[str, str]:
     """The environment of the range's radguard processes (its own store in the run directory)."""
-    return dict(os.environ, RADGUARD_DB=f"sqlite:///{state_dir / 'radguard.db'}", TCP_NODELAY="1")
+    return dict(os.environ, RADGUARD_DB=f"sqlite:///{state_dir / 'radguard.db'}", TCP_NODELAY="1",
+                RADGUARD_HONEYTOKENS=str(state_dir / "honeytokens.txt"))
 
 
 def gateway_toml(*, host: str, port: int, pacs_port: int, pacs_ae: str = "PACS", gateway_ae: str = "RADGUARD",
@@ -165,14 +172,38 @@ def start_monitor(st: RangeState) -> Proc:
     return proc
 
 
+def start_decoy(st: RangeState) -> Proc:
+    """Start ``radguard decoy`` on the range's decoy port; alerts go to ``decoy/alerts.jsonl``."""
+    args = ["decoy", "--listen", f"{st.host}:{st.decoy_port}", "--alerts", st.decoy_alerts, "--product",
+            DECOY_PRODUCT]
+    proc = _spawn_radguard("decoy", args, st, st.dir / "decoy" / "decoy.log")
+    wait_port(st.host, st.decoy_port, timeout=20)
+    return proc
+
+
+def plant_honeytokens(st: RangeState) -> list[str]:
+    """``radguard decoy plant`` :data:`HONEYTOKENS` studies into the PACS (as CT01); their Study UIDs."""
+    proc = subprocess.run([sys.executable, "-m", "radguard.cli.main", "decoy", "plant", "--pacs",
+                           f"{st.host}:{st.pacs_port}", "--called-ae", st.pacs_ae, "--calling-ae", "CT01", "--count",
+                           str(HONEYTOKENS), "--json"], capture_output=True, text=True, env=env_for(st.dir),
+                          cwd=st.run_dir, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"planting honeytokens failed: {proc.stderr[-300:]}")
+    return [str(s["study_uid"]) for s in json.loads(proc.stdout)["studies"]]
+
+
+#: how each restartable process of the range starts
+STARTERS = {"gateway": start_gateway, "monitor": start_monitor, "decoy": start_decoy}
+
+
 def restart(st: RangeState, name: str, *, running: bool = True) -> None:
-    """Stop the range's ``name`` process (gateway or monitor) and start it again when ``running``."""
+    """Stop the range's ``name`` process (gateway, monitor or decoy) and start it again when ``running``."""
     old = st.proc(name)
     if old is not None:
         old.stop()
         st.procs.remove(old)
     if running:
-        st.procs.append(start_gateway(st) if name == "gateway" else start_monitor(st))
+        st.procs.append(STARTERS[name](st))
     st.save()
 
 
@@ -215,9 +246,9 @@ def up(run_dir: Path) -> RangeState:
         old = RangeState.load(run_dir)
         if any(p.alive() for p in old.procs):
             raise UsageError(f"a range is already up in {run_dir} (radguard range down --dir {run_dir})")
-    for sub in ("peers", "gateway", "monitor", "archive", "work"):
+    for sub in ("peers", "gateway", "monitor", "decoy", "archive", "work"):
         shutil.rmtree(run_dir / sub, ignore_errors=True)
-    for stale in ("radguard.db", "range.json", "ledger.key", "ledger.key.pub"):
+    for stale in ("radguard.db", "range.json", "ledger.key", "ledger.key.pub", "honeytokens.txt"):
         (run_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     shutil.rmtree(run_dir / "pristine", ignore_errors=True)
@@ -225,6 +256,7 @@ def up(run_dir: Path) -> RangeState:
     peers_dir.mkdir(parents=True)
     (run_dir / "gateway").mkdir()
     (run_dir / "monitor").mkdir()
+    (run_dir / "decoy").mkdir()
     procs: list[Proc] = []
     st: RangeState | None = None
     try:
@@ -239,11 +271,11 @@ def up(run_dir: Path) -> RangeState:
         procs.append(Proc(name="pacs", pid=pacs.proc.pid if pacs.proc else 0, marker=str(run_dir)))
         archive = start_dcmqrscp(peers_dir, ae="ARCHIVE", peers={"WS01": (LOOPBACK, ws.port)})
         procs.append(Proc(name="archive", pid=archive.proc.pid if archive.proc else 0, marker=str(run_dir)))
-        gw_port, gw_tls_port = free_port(), free_port()
+        gw_port, gw_tls_port, decoy_port = free_port(), free_port(), free_port()
         from radguard.range.pki import make_pki
 
         make_pki(run_dir / "gateway" / "tls", host=LOOPBACK)
-        ports = [pacs.port, gw_port, ws.port, archive.port, rogue.port]
+        ports = [pacs.port, gw_port, ws.port, archive.port, rogue.port, decoy_port]
         from radguard.assess.targets import DEFAULT_PORTS
 
         watched = sorted({*ports, pacs.http_port, *DEFAULT_PORTS, *SWEEP_PORTS})
@@ -258,7 +290,8 @@ def up(run_dir: Path) -> RangeState:
             pristine_dir=str(run_dir / "pristine"), key=str(run_dir / "ledger.key"), db=str(run_dir / "radguard.db"),
             gateway_config=str(run_dir / "gateway" / "gateway.toml"),
             gateway_audit=str(run_dir / "gateway" / "audit.jsonl"),
-            monitor_alerts=str(run_dir / "monitor" / "alerts.jsonl"),
+            monitor_alerts=str(run_dir / "monitor" / "alerts.jsonl"), decoy_port=decoy_port,
+            decoy_alerts=str(run_dir / "decoy" / "alerts.jsonl"),
             monitor_filter=" or ".join(f"tcp port {p}" for p in watched),
             monitor_args=[*(a for p in ports for a in ("--dicom-port", str(p))), "--baseline", str(baseline),
                           "--threshold", f"bulk-retrieve.min_objects={BULK_OBJECTS}",
@@ -274,6 +307,8 @@ def up(run_dir: Path) -> RangeState:
         if not pacs.rest("GET", "/instances"):
             raise RuntimeError(f"seeding the PACS failed: {r.stderr[-300:]}")
         st.patient_names = sorted({_patient_name(p) for p in images} - {""})
+        st.honeytoken_studies = plant_honeytokens(st)  # before the decoy, gateway and monitor read the file
+        st.procs.append(start_decoy(st))
         Path(st.gateway_config).write_text(gateway_toml(
             host=st.host, port=st.gateway_port, pacs_port=st.pacs_port, pacs_ae=st.pacs_ae, gateway_ae=st.gateway_ae,
             workstation_ae=st.workstation_ae, workstation_port=st.workstation_port, tls=_tls_lines(st)))
@@ -301,6 +336,8 @@ def up(run_dir: Path) -> RangeState:
         f"(AE {st.gateway_ae} -> PACS)")
     say(f"  WS01      storescp {st.host}:{st.workstation_port}   ARCHIVE dcmqrscp {st.host}:{st.archive_port}")
     say(f"  EXFIL     rogue storescp {st.host}:{st.rogue_port} (attacker)   monitor: radguard monitor -i lo")
+    say(f"  decoy     radguard decoy {st.host}:{st.decoy_port} ({DECOY_PRODUCT})   "
+        f"{len(st.honeytoken_studies)} honeytoken studies in the PACS")
     say(f"  archive   {st.archive_dir} sealed, {len(st.canaries)} canaries, backup {st.backup_dir}")
     return st
 

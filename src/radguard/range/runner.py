@@ -79,10 +79,17 @@ def trail_alerts(st: RangeState, since: float, until: float, off: frozenset[str]
             t = _epoch(str(doc["time"]))
             types = [str(c) for c in doc.get("event_types") or []]
             rule = next((GATEWAY_RULES[c] for c in types if c in GATEWAY_RULES), "security-alert")
+            if str(doc.get("description", "")).startswith("honeytoken-touched"):
+                rule = "honeytoken-touched"
             if rule in ("containment",) or "reload" in str(doc.get("description", "")):
                 continue
             if since <= t <= until:
                 alerts.append({"layer": "gateway", "rule": rule, "time": t})
+    if "decoy" not in off and st.decoy_alerts:
+        for doc in _jsonl(st.decoy_alerts):
+            t = _epoch(str(doc.get("time")))
+            if since <= t <= until:
+                alerts.append({"layer": "decoy", "rule": str(doc.get("rule")), "time": t})
     if "monitor" not in off:
         for doc in _jsonl(st.monitor_alerts):
             t = _epoch(str(doc.get("time")))
@@ -254,11 +261,14 @@ def false_positives(st: RangeState, seconds: float, off: frozenset[str] = frozen
 def _phase(st: RangeState, off: frozenset[str]) -> None:
     """Switch the running processes to match ``off`` (the monitor restarts so its alert memory is fresh)."""
     lab.restart(st, "monitor", running="monitor" not in off)
+    if st.decoy_port and (st.proc("decoy") is None) != ("decoy" in off):
+        lab.restart(st, "decoy", running="decoy" not in off)
 
 
 def restore(st: RangeState) -> None:
     """Every layer back on (after a run with layers switched off)."""
-    if st.proc("monitor") is None or not st.proc("monitor").alive():  # type: ignore[union-attr]
+    if any(st.proc(name) is None or not st.proc(name).alive()  # type: ignore[union-attr]
+           for name in ("monitor", "decoy") if name != "decoy" or st.decoy_port):
         _phase(st, frozenset())
 
 

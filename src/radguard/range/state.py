@@ -93,6 +93,11 @@ class RangeState:
     monitor_alerts: str
     monitor_filter: str
     monitor_args: list[str] = field(default_factory=list)
+    #: the decoy PACS (``radguard decoy``, 0: none) and its alerts file
+    decoy_port: int = 0
+    decoy_alerts: str = ""
+    #: Study Instance UIDs of the honeytoken studies planted in the PACS (``radguard decoy plant``)
+    honeytoken_studies: list[str] = field(default_factory=list)
     canaries: list[str] = field(default_factory=list)
     study_uids: list[str] = field(default_factory=list)
     patient_names: list[str] = field(default_factory=list)
@@ -110,7 +115,7 @@ class RangeState:
         """Every listening port of the range."""
         ports = [self.pacs_port, self.pacs_http_port, self.gateway_port, self.workstation_port, self.archive_port,
                  self.rogue_port]
-        return [*ports, self.gateway_tls_port] if self.gateway_tls_port else ports
+        return [*ports, *(p for p in (self.gateway_tls_port, self.decoy_port) if p)]
 
     def proc(self, name: str) -> Proc | None:
         return next((p for p in self.procs if p.name == name), None)

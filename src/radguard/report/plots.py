@@ -134,6 +134,7 @@ LAYER_COLOURS: Mapping[str, str] = {
     "canaries": "#d73027",
     "backups": "#1a9850",
     "tls": "#999999",
+    "decoy": "#762a83",
 }
 
 

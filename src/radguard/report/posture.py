@@ -52,6 +52,8 @@ LAYERS: Mapping[str, LayerInfo] = {
     "seal": LayerInfo("Archive seal", Function.PROTECT),
     "audit": LayerInfo("Archive integrity audit", Function.DETECT),
     "recover": LayerInfo("Verified recovery", Function.RECOVER),
+    "decoy": LayerInfo("Decoy PACS", Function.DETECT),
+    "decoy-plant": LayerInfo("Honeytoken studies", Function.DETECT),
 }
 
 

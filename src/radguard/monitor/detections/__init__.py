@@ -32,14 +32,17 @@ MODULES: dict[str, str] = {
     "malicious-object": "malicious_object",
     "bulk-retrieve": "bulk_retrieve",
     "unknown-peer": "unknown_peer",
+    "honeytoken-touched": "honeytoken",
 }
 #: detections that need no learned baseline (the issue's default profile)
 DEFAULT_PROFILE: tuple[str, ...] = (
     "cleartext-phi", "ae-brute-force", "dicom-sweep", "query-harvesting", "malicious-object",
-    "association-flood", "protocol-anomaly", "non-dicom-on-dicom-port",
+    "association-flood", "protocol-anomaly", "non-dicom-on-dicom-port", "honeytoken-touched",
 )
 #: detections that compare against a configured baseline (``--baseline FILE``)
 BASELINE_PROFILE: tuple[str, ...] = ("bulk-retrieve", "unknown-peer")
+#: detections that read ``context`` (the baseline ones, and honeytoken-touched its honeytoken hashes)
+CONTEXT_RULES: frozenset[str] = frozenset({*BASELINE_PROFILE, "honeytoken-touched"})
 PROFILES: dict[str, tuple[str, ...]] = {
     "default": DEFAULT_PROFILE,
     "all": DEFAULT_PROFILE + BASELINE_PROFILE,
@@ -88,7 +91,7 @@ def run(records: Sequence[Record], profile: str | Sequence[str] = "default",
     for rule_id in rules:
         module = load(rule_id)
         thresholds = thresholds_for(rule_id, (overrides or {}).get(rule_id, {}))
-        if rule_id in BASELINE_PROFILE:
+        if rule_id in CONTEXT_RULES:
             findings.extend(module.detect(records, thresholds, context=context))
         else:
             findings.extend(module.detect(records, thresholds))

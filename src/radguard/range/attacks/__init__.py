@@ -18,7 +18,8 @@ from radguard.range.attacks.kit import Attack
 NAMES: tuple[str, ...] = (
     "port_sweep", "ae_brute_force", "find_harvest", "move_exfil", "get_exfil", "rest_harvest",
     "default_credentials", "polyglot_store", "polyglot_rest", "active_content_store", "new_host_modality",
-    "association_flood", "contained_modality", "insider_bulk_retrieve", "cleartext_sniff",
+    "association_flood", "contained_modality", "insider_bulk_retrieve", "slow_recon", "honeytoken_retrieve",
+    "cleartext_sniff",
     "polyglot_archive", "pixel_tamper", "header_tamper", "ransomware_full", "ransomware_intermittent",
     "ransomware_header", "wiper", "backup_poisoning", "ledger_tamper",
 )

@@ -27,9 +27,9 @@ from radguard.range.state import RangeState
 
 #: every layer of defense the range can switch off (TLS is not deployed in the range: attacks that only
 #: TLS would stop are measured as gaps)
-LAYERS: tuple[str, ...] = ("gateway", "monitor", "seal+audit", "canaries", "backups", "tls")
+LAYERS: tuple[str, ...] = ("gateway", "monitor", "seal+audit", "canaries", "backups", "tls", "decoy")
 #: layers present in the range (TLS: the gateway's DICOM TLS listener, which the department's modalities use)
-DEPLOYED: tuple[str, ...] = ("gateway", "monitor", "seal+audit", "canaries", "backups", "tls")
+DEPLOYED: tuple[str, ...] = ("gateway", "monitor", "seal+audit", "canaries", "backups", "tls", "decoy")
 #: a minimal PE header (DOS stub pointing at a PE signature): what an executable polyglot carries
 PE_STUB = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"\x80\x00\x00\x00"
 
@@ -136,9 +136,22 @@ class Context:
         ds.save_as(path, enforce_file_format=True)
         return self.store(calling, [path])
 
-    def find(self, calling: str, keys: list[str], level: str = "STUDY") -> int:
-        """Matches a C-FIND returned (pending responses)."""
-        host, port, ae = self.front
+    def endpoints(self) -> list[tuple[str, int, str]]:
+        """(host, port, called AE) of every DICOM service an attacker finds listening in the department: the
+        PACS's front door, the archive and, when deployed, the decoy (an attacker cannot tell it apart)."""
+        st = self.st
+        found = [self.front, (st.host, st.archive_port, st.archive_ae)]
+        if st.decoy_port:
+            found.append((st.host, st.decoy_port, "ANY-SCP"))
+        return found
+
+    def echo(self, calling: str, at: tuple[str, int, str] | None = None) -> bool:
+        host, port, ae = at or self.front
+        return dcmtk(["echoscu", "-aet", calling, "-aec", ae, host, str(port)]).returncode == 0
+
+    def find(self, calling: str, keys: list[str], level: str = "STUDY", at: tuple[str, int, str] | None = None) -> int:
+        """Matches a C-FIND returned (pending responses); ``at``: another endpoint than the front door."""
+        host, port, ae = at or self.front
         args = ["findscu", "-v", "-S", "-aet", calling, "-aec", ae, "-k", f"QueryRetrieveLevel={level}"]
         for k in keys:
             args += ["-k", k]
@@ -183,13 +196,14 @@ class Context:
         code, body = self.rest("GET", path)
         return json.loads(body) if code == 200 and body else None
 
-    def pacs_studies(self) -> list[str]:
-        """Study Instance UIDs the PACS holds (the defender's view, for measuring)."""
+    def pacs_studies(self, honeytokens: bool = False) -> list[str]:
+        """Study Instance UIDs the PACS holds (the defender's view, for measuring); the planted honeytoken
+        studies only with ``honeytokens`` (the attacks written for them touch them, the others do not)."""
         uids = []
         for sid in self.rest_json("/studies") or []:
             doc = self.rest_json(f"/studies/{sid}") or {}
             uid = doc.get("MainDicomTags", {}).get("StudyInstanceUID")
-            if uid:
+            if uid and (honeytokens or uid not in self.st.honeytoken_studies):
                 uids.append(str(uid))
         return uids
 
