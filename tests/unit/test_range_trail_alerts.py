@@ -22,7 +22,8 @@ def test_folded_counts_are_not_detections(tmp_path: Path) -> None:
             _alert("2026-01-01T00:01:00+00:00", "folded", ["110126"]),
             _alert("2026-01-01T00:01:01+00:00", "x", ["110132"])]
     audit.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    st = cast(Any, SimpleNamespace(gateway_audit=str(audit), monitor_alerts=str(tmp_path / "none.jsonl")))
+    st = cast(Any, SimpleNamespace(gateway_audit=str(audit), monitor_alerts=str(tmp_path / "none.jsonl"),
+                                   decoy_alerts=""))
     t0 = 1767225600.0  # 2026-01-01T00:00:00Z
     assert [a["rule"] for a in trail_alerts(st, t0, t0 + 120, frozenset())] == ["node-authentication",
                                                                                  "restricted-function"]
