@@ -10,7 +10,8 @@ from radguard.catalog import is_known
 from radguard.errors import UsageError
 from radguard.govern.training import lesson, lessons, lessons_for, parse_quiz_answers, programme, score
 
-IMAGING_TOPICS = {"phishing", "pacs-credentials", "outside-media", "phi-handling", "ransomware-reporting", "downtime"}
+IMAGING_TOPICS = {"phishing", "pacs-credentials", "outside-media", "phi-handling", "ransomware-reporting", "downtime",
+                  "reading-room", "suspicious-image"}
 
 
 def test_the_shipped_lessons_cover_the_imaging_topics_and_are_well_formed() -> None:
@@ -29,7 +30,8 @@ def test_the_shipped_lessons_cover_the_imaging_topics_and_are_well_formed() -> N
 def test_audience_by_role() -> None:
     everyone = {x.id for x in lessons() if "all" in x.audience}
     assert {x.id for x in lessons_for("billing")} == everyone
-    assert {x.id for x in lessons_for("Technologist")} == everyone | {"downtime"}
+    assert {x.id for x in lessons_for("Technologist")} == everyone | {"downtime", "suspicious-image"}
+    assert {x.id for x in lessons_for("radiologist")} == everyone | {"downtime", "suspicious-image", "reading-room"}
 
 
 def test_scoring_and_pass_mark() -> None:

@@ -262,9 +262,14 @@ def due_cmd(
                                                    "sent.")] = None,
     fail_on: str = typer.Option("overdue", "--fail-on", help="Exit 1 if someone is overdue (overdue) or never "
                                 "(none)."),
+    smtp: str = typer.Option(None, "--smtp", help="Send the reminders through this SMTP server (HOST:PORT); "
+                             "credentials from RADGUARD_SMTP_USER / RADGUARD_SMTP_PASSWORD, only after STARTTLS."),
+    smtp_from: str = typer.Option("radguard@localhost", "--smtp-from", help="Sender address of the reminders."),
+    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="Upgrade the SMTP session with STARTTLS."),
     json_out: JsonOut = False,
 ) -> None:
-    """Who is overdue (or due soon) for which lesson, by each lesson's recurrence interval."""
+    """Who is overdue (or due soon) for which lesson, by each lesson's recurrence interval. Reminders are
+    e-mailed only with --smtp (a configured server); --reminders writes them as text files."""
     from radguard.cli.output import emit_json, stdout_console
     from radguard.cli.tables import Column, print_table
     from radguard.errors import UsageError
@@ -284,9 +289,19 @@ def due_cmd(
             written = write_reminders(st.due, reminders)
         except OSError as exc:
             raise UsageError(f"--reminders {reminders}: {exc.strerror or exc}") from None
+    mailed: list[Any] = []
+    if smtp is not None:
+        import os
+
+        from radguard.govern.training_mail import send_reminders
+        from radguard.govern.training_status import compose_reminders
+
+        mailed = send_reminders(compose_reminders(st.due), smtp, smtp_from, starttls=smtp_starttls, env=os.environ)
     if json_out:
         emit_json("train-due", {"people": st.people, "overdue": len(st.overdue), "due": [d.to_dict() for d in st.due],
-                                "reminders": [str(p) for p in written]})
+                                "reminders": [str(p) for p in written],
+                                "mailed": [{"person": m.person, "to": m.to, "sent": m.sent, "error": m.error}
+                                           for m in mailed]})
     else:
         cols = [Column("person", "key"), Column("department"), Column("lesson", "key"), Column("last passed"),
                 Column("due")]
@@ -296,7 +311,13 @@ def due_cmd(
         con = stdout_console()
         print_table(con, cols, rows, title=f"Lessons due ({len(st.overdue)} overdue, {st.people} people)")
         if written:
-            con.print(f"{len(written)} reminder(s) written to {reminders} (not sent)", highlight=False)
+            con.print(f"{len(written)} reminder(s) written to {reminders}", highlight=False)
+        if smtp is not None:
+            con.print(f"{sum(m.sent for m in mailed)} of {len(mailed)} reminder(s) sent through {smtp}",
+                      highlight=False)
+            for m in mailed:
+                if not m.sent:
+                    con.print(f"  not sent to {m.person}: {m.error}", highlight=False)
     raise typer.Exit(1 if fail_on == "overdue" and st.overdue else 0)
 
 

@@ -201,28 +201,48 @@ def evidence(store: Store, interval_days: int, now: datetime | None = None) -> l
     return out
 
 
-def write_reminders(due: Sequence[Due], folder: Path, today: date | None = None) -> list[Path]:
-    """One reminder e-mail text per person with lessons due (``To:``, ``Subject:``, body); nothing is sent."""
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """One reminder e-mail: to one person, listing every lesson due."""
+
+    person: str
+    to: str
+    subject: str
+    body: str
+
+    def text(self) -> str:
+        return f"To: {self.to}\nSubject: {self.subject}\n\n{self.body}"
+
+
+def compose_reminders(due: Sequence[Due], today: date | None = None) -> list[Reminder]:
+    """One reminder per person with lessons due, in person order."""
     today = today or datetime.now(UTC).date()
-    folder.mkdir(parents=True, exist_ok=True)
     by: dict[str, list[Due]] = {}
     for d in due:
         by.setdefault(d.person.id, []).append(d)
-    paths: list[Path] = []
+    out: list[Reminder] = []
     for pid, items in sorted(by.items()):
         p = items[0].person
-        lines = [f"To: {p.email}", f"Subject: Security awareness training due ({len(items)} lesson"
-                 f"{'s' if len(items) != 1 else ''})", "", f"Hello {p.name},", "",
-                 "the following security awareness lessons are due:", ""]
+        lines = [f"Hello {p.name},", "", "the following security awareness lessons are due:", ""]
         for d in items:
             when = "never taken" if d.last_passed is None else f"last passed {d.last_passed.date().isoformat()}"
             state = "overdue" if d.overdue else f"due {d.due.isoformat() if d.due else today.isoformat()}"
             lines.append(f"  - {d.lesson.title} ({d.lesson.id}): {state}, {when}")
         lines += ["", "Take a lesson in a terminal with:", f"  radguard train take {pid} --lesson LESSON", "",
                   "Each lesson takes about ten minutes and ends with a short quiz.", ""]
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in pid)
+        subject = f"Security awareness training due ({len(items)} lesson{'s' if len(items) != 1 else ''})"
+        out.append(Reminder(person=pid, to=p.email, subject=subject, body="\n".join(lines)))
+    return out
+
+
+def write_reminders(due: Sequence[Due], folder: Path, today: date | None = None) -> list[Path]:
+    """One reminder e-mail text per person with lessons due (``To:``, ``Subject:``, body) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for r in compose_reminders(due, today):
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in r.person)
         path = folder / f"reminder-{safe}.txt"
-        path.write_text("\n".join(lines), encoding="utf-8")
+        path.write_text(r.text(), encoding="utf-8")
         paths.append(path)
     return paths
 
