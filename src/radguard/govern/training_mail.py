@@ -18,8 +18,6 @@ from email.utils import formatdate, make_msgid
 from radguard.errors import UsageError
 from radguard.govern.training_status import Reminder
 
-TIMEOUT = 20.0
-
 
 @dataclass(frozen=True, slots=True)
 class Sent:
@@ -29,6 +27,10 @@ class Sent:
     to: str
     sent: bool
     error: str = ""
+
+
+#: seconds to wait for the SMTP server (connect, each reply)
+TIMEOUT = 20.0
 
 
 def parse_server(text: str) -> tuple[str, int]:
