@@ -51,7 +51,6 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
          rehash: bool = False, decode_pixels: bool = False, canaries: frozenset[str] = frozenset(),
          progress: Progress | None = None, keep_findings: int = 10000) -> SealSummary:
     """Seal ``paths`` into the ledger of ``store`` and sign their roots with ``key``."""
-    import pydicom.datadict  # noqa: F401  # loaded once here, before the worker processes fork, not in each
     ledger = Ledger(store)
     summary = SealSummary()
     root_hashes: list[str] = []
