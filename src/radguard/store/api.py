@@ -339,7 +339,8 @@ def open_store(url: str | None = None) -> Store:
             _create_private_sqlite(Path(url.removeprefix("sqlite:///")).expanduser())
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        engine = create_engine(url, pool_pre_ping=True)
+        # a ping per checkout finds a dropped server connection; an SQLite file has none to drop
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         _migrate(engine)
