@@ -124,3 +124,25 @@ def test_path_set() -> None:
     assert len(seen) == 3 and "/a/2" in seen and "/b/é" in seen and "/a/3" not in seen and 7 not in seen
     seen.add("/a/3")
     assert "/a/3" in seen
+
+
+def test_no_automatic_checkpoint_while_the_entries_are_written(env: dict[str, Any],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store = env["store"]
+
+    def autocheckpoint() -> int:
+        with store.session() as s:
+            return int(s.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+    during: list[int] = []
+    real = Ledger.write_batch
+
+    def spy(self: Ledger, *args: Any, **kw: Any) -> int:
+        during.append(autocheckpoint())
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Ledger, "write_batch", spy)
+    assert _seal(env).hashed == 8
+    assert during and set(during) == {0}
+    assert autocheckpoint() == 1000  # restored, the log checkpointed
+    assert _audit_rules(env) == []

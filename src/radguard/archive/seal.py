@@ -79,25 +79,9 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
                     yield [(i.path, i.mtime_ns) for i in part], decode_pixels, True
 
         group = _Group()
-        for results in run_ordered(seal_batch, jobs(), workers=workers, dask=dask):
-            found: list[Finding] = []
-            for r in results:
-                found.extend(r["findings"])
-                if r["error"]:
-                    summary.errors += 1
-                    continue
-                group.sealed.append((r["row"], r["path"] in canaries))
-                seen.add(r["path"])
-            group.add_existing(existing.popleft())
-            group.found.extend(found)
-            group.batches += 1
-            if len(summary.findings) < keep_findings:
-                summary.findings.extend(found[: keep_findings - len(summary.findings)])
-            if group.batches >= COMMIT_EVERY:
-                summary.hashed += group.flush(ledger, root, run)
-            if progress:
-                progress(len(results))
-        summary.hashed += group.flush(ledger, root, run)
+        with ledger.bulk():
+            _collect(ledger, root, run, jobs(), group, seen, summary, workers=workers, dask=dask,
+                     canaries=canaries, existing=existing, progress=progress, keep_findings=keep_findings)
         dropped = ledger.drop_unseen(path, root, seen)
         summary.dropped += dropped
         changed = group.written > 0 or dropped > 0 or not settled
@@ -106,6 +90,31 @@ def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers
         root_hashes.append(rec["merkle_root"])
     summary.run_root = ledger.sign_run(run.id, root_hashes, key)
     return summary
+
+
+def _collect(ledger: Ledger, root: str, run: RunHandle, jobs: Iterator[SealJob], group: _Group, seen: PathSet,
+             summary: SealSummary, *, workers: int, dask: str | None, canaries: frozenset[str],
+             existing: deque[set[str] | None], progress: Progress | None, keep_findings: int) -> None:
+    """Run the jobs on the workers and write their results, :data:`COMMIT_EVERY` batches a transaction."""
+    for results in run_ordered(seal_batch, jobs, workers=workers, dask=dask):
+        found: list[Finding] = []
+        for r in results:
+            found.extend(r["findings"])
+            if r["error"]:
+                summary.errors += 1
+                continue
+            group.sealed.append((r["row"], r["path"] in canaries))
+            seen.add(r["path"])
+        group.add_existing(existing.popleft())
+        group.found.extend(found)
+        group.batches += 1
+        if len(summary.findings) < keep_findings:
+            summary.findings.extend(found[: keep_findings - len(summary.findings)])
+        if group.batches >= COMMIT_EVERY:
+            summary.hashed += group.flush(ledger, root, run)
+        if progress:
+            progress(len(results))
+    summary.hashed += group.flush(ledger, root, run)
 
 
 @dataclass
