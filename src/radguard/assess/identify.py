@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import socket
 import ssl
 
 #: DICOM PDU types a reply may start with (PS3.8 §9.3.1)
@@ -76,6 +77,33 @@ async def open_stream(
         asyncio.open_connection(host, port, ssl=ssl_ctx, server_hostname=server_hostname, limit=1 << 16),
         timeout,
     )
+
+
+async def connect_tcp(address: str, port: int, timeout: float) -> socket.socket:
+    """A connected non-blocking TCP socket to the IP literal ``address``, within ``timeout`` seconds.
+
+    The cheap first step of a port probe: a refused port (most of a sweep) costs a socket and one
+    ``connect``, not the stream objects, transport and ``wait_for`` task of :func:`open_stream`;
+    :func:`streams` wraps a socket that connected. Raises ConnectionRefusedError, OSError, TimeoutError.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.get_running_loop().sock_connect(sock, (address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def streams(sock: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Streams over a socket from :func:`connect_tcp` (the same buffer limit as :func:`open_stream`)."""
+    try:
+        return await asyncio.open_connection(sock=sock, limit=1 << 16)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _is_ip(host: str) -> bool:
