@@ -38,13 +38,15 @@ def default_url() -> str:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunInfo:
+    """One run of a producer as the store keeps it (table ``runs``)."""
+
     id: int
-    kind: str
-    started: datetime
-    finished: datetime | None
-    status: str
-    params: Mapping[str, Any]
-    summary: Mapping[str, Any]
+    kind: str  #: scan, seal, audit, pcap, ...
+    started: datetime  #: UTC
+    finished: datetime | None  #: None while running (or killed)
+    status: str  #: running, done, failed
+    params: Mapping[str, Any]  #: what the run was asked to do
+    summary: Mapping[str, Any]  #: what it found, in counts
 
     def to_dict(self) -> dict[str, Any]:
         return {
