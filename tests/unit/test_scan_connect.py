@@ -51,3 +51,27 @@ def test_ip_literals_are_not_resolved(monkeypatch: pytest.MonkeyPatch) -> None:
         return [p.state for p in result.ports]
 
     assert asyncio.run(go()) == [PortState.CLOSED]
+
+
+def test_a_connect_nobody_answers_times_out() -> None:
+    """A listener whose accept queue is full drops the SYN (Linux): the connect gets no answer."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+
+    async def go() -> None:
+        try:
+            for _ in range(8):  # fill the accept queue; then a SYN is dropped
+                held.append(await identify.connect_tcp("127.0.0.1", port, 0.3))
+        except TimeoutError:
+            return
+        raise AssertionError("every connect was answered")
+
+    try:
+        asyncio.run(go())
+    finally:
+        for s in held:
+            s.close()
+        listener.close()
