@@ -15,80 +15,19 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Connection,
-    DateTime,
-    Integer,
-    String,
-    Table,
-    Text,
-    delete,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, func, select, update
 
 from radguard.archive.digest import unpack_elements
 from radguard.archive.merkle import EMPTY_ROOT, MerkleBuilder
+from radguard.archive.tables import ENTRIES as _T
+from radguard.archive.tables import EntryRow as EntryRow
+from radguard.archive.tables import RootRow as RootRow
+from radguard.archive.tables import SignatureRow as SignatureRow
+from radguard.archive.tables import insert_entries
 from radguard.archive.tree import PathSet
 from radguard.store.api import Store
-from radguard.store.schema import Base
-
-
-class RootRow(Base):
-    __tablename__ = "archive_roots"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-
-class EntryRow(Base):
-    __tablename__ = "archive_entries"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    root: Mapped[str] = mapped_column(Text, index=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    mtime_ns: Mapped[int] = mapped_column(BigInteger)
-    dicom: Mapped[bool] = mapped_column(Boolean)
-    sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    series_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    study_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    sop_class_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    transfer_syntax: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    file_sha256: Mapped[str] = mapped_column(String(64))
-    meta_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    header_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    pixel_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    pixel_canonical_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    elements: Mapped[str] = mapped_column(Text, default="")  # digest.pack_elements
-    layout: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
-    canary: Mapped[bool] = mapped_column(Boolean, default=False)
-    checks: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of findings without target
-    checks_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    run_id: Mapped[int] = mapped_column(Integer)
-    seen_run: Mapped[int] = mapped_column(Integer)
-    sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    leaf: Mapped[str] = mapped_column(String(64))
-
-
-class SignatureRow(Base):
-    __tablename__ = "archive_signatures"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(Integer)
-    scope: Mapped[str] = mapped_column(String(16))
-    key: Mapped[str] = mapped_column(Text)
-    root_hash: Mapped[str] = mapped_column(String(64))
-    leaves: Mapped[int] = mapped_column(Integer)
-    public_key: Mapped[str] = mapped_column(String(64))
-    signature: Mapped[str] = mapped_column(String(128))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
 
 #: entry fields covered by the leaf hash (and so by the signed roots); the per-element digests are
 #: covered through ``header_sha256`` (their hash), checked when they are used
@@ -136,7 +75,6 @@ def row_fields(row: EntryRow) -> dict[str, Any]:
     return expand({k: getattr(row, k) for k in VERIFY_FIELDS})
 
 
-_T = cast(Table, EntryRow.__table__)
 
 
 def signed_message(scope: str, key: str, root: str, count: int) -> bytes:
@@ -151,41 +89,6 @@ def under(path: str) -> str:
     """SQL LIKE pattern of the paths strictly under directory ``path`` (``\\`` escapes)."""
     esc = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return esc + "/%"
-
-
-_INSERT_COLUMNS = tuple(c.name for c in _T.columns if c.name != "id")
-
-
-def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert of entry rows (a seal writes one per file): on SQLite straight through the driver's
-    ``executemany`` with each column's bind processor (booleans, timestamps) applied as SQLAlchemy
-    would; elsewhere a Core ``insert``."""
-    dialect = conn.dialect
-    if dialect.name != "sqlite":
-        from sqlalchemy import insert
-
-        conn.execute(insert(_T), rows)
-        return
-    from operator import itemgetter
-
-    get = itemgetter(*_INSERT_COLUMNS)
-    procs = [(i, proc) for i, name in enumerate(_INSERT_COLUMNS)
-             if (proc := _T.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
-    done: dict[tuple[int, int], Any] = {}  # (column, id(value)) -> processed: one timestamp per batch
-    params = []
-    for r in rows:
-        values = list(get(r))
-        for i, proc in procs:
-            v = values[i]
-            if v is not None:
-                key = (i, id(v))
-                if key not in done:
-                    done[key] = proc(v)
-                values[i] = done[key]
-        params.append(tuple(values))
-    sql = (f"INSERT INTO {_T.name} ({', '.join(_INSERT_COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})")
-    conn.exec_driver_sql(sql, params)
 
 
 class Ledger:
@@ -345,7 +248,7 @@ class Ledger:
                 fields.update(common, elements=row["elements"], layout=row["layout"], checks=row["checks"])
                 rows.append(fields)
             if rows:
-                _insert_entries(conn, rows)
+                insert_entries(conn, rows)
             s.commit()
         return len(items)
 
