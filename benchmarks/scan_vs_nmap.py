@@ -4,10 +4,14 @@ Claim 1 (issue 3): on the same targets (several DICOM peers plus closed ports), 
 is no slower than ``nmap -p ... --script +dicom-ping`` (wall-time ratio <= 1.0, medians of
 several runs, both as fresh processes) while reporting more facts per port.
 
+Claim 3 (issue 15): a sweep of closed ports, a /24 and a /22 of 127.x loopback addresses x 3 ports, takes
+radguard no longer than nmap (ratio <= 1.0); ``--sweeps`` runs only these, ``--before SRC`` also runs radguard
+from another checkout's ``src`` (PYTHONPATH), interleaved, for a before/after ratio in the same run.
+
 Claim 2: memory stays flat with the number of target:port pairs (>= 1,000 pairs over
 127.0.0.x): peak RSS of the radguard process at N pairs vs at N/10 pairs.
 
-    .venv/bin/python benchmarks/scan_vs_nmap.py [--quick]
+    .venv/bin/python benchmarks/scan_vs_nmap.py [--quick] [--sweeps] [--before SRC]
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ from tests.support.peers import Peer, free_port, start_dcmqrscp, start_orthanc, 
 RADGUARD = [str(ROOT / ".venv" / "bin" / "radguard")]
 
 
-def timed(cmd: list[str]) -> tuple[float, str, int]:
+def timed(cmd: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, str, int]:
     """Run ``cmd``; (wall seconds, stdout, peak RSS in KiB of that process)."""
-    env = {**os.environ, "TCP_NODELAY": "1"}
+    env = {**os.environ, "TCP_NODELAY": "1", **(extra_env or {})}
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
@@ -151,10 +155,43 @@ def scale(pairs: int, tmp: Path) -> None:
         scp.stop()
 
 
+def sweeps(runs: int, before: str) -> None:
+    """Closed ports only: a /24 and a /22 of 127.x loopback addresses x 3 ports nothing listens on."""
+    ports = ",".join(str(free_port()) for _ in range(3))
+    for net in ("127.0.4.0/24", "127.0.8.0/22"):
+        cmds: dict[str, tuple[list[str], dict[str, str]]] = {
+            "radguard": ([*RADGUARD, "scan", net, "--ports", ports, "--json", "--no-store"], {}),
+            "nmap": (["nmap", "-n", "-Pn", "-p", ports, "--script", "+dicom-ping", "-oX", "-", net], {})}
+        if before:
+            cmds["radguard (before)"] = (cmds["radguard"][0], {"PYTHONPATH": before})
+        times: dict[str, list[float]] = {k: [] for k in cmds}
+        for _ in range(runs):  # interleaved
+            for name, (cmd, env) in cmds.items():
+                t, out, _ = timed(cmd, env)
+                times[name].append(t)
+                if name.startswith("radguard") and json.loads(out)["summary"]["open"] != 0:
+                    sys.exit(f"an open port in {net}: pick other ports")
+        med = {k: statistics.median(v) for k, v in times.items()}
+        pairs = int(net.rsplit("/", 1)[1])
+        print(f"{net} x 3 closed ports ({2 ** (32 - pairs) * 3} pairs), {runs} interleaved runs, "
+              f"load average {os.getloadavg()[0]:.2f}")
+        for name in cmds:
+            print(f"  {name:18} median {med[name]:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in times[name])})")
+        print(f"  ratio radguard/nmap = {med['radguard'] / med['nmap']:.2f} (goal <= 1.0)")
+        if before:
+            print(f"  ratio radguard after/before = {med['radguard'] / med['radguard (before)']:.2f}; before/nmap = "
+                  f"{med['radguard (before)'] / med['nmap']:.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 run, fewer closed ports, 1,000 pairs at scale")
+    ap.add_argument("--sweeps", action="store_true", help="only the closed-port sweeps (/24 and /22 x 3 ports)")
+    ap.add_argument("--before", default="", help="also run the sweeps with this src directory (PYTHONPATH)")
     args = ap.parse_args()
+    if args.sweeps:
+        sweeps(3 if args.quick else 5, args.before)
+        return 0
     runs, n_closed, pairs = (1, 6, 1000) if args.quick else (5, 24, 4000)
     with tempfile.TemporaryDirectory(prefix="rg-bench-") as d:
         print("== radguard scan vs nmap --script +dicom-ping: one host")
@@ -163,6 +200,8 @@ def main() -> int:
         compare(runs, n_closed, Path(d), "127.0.0.1-30")
         print(f"== scale: up to {pairs} target:port pairs on 127.0.0.x")
         scale(pairs, Path(d))
+    print("== closed-port sweeps")
+    sweeps(runs, args.before)
     return 0
 
 

@@ -13,67 +13,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Connection, DateTime, Integer, String, Table, Text, delete, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, func, select, update
 
 from radguard.archive.digest import unpack_elements
 from radguard.archive.merkle import EMPTY_ROOT, MerkleBuilder
+from radguard.archive.tables import ENTRIES as _T
+from radguard.archive.tables import EntryRow as EntryRow
+from radguard.archive.tables import RootRow as RootRow
+from radguard.archive.tables import SignatureRow as SignatureRow
+from radguard.archive.tables import insert_entries
+from radguard.archive.tree import PathSet
 from radguard.store.api import Store
-from radguard.store.schema import Base
-
-
-class RootRow(Base):
-    __tablename__ = "archive_roots"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-
-class EntryRow(Base):
-    __tablename__ = "archive_entries"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    root: Mapped[str] = mapped_column(Text, index=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    mtime_ns: Mapped[int] = mapped_column(BigInteger)
-    dicom: Mapped[bool] = mapped_column(Boolean)
-    sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    series_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    study_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    sop_class_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    transfer_syntax: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    file_sha256: Mapped[str] = mapped_column(String(64))
-    meta_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    header_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    pixel_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    pixel_canonical_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    elements: Mapped[str] = mapped_column(Text, default="")  # digest.pack_elements
-    layout: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
-    canary: Mapped[bool] = mapped_column(Boolean, default=False)
-    checks: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of findings without target
-    checks_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    run_id: Mapped[int] = mapped_column(Integer)
-    seen_run: Mapped[int] = mapped_column(Integer)
-    sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    leaf: Mapped[str] = mapped_column(String(64))
-
-
-class SignatureRow(Base):
-    __tablename__ = "archive_signatures"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(Integer)
-    scope: Mapped[str] = mapped_column(String(16))
-    key: Mapped[str] = mapped_column(Text)
-    root_hash: Mapped[str] = mapped_column(String(64))
-    leaves: Mapped[int] = mapped_column(Integer)
-    public_key: Mapped[str] = mapped_column(String(64))
-    signature: Mapped[str] = mapped_column(String(128))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
 
 #: entry fields covered by the leaf hash (and so by the signed roots); the per-element digests are
 #: covered through ``header_sha256`` (their hash), checked when they are used
@@ -91,6 +45,9 @@ VERIFY_FIELDS = (*LEAF_FIELDS, "id", "elements", "layout")
 AUDIT_FIELDS = ("path", "size", "dicom", "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256",
                 "pixel_sha256", "pixel_canonical_sha256", "canary", "elements", "layout", "checks", "checks_version")
 
+
+#: SQLite's default automatic checkpoint interval (pages), restored after :meth:`Ledger.bulk`
+WAL_AUTOCHECKPOINT = 1000
 
 #: ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` without building an encoder per call
 _LEAF_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
@@ -118,7 +75,6 @@ def row_fields(row: EntryRow) -> dict[str, Any]:
     return expand({k: getattr(row, k) for k in VERIFY_FIELDS})
 
 
-_T = cast(Table, EntryRow.__table__)
 
 
 def signed_message(scope: str, key: str, root: str, count: int) -> bytes:
@@ -133,41 +89,6 @@ def under(path: str) -> str:
     """SQL LIKE pattern of the paths strictly under directory ``path`` (``\\`` escapes)."""
     esc = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return esc + "/%"
-
-
-_INSERT_COLUMNS = tuple(c.name for c in _T.columns if c.name != "id")
-
-
-def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert of entry rows (a seal writes one per file): on SQLite straight through the driver's
-    ``executemany`` with each column's bind processor (booleans, timestamps) applied as SQLAlchemy
-    would; elsewhere a Core ``insert``."""
-    dialect = conn.dialect
-    if dialect.name != "sqlite":
-        from sqlalchemy import insert
-
-        conn.execute(insert(_T), rows)
-        return
-    from operator import itemgetter
-
-    get = itemgetter(*_INSERT_COLUMNS)
-    procs = [(i, proc) for i, name in enumerate(_INSERT_COLUMNS)
-             if (proc := _T.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
-    done: dict[tuple[int, int], Any] = {}  # (column, id(value)) -> processed: one timestamp per batch
-    params = []
-    for r in rows:
-        values = list(get(r))
-        for i, proc in procs:
-            v = values[i]
-            if v is not None:
-                key = (i, id(v))
-                if key not in done:
-                    done[key] = proc(v)
-                values[i] = done[key]
-        params.append(tuple(values))
-    sql = (f"INSERT INTO {_T.name} ({', '.join(_INSERT_COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})")
-    conn.exec_driver_sql(sql, params)
 
 
 class Ledger:
@@ -192,11 +113,16 @@ class Ledger:
         p = path.rstrip("/") + "/"
         return [r for r in roots if (r.rstrip("/") + "/").startswith(p) or p.startswith(r.rstrip("/") + "/")]
 
-    def ensure_root(self, path: str, run_id: int, key: object | None = None) -> None:
+    def ensure_root(self, path: str, run_id: int, key: object | None = None) -> bool:
         """Record ``path`` as a sealed root; sealed roots inside it are subsumed (their entries move to it).
 
         With the signing ``key``, a signed :data:`BEGIN` record of run ``run_id`` is written in the same
         transaction: the seal has started on this root (see :meth:`unfinished_seal`).
+
+        Returns True when the root's entries are as its latest root signature left them, as far as the
+        ledger knows: that signature is the root's latest record (the seal before finished) and no root
+        was subsumed. A seal that then changes no entry may sign that Merkle root again
+        (:meth:`sign_root` ``unchanged``) instead of reading every leaf.
         """
         with self.store.session() as s:
             row = s.scalars(select(RootRow).where(RootRow.path == path)).first()
@@ -204,8 +130,14 @@ class Ledger:
                 s.add(RootRow(path=path, created=datetime.now(UTC), last_run=run_id))
             else:
                 row.last_run = run_id
-            s.execute(delete(RootRow).where(RootRow.path.like(under(path), escape="\\")))
-            s.execute(update(EntryRow).where(EntryRow.path.like(under(path), escape="\\")).values(root=path))
+            nested = s.execute(delete(RootRow).where(RootRow.path.like(under(path), escape="\\")))
+            subsumed = int(getattr(nested, "rowcount", 0) or 0) > 0
+            if subsumed or row is None:  # only entries of a subsumed root can be under a new root
+                s.connection().execute(update(_T).where(_T.c.path.like(under(path), escape="\\"),
+                                                        _T.c.root != path).values(root=path))
+            latest = s.scalars(select(SignatureRow.scope).where(SignatureRow.scope.in_(("root", BEGIN)),
+                                                                SignatureRow.key == path)
+                               .order_by(SignatureRow.id.desc()).limit(1)).first()
             if key is not None:
                 from radguard.archive import keys
 
@@ -218,6 +150,31 @@ class Ledger:
                                    signature=keys.sign(key, signed_message(BEGIN, path, rh, count)),
                                    created=datetime.now(UTC)))
             s.commit()
+        return latest == "root" and not subsumed
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """The bulk phase of a seal: on SQLite (WAL, ``synchronous=NORMAL``) no automatic checkpoint
+        while it lasts, one at its end.
+
+        Each automatic checkpoint (every 1000 pages by default) copies the pages just written from the
+        write-ahead log into the database and syncs it, in the middle of the seal's critical path; a
+        batch commit alone only appends to the log. Crash consistency is the log's: a ``kill -9`` leaves
+        committed transactions in the log, replayed by the next connection. Other back ends: nothing.
+        """
+        if self.store.engine.dialect.name != "sqlite":
+            yield
+            return
+        self._pragma("PRAGMA wal_autocheckpoint=0")
+        try:
+            yield
+        finally:
+            self._pragma(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+            self._pragma("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _pragma(self, sql: str) -> None:
+        with self.store.session() as s:  # the pooled connection the seal's sessions use
+            s.connection().exec_driver_sql(sql).close()
 
     # ---------------------------------------------------------------- entries
     def lookup(self, paths: list[str]) -> dict[str, dict[str, Any]]:
@@ -244,16 +201,18 @@ class Ledger:
             return []
         with self.store.session() as s:
             conn = s.connection()
-            if conn.dialect.name == "sqlite":
-                return [tuple(r) for r in conn.exec_driver_sql(
-                    f"SELECT {', '.join(names)} FROM {_T.name} WHERE path IN ({', '.join('?' * len(paths))})",
-                    tuple(paths)).all()]
+            if conn.dialect.name == "sqlite":  # the driver's own cursor: rows come back as tuples
+                sql = f"SELECT {', '.join(names)} FROM {_T.name} WHERE path IN ({', '.join('?' * len(paths))})"
+                driver = conn.connection.driver_connection
+                assert driver is not None  # a checked-out connection
+                return list(driver.execute(sql, paths).fetchall())
             return [tuple(r) for r in conn.execute(select(*(_T.c[k] for k in names)).where(
                 _T.c.path.in_(paths))).all()]
 
     def write_batch(self, root: str, run_id: int, sealed: Iterable[tuple[dict[str, Any], bool]],
-                    seen: list[str], checks_version: str = "", existing: set[str] | None = None) -> int:
-        """Replace entries of sealed objects and mark unchanged ones seen, in one transaction (no torn ledger).
+                    checks_version: str = "", existing: set[str] | None = None) -> int:
+        """Replace the entries of sealed objects in one transaction (no torn ledger); entries of unchanged
+        objects are not touched (a re-seal writes nothing for them, :meth:`drop_unseen`).
 
         ``sealed``: (row, canary) where row holds the fingerprint fields as :func:`radguard.archive.work.seal_batch`
         returns them (elements packed, layout and checks as JSON text); rows are completed in place.
@@ -289,9 +248,7 @@ class Ledger:
                 fields.update(common, elements=row["elements"], layout=row["layout"], checks=row["checks"])
                 rows.append(fields)
             if rows:
-                _insert_entries(conn, rows)
-            if seen:
-                conn.execute(update(_T).where(_T.c.path.in_(seen)).values(seen_run=run_id, root=root))
+                insert_entries(conn, rows)
             s.commit()
         return len(items)
 
@@ -310,13 +267,30 @@ class Ledger:
             yield from chunk
             last = chunk[-1]["id"]
 
-    def drop_unseen(self, path: str, run_id: int) -> int:
-        """Forget entries under ``path`` that this (completed) seal walk did not see."""
+    def _under(self, path: str, root: str) -> Any:
+        """Condition on entries: at or under ``path`` (by the indexed ``root`` column when it is the root)."""
+        if path == root:
+            return _T.c.root == root
+        return _T.c.path.like(under(path), escape="\\") | (_T.c.path == path)
+
+    def drop_unseen(self, path: str, root: str, seen: PathSet) -> int:
+        """Forget entries at or under ``path`` (in sealed root ``root``) that this completed walk did not
+        see: ``seen`` holds the paths of every entry the walk found or wrote.
+
+        The entries are only counted when their number is that of ``seen`` (nothing is gone, the usual
+        case); otherwise their paths are streamed and the unseen ones deleted by id.
+        """
+        cond = self._under(path, root)
         with self.store.session() as s:
-            cond = (EntryRow.path.like(under(path), escape="\\")) | (EntryRow.path == path)
-            result = s.execute(delete(EntryRow).where(cond, EntryRow.seen_run != run_id))
+            conn = s.connection()
+            (count,) = conn.execute(select(func.count()).select_from(_T).where(cond)).one()
+            if count == len(seen):
+                return 0
+            gone = [i for i, p in conn.execute(select(_T.c.id, _T.c.path).where(cond)) if p not in seen]
+            for k in range(0, len(gone), 5000):
+                conn.execute(delete(_T).where(_T.c.id.in_(gone[k:k + 5000])))
             s.commit()
-            return int(getattr(result, "rowcount", 0) or 0)
+            return len(gone)
 
     # ------------------------------------------------------------ signatures
     def _root_leaves(self, root: str) -> Iterator[tuple[str | None, str]]:
@@ -339,11 +313,18 @@ class Ledger:
             m.add(bytes.fromhex(leaf))
         return m.root(), m.count
 
-    def sign_root(self, root: str, run_id: int, key: object) -> dict[str, Any]:
-        """Sign the Merkle root of ``root`` and of each study in it; returns the root record."""
+    def sign_root(self, root: str, run_id: int, key: object, *, unchanged: bool = False) -> dict[str, Any]:
+        """Sign the Merkle root of ``root`` and of each study in it; returns the root record.
+
+        ``unchanged``: this seal changed no entry of ``root`` and :meth:`ensure_root` found it settled; the
+        root's latest signature, if this ``key`` made it and it verifies, is signed again for this run
+        (its study signatures stand) without reading the leaves. Otherwise every leaf is read.
+        """
         from radguard.archive import keys
 
         pub = keys.public_hex(key)
+        if unchanged and (rec := self._sign_again(root, run_id, key, pub)) is not None:
+            return rec
         whole = MerkleBuilder()
         studies: dict[str, MerkleBuilder] = {}
         for study, leaf in self._root_leaves(root):
@@ -361,6 +342,21 @@ class Ledger:
                                    public_key=pub, signature=sig, created=now))
             s.commit()
         return {"root": root, "merkle_root": whole.root(), "objects": whole.count, "studies": len(studies)}
+
+    def _sign_again(self, root: str, run_id: int, key: object, pub: str) -> dict[str, Any] | None:
+        from radguard.archive import keys
+
+        last = self.latest_signature("root", root)
+        if last is None or last.public_key != pub or not keys.verify(
+                pub, signed_message("root", root, last.root_hash, last.leaves), last.signature):
+            return None
+        with self.store.session() as s:
+            studies = s.execute(select(func.count(func.distinct(_T.c.study_uid))).where(_T.c.root == root)).scalar()
+            s.add(SignatureRow(run_id=run_id, scope="root", key=root, root_hash=last.root_hash, leaves=last.leaves,
+                               public_key=pub, signature=keys.sign(key, signed_message(
+                                   "root", root, last.root_hash, last.leaves)), created=datetime.now(UTC)))
+            s.commit()
+        return {"root": root, "merkle_root": last.root_hash, "objects": last.leaves, "studies": int(studies or 0)}
 
     def sign_run(self, run_id: int, root_hashes: list[str], key: object) -> str:
         from radguard.archive import keys

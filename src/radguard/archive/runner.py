@@ -2,7 +2,8 @@
 
 ``workers <= 1`` runs in this process. ``dask`` is a scheduler address (``tcp://host:8786``):
 the same batch functions run on its workers through ``dask.distributed.Client.submit``.
-Memory stays bounded: at most ``2 * workers`` batches are queued at any time.
+Memory stays bounded: at most :data:`LOCAL_DEPTH` ``* workers`` batches (``2 * threads`` on Dask) are
+queued at any time.
 
 Local worker processes die with their parent: a ``kill -9`` of ``seal`` or ``audit`` must not leave
 them running their batch out, orphaned (:func:`die_with_parent`).
@@ -24,6 +25,9 @@ from radguard.errors import UsageError
 CONNECT_TIMEOUT = 10.0
 #: how often a worker's watchdog looks for its parent (a worker outlives it by at most about this)
 WATCH_INTERVAL = 0.25
+#: batches in flight per local worker: enough that the workers keep busy while this process writes a
+#: transaction of results (a seal's main process is then off their critical path)
+LOCAL_DEPTH = 4
 #: ``prctl(2)`` option: the signal sent to this process when its parent dies (Linux)
 PR_SET_PDEATHSIG = 1
 
@@ -51,7 +55,7 @@ def run_ordered(fn: Callable[[T], R], batches: Iterable[T], *, workers: int = 1,
     ctx = mp.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
                              initargs=(os.getpid(),)) as pool:
-        yield from _pipeline(pool.submit, fn, batches, 2 * workers)
+        yield from _pipeline(pool.submit, fn, batches, LOCAL_DEPTH * workers)
 
 
 def die_with_parent(parent: int) -> None:

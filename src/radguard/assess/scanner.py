@@ -14,13 +14,14 @@ lengths, silence) ends as a per-target error entry, never as an exception.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from radguard.assess import evaluate
+from radguard.assess import evaluate, identify
 from radguard.assess.dicom_client import DEFAULT_MAX_READ, DicomClient, PeerError
 from radguard.assess.identify import FirstReply, PortState, ServiceKind, classify_first_bytes, open_stream
 from radguard.assess.knowledge import Fingerprint
@@ -167,6 +168,10 @@ class Scanner:
         return HostResult(host=host, ports=ports)
 
     async def _resolve(self, host: str) -> str | None:
+        try:  # an IP literal (every host of a range or CIDR): no resolver round trip through the thread pool
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            pass
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(
@@ -201,7 +206,7 @@ class Scanner:
         result = PortResult(host=host, port=port, state=PortState.OPEN)
         async with self._global:
             try:
-                reader, writer = await open_stream(address, port, self.options.timeout)
+                reader, writer = await identify.streams(await identify.connect_tcp(address, port, self.options.timeout))
             except ConnectionRefusedError:
                 result.state = PortState.CLOSED
                 return result

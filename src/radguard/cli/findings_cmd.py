@@ -22,10 +22,13 @@ def runs_cmd(
     json_out: JsonOption = False,
 ) -> None:
     from radguard.cli.output import emit_json, stdout_console
-    from radguard.store import open_store
+    from radguard.store.lite import default_url, read_runs
 
-    store = open_store()
-    runs = store.runs(kind=kind, limit=limit)
+    runs = read_runs(default_url(), kind=kind, limit=limit)  # SQLite at the current schema: no SQLAlchemy
+    if runs is None:
+        from radguard.store import open_store
+
+        runs = open_store().runs(kind=kind, limit=limit)
     if json_out:
         emit_json("runs", {"runs": [r.to_dict() for r in runs]})
         return

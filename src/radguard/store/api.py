@@ -9,14 +9,10 @@ Examples
 
 from __future__ import annotations
 
-import ast
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from radguard.errors import StoreError
 from radguard.models import Asset, Event, Finding, Severity
+from radguard.store.lite import MIGRATIONS, RunInfo, default_url, script_heads, utc
 from radguard.store.schema import AssetRow, EventRow, FindingRow, Run
 
-_MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-def default_url() -> str:
-    """``RADGUARD_DB`` if set, else an SQLite file in the user data directory."""
-    url = os.environ.get("RADGUARD_DB")
-    if url:
-        return url
-    from platformdirs import user_data_dir
-
-    data = Path(user_data_dir("radguard", appauthor=False))
-    return f"sqlite:///{data / 'radguard.db'}"
+_MIGRATIONS = MIGRATIONS
+_script_heads = script_heads
+__all__ = ["RunHandle", "RunInfo", "Store", "default_url", "open_store"]
 
 
 def _safe_url(url: str) -> str:
@@ -50,28 +38,6 @@ def _safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparseable URL>"
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RunInfo:
-    id: int
-    kind: str
-    started: datetime
-    finished: datetime | None
-    status: str
-    params: Mapping[str, Any]
-    summary: Mapping[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "started": self.started.isoformat(),
-            "finished": self.finished.isoformat() if self.finished else None,
-            "status": self.status,
-            "params": dict(self.params),
-            "summary": dict(self.summary),
-        }
 
 
 class RunHandle:
@@ -266,18 +232,13 @@ class Store:
 
 
 def _run_info(r: Run) -> RunInfo:
-    def tz(d: datetime | None) -> datetime | None:
-        if d is None:
-            return None
-        return d if d.tzinfo else d.replace(tzinfo=UTC)
-
-    started = tz(r.started)
+    started = utc(r.started)
     assert started is not None
     return RunInfo(
         id=r.id,
         kind=r.kind,
         started=started,
-        finished=tz(r.finished),
+        finished=utc(r.finished),
         status=r.status,
         params=dict(r.params or {}),
         summary=dict(r.summary or {}),
@@ -291,30 +252,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
-
-
-_REVISION_RE = re.compile(r"^(revision|down_revision)\s*=\s*(.+)$", re.MULTILINE)
-
-
-@cache
-def _script_heads() -> frozenset[str]:
-    """Heads of the shipped migrations, read from the files' ``revision``/``down_revision`` lines.
-
-    This avoids importing Alembic (~0.1 s) on every command when the schema is already current.
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (_MIGRATIONS / "versions").glob("*.py"):
-        fields = dict(_REVISION_RE.findall(path.read_text(encoding="utf-8")))
-        if "revision" not in fields:
-            continue
-        revisions.add(str(ast.literal_eval(fields["revision"])))
-        down = ast.literal_eval(fields.get("down_revision", "None"))
-        if isinstance(down, str):
-            parents.add(down)
-        elif isinstance(down, (tuple, list)):
-            parents.update(str(d) for d in down)
-    return frozenset(revisions - parents)
 
 
 def _current_heads(engine: Engine) -> set[str]:
@@ -402,7 +339,8 @@ def open_store(url: str | None = None) -> Store:
             _create_private_sqlite(Path(url.removeprefix("sqlite:///")).expanduser())
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        engine = create_engine(url, pool_pre_ping=True)
+        # a ping per checkout finds a dropped server connection; an SQLite file has none to drop
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         _migrate(engine)
