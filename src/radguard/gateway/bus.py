@@ -93,11 +93,13 @@ class Connection:
 @dataclass(frozen=True, slots=True)
 class HostileConnection:
     """A connection from ``host`` misbehaved before it became an association (``kind``; ``detail``: protocol
-    facts, never data the peer sent). The audit writes it as a Security Alert folded per source."""
+    facts, never data the peer sent; ``subject``: of the certificate a TLS client presented, if any, e.g. one
+    that failed verification). The audit writes it as a Security Alert folded per source."""
 
     host: str
     kind: Hostility
     detail: str
+    subject: str | None = None
 
 
 # ---------------------------------------------------------------- associations

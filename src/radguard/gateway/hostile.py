@@ -29,6 +29,21 @@ class Hostility(enum.StrEnum):
     ARTIM_TIMEOUT = "artim-timeout"
     #: dropped at once: too many connections from the host without an association
     PENDING_LIMIT = "pending-limit"
+    # on the DICOM TLS port (PS3.15 B.1), before the TLS handshake is complete:
+    #: the first bytes are no TLS handshake record and no PDU (RFC 8446 §5.1)
+    NOT_TLS = "not-tls"
+    #: a DICOM PDU in clear (an A-ASSOCIATE-RQ of a client without TLS) on the TLS port
+    CLEARTEXT_ON_TLS = "cleartext-dicom-on-tls"
+    #: mutual TLS required (``tls_client_ca``) and the client presented no certificate
+    TLS_NO_CERTIFICATE = "tls-no-client-certificate"
+    #: the client's certificate does not verify against ``tls_client_ca`` (unknown CA, expired, ...)
+    TLS_UNTRUSTED_CERTIFICATE = "tls-untrusted-certificate"
+    #: no common protocol version or cipher suite (an old or downgraded client, BCP 195)
+    TLS_MISMATCH = "tls-version-or-cipher-mismatch"
+    #: another failure of the handshake (an alert from the client, a close half-way)
+    TLS_HANDSHAKE_FAILED = "tls-handshake-failed"
+    #: no complete TLS handshake within the ARTIM timeout (PS3.8 §9.1.5), counted from the connection
+    TLS_HANDSHAKE_TIMEOUT = "tls-handshake-timeout"
 
 
 _HEADER = struct.Struct(">BxL")

@@ -26,6 +26,7 @@ from typing import Any
 from radguard.audittrail.trail import AuditTrail
 from radguard.errors import ConfigError
 from radguard.gateway import bus as ev
+from radguard.gateway import relay as relaying
 from radguard.gateway import streams
 from radguard.gateway.addons.audit import GatewayAudit
 from radguard.gateway.addons.honeytoken import HoneytokenWatch
@@ -39,7 +40,8 @@ from radguard.gateway.hostile import Hostility
 from radguard.gateway.policy import AssociationInfo, PolicyEngine
 from radguard.gateway.relay import Relay
 from radguard.gateway.services import Services
-from radguard.gateway.startup import prepare
+from radguard.gateway.startup import prepare, server_tls_context
+from radguard.gateway.tls_accept import HandshakeContext, accept_tls
 
 log = logging.getLogger("radguard.gateway")
 
@@ -112,6 +114,8 @@ class Gateway:
                                  executor=self.executor, spool_dir=self.spool_dir,
                                  quarantine=self.inspection.quarantine, negotiating=lambda: bool(self._pending))
         self._servers: list[asyncio.base_events.Server] = []
+        self._tls: HandshakeContext | None = None
+        self._handshakes: set[asyncio.Task[Any]] = set()  # connections to listen_tls still handshaking
         self._control: ControlServer | None = None
         self._ids = itertools.count(1)
         self._pending: collections.Counter[str] = collections.Counter()  # connections not yet past A-ASSOCIATE
@@ -130,8 +134,11 @@ class Gateway:
             self._servers.append(srv)
             self.addresses["listen"] = srv.sockets[0].getsockname()[:2]
         if cfg.listen_tls is not None:
+            # plain TCP: the handshake is the gateway's own (tls_accept), so that each failed one is audited
+            assert self.startup.tls is not None
+            self._tls = HandshakeContext(self.startup.tls, server_tls_context(cfg))
             srv = await streams.start_server(lambda r, w: self._on_client(r, w, True), *cfg.listen_tls,
-                                             ssl_context=self.startup.tls, reuse_address=True)
+                                             deferred=True, reuse_address=True)
             self._servers.append(srv)
             self.addresses["listen_tls"] = srv.sockets[0].getsockname()[:2]
         self._control = ControlServer(cfg.control, cfg.control_token, self.contain, self.events)
@@ -169,6 +176,8 @@ class Gateway:
             await asyncio.sleep(0.05)
         for relay in list(self.relays):
             relay.abort("gateway shutting down")
+        for task in list(self._handshakes):
+            task.cancel()
         await asyncio.sleep(0)
         self.events.publish(ev.GatewayState(running=False))
         self.executor.shutdown(wait=False)
@@ -213,11 +222,13 @@ class Gateway:
                             self.config.limits.max_pending_per_host)
             writer.close()
             return
+        self._pending[host] += 1
+        if tls and not await self._handshake(reader, writer, host):
+            return
         info = AssociationInfo(id=next(self._ids), calling_ae="", called_ae="", client_host=host,
                                client_port=int(peer[1]), tls=tls)
         relay = Relay(self.services, info, reader, writer)
         self.relays.add(relay)
-        self._pending[host] += 1
         relay.on_established = lambda: self._settled(host)
         try:
             await relay.run()
@@ -225,6 +236,29 @@ class Gateway:
             if relay.on_established is not None:  # never got past the A-ASSOCIATE phase
                 self._settled(host)
             self.relays.discard(relay)
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> bool:
+        """The TLS handshake of a connection to ``listen_tls``, within the ARTIM timeout; a failure is a
+        hostile act told on the bus (and the connection is no longer pending)."""
+        assert self._tls is not None
+        task = asyncio.current_task()
+        if task is not None:
+            self._handshakes.add(task)
+        try:
+            refusal = await accept_tls(reader, writer, self._tls, relaying.ARTIM_SECONDS)
+        except BaseException:  # cancelled: the gateway stops
+            self._settled(host)
+            writer.close()
+            raise
+        finally:
+            self._handshakes.discard(task)  # type: ignore[arg-type]
+        if refusal is None:
+            return True
+        self._settled(host)
+        if refusal.kind is not None:
+            log.debug("TLS connection from %s: %s", host, refusal.detail)  # the audit logs, folded
+            self.events.publish(ev.HostileConnection(host, refusal.kind, refusal.detail, refusal.subject))
+        return False
 
     def _settled(self, host: str) -> None:
         self._pending[host] -= 1

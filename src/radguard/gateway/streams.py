@@ -120,15 +120,40 @@ class Resume:
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
+class _Deferred(asyncio.StreamReaderProtocol):
+    """A server connection that reads nothing until its handler says so (:func:`start_tls`)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # before the transport's first read is scheduled
+        super().connection_made(transport)
+
+
 async def start_server(handler: Handler, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None,
-                       **kwargs: Any) -> asyncio.Server:
-    """:func:`asyncio.start_server` with :class:`ChunkReader` readers."""
+                       deferred: bool = False, **kwargs: Any) -> asyncio.Server:
+    """:func:`asyncio.start_server` with :class:`ChunkReader` readers (``deferred``: reading paused until the
+    handler calls :func:`start_tls`, so that the TLS handshake is the handler's own)."""
     loop = asyncio.get_running_loop()
+    protocol = _Deferred if deferred else asyncio.StreamReaderProtocol
 
     def factory() -> asyncio.StreamReaderProtocol:
-        return asyncio.StreamReaderProtocol(ChunkReader(loop=loop), handler, loop=loop)
+        return protocol(ChunkReader(loop=loop), handler, loop=loop)
 
     return await loop.create_server(factory, host, port, ssl=ssl_context, **kwargs)
+
+
+async def start_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, context: ssl.SSLContext,
+                    timeout: float) -> None:
+    """Server-side TLS handshake on an accepted connection, within ``timeout`` seconds.
+
+    Afterwards the reader's flow control pauses the TLS transport, as with ``start_server(ssl=...)``.
+    Raises what the handshake raised (:class:`ssl.SSLError`, :class:`ConnectionError`, ...).
+    """
+    await writer.start_tls(context, ssl_handshake_timeout=timeout)  # type: ignore[call-arg]
+    if writer.get_extra_info("ssl_object") is None:  # closed under the handshake without an error
+        raise ConnectionResetError("closed during the TLS handshake")
+    if isinstance(reader, ChunkReader):
+        reader._transport = writer.transport
 
 
 async def open_connection(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

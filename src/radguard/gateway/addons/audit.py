@@ -4,7 +4,8 @@
 reaches the relay.
 
 Hostile acts before association (garbage, oversized PDU announcements, P-DATA before association,
-incomplete PDUs, ARTIM timeouts, pending-limit drops) are Security Alerts 110113 / Node Authentication
+incomplete PDUs, ARTIM timeouts, pending-limit drops, and on the TLS port every failed TLS handshake:
+:mod:`radguard.gateway.tls_accept`) are Security Alerts 110113 / Node Authentication
 110126 about the source address, folded per source (:mod:`radguard.audittrail.fold`): the first act of a
 source is written at once, the others of its window become one record with their count, written when the
 window is over (a timer on the running event loop) or when the gateway stops."""
@@ -139,10 +140,12 @@ class GatewayAudit:
         if write:
             log.warning("connection from %s before association: %s: %s (more from it within %g s are counted)",
                         e.host, e.kind.value, e.detail, self.folder.window)
+            details = {"kind": e.kind.value, "count": "1", "window_seconds": f"{self.folder.window:g}"}
+            if e.subject is not None:  # a TLS client's certificate (PS3.15 B.1 node authentication)
+                details["certificate_subject"] = e.subject
             self.trail.emit(node_alert(
                 reporter=self.source, host=e.host, source_id=self.source,
-                description=f"before association: {e.kind.value}: {e.detail}",
-                details={"kind": e.kind.value, "count": "1", "window_seconds": f"{self.folder.window:g}"}))
+                description=f"before association: {e.kind.value}: {e.detail}", details=details))
         else:
             self._arm()
 
