@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import ssl
 import threading
@@ -15,7 +16,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from radguard.audittrail.trail import AuditTrail
+from radguard.gateway import bus as ev
 from radguard.gateway import streams
+from radguard.gateway.addons.audit import GatewayAudit
 from radguard.gateway.hostile import Hostility
 from radguard.gateway.tls_accept import HandshakeContext, Refusal, accept_tls, certificate_subject, refusal_of
 from tests.unit.test_audit_syslog import make_certs
@@ -159,3 +163,20 @@ def test_certificate_subject_from_both_message_forms(pki: dict[str, Path]) -> No
     assert certificate_subject(b"\x0b\x00\x00\x03\x00\x00\x00", 0x0303) is None  # empty list: no certificate
     assert certificate_subject(b"\x0b\x00\x00\x09\x00\x00\x06\x00\x00\x03abc", 0x0303) is None  # not DER
     assert certificate_subject(b"\x0b", 0x0304) is None
+
+
+def test_the_audit_record_names_the_certificate_subject(tmp_path: Path) -> None:
+    trail = AuditTrail(jsonl=tmp_path / "a.jsonl")
+    bus = ev.EventBus()
+    GatewayAudit(trail, lambda: "RADGUARD", lambda: ("ORTHANC", "127.0.0.1")).subscribe(bus)
+    bus.publish(ev.HostileConnection("127.0.0.8", Hostility.TLS_UNTRUSTED_CERTIFICATE,
+                                     "client certificate not trusted: unable to get local issuer certificate",
+                                     "CN=ROGUE-WS,O=Elsewhere"))
+    bus.publish(ev.HostileConnection("127.0.0.9", Hostility.TLS_NO_CERTIFICATE, "no client certificate"))
+    assert trail.flush()
+    trail.close()
+    docs = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    untrusted, missing = (d["objects"][0]["details"] for d in docs)
+    assert [d["event_types"] for d in docs] == [["110126"]] * 2
+    assert untrusted["certificate_subject"] == "CN=ROGUE-WS,O=Elsewhere"
+    assert untrusted["kind"] == "tls-untrusted-certificate" and "certificate_subject" not in missing
