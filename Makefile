@@ -15,18 +15,18 @@ APT_PROBES := storescp dcmqrscp Orthanc /usr/share/orthanc/plugins/libOrthancDic
 # shared libraries WeasyPrint loads (ldconfig names)
 APT_LIBS := libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
 
-.PHONY: demo test lint unit bootstrap system-deps clean bench docs
+.PHONY: demo test lint unit bootstrap system-deps clean bench docs fuzz
 
 demo: bootstrap
 	TCP_NODELAY=1 $(VENV)/bin/radguard demo
 
 test: bootstrap
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks fuzz
 	$(VENV)/bin/mypy
 	TCP_NODELAY=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: bootstrap
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks fuzz
 	$(VENV)/bin/mypy
 
 unit: bootstrap
@@ -60,9 +60,16 @@ docs: bootstrap
 	$(PY) -m radguard.rulebook --markdown > docs/rules.md
 	RADGUARD_SCREENSHOTS=docs/img/web TCP_NODELAY=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py
 
+# The long fuzzing run (not in CI; docs/fuzzing.md): FUZZ_SECONDS per target, FUZZ_JOBS targets at once,
+# corpus and crashes kept in .fuzz/ between runs. The short run is tests/unit/test_fuzz_targets.py.
+FUZZ_SECONDS ?= 3600
+FUZZ_JOBS ?= 2
+fuzz: bootstrap
+	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) --record-captures $(FUZZ_TARGETS)
+
 bench: bootstrap
 	@for b in benchmarks/*.py; do echo "== $$b"; TCP_NODELAY=1 $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .fuzz
 	find src -name "*.so" -delete

@@ -15,6 +15,18 @@ _HDR = struct.Struct(">BBL")
 DEFAULT_PDU_LENGTH_GUARD = 16 * 1024 * 1024
 
 
+class OversizedPDU(ProtocolError):
+    """A PDU header announces a body above the framer's limit.
+
+    ``complete`` holds the PDUs completed before it by the same :meth:`PDUFramer.feed` call (as
+    ``feed`` would have returned them): where TCP cut the stream must not change what is decoded.
+    """
+
+    def __init__(self, message: str, complete: list[tuple[int, bytes]]) -> None:
+        super().__init__(message)
+        self.complete = complete
+
+
 class PDUFramer:
     """Cut a byte stream into complete PDUs (PS3.8 §9.3.1: type, reserved, 4-byte big-endian length).
 
@@ -56,7 +68,7 @@ class PDUFramer:
                 if len(buf) < 6:
                     return out
             pdu_type, _, length = _HDR.unpack_from(buf, 0)
-            self._check_length(pdu_type, length, data, pos)
+            self._check_length(pdu_type, length, data, pos, out)
             missing = 6 + length - len(buf)
             if n - pos < missing:
                 buf += data[pos:]
@@ -69,7 +81,7 @@ class PDUFramer:
             buf.clear()
         while n - pos >= 6:
             pdu_type, _, length = _HDR.unpack_from(data, pos)
-            self._check_length(pdu_type, length, data, pos)
+            self._check_length(pdu_type, length, data, pos, out)
             if n - pos - 6 < length:
                 break
             out.append((pdu_type, data[pos + skip:pos + 6 + length]))
@@ -79,16 +91,18 @@ class PDUFramer:
             buf += data[pos:]
         return out
 
-    def _check_length(self, pdu_type: int, length: int, data: bytes, pos: int) -> None:
-        """Raise ProtocolError before buffering a body longer than the limit; the buffer then holds
-        the offending PDU's bytes (``self.offset`` is where it starts)."""
+    def _check_length(self, pdu_type: int, length: int, data: bytes, pos: int,
+                      complete: list[tuple[int, bytes]]) -> None:
+        """Raise :class:`OversizedPDU` (with the PDUs ``complete`` before it) before buffering a body
+        longer than the limit; the buffer then holds the offending PDU's bytes (``self.offset`` is
+        where it starts)."""
         if self.max_pdu_length and length > self.max_pdu_length:
             if self._buf:
                 self._buf += data[pos:]
             else:
                 self._buf = bytearray(data[pos:])
-            raise ProtocolError(f"PDU type 0x{pdu_type:02X} at stream offset {self.offset} announces "
-                                f"{length} bytes, above the limit of {self.max_pdu_length}")
+            raise OversizedPDU(f"PDU type 0x{pdu_type:02X} at stream offset {self.offset} announces "
+                               f"{length} bytes, above the limit of {self.max_pdu_length}", complete)
 
 
 def plausible_pdu_start(data: bytes, pos: int = 0) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from radguard.dicom import events as ev
 from radguard.dicom.dimse import Command, decode_command, fragment
 from radguard.dicom.enums import PDUType
-from radguard.dicom.framing import DEFAULT_PDU_LENGTH_GUARD, PDUFramer
+from radguard.dicom.framing import DEFAULT_PDU_LENGTH_GUARD, OversizedPDU, PDUFramer
 from radguard.dicom.pdu import (
     PDU,
     Abort,
@@ -172,8 +172,8 @@ class UpperLayer:
         offset = stream.framer.offset
         try:
             pdus = stream.framer.feed(data, whole=self.keep_wire)
-        except ProtocolError as exc:
-            pdus = []
+        except OversizedPDU as exc:
+            pdus = exc.complete  # decoded first: the violation is where the oversized PDU starts
             stream.framer = PDUFramer(0)
             framing_error: ProtocolError | None = exc
         else:

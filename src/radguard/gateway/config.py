@@ -384,6 +384,8 @@ def load_config(path: Path) -> GatewayConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (a UTF-8 TOML gateway configuration is expected)") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -48,8 +48,18 @@ _PDU_HEADER = re.compile(rb"[\x04-\x07]\x00", re.DOTALL)
 _QUERY_SERVICES = frozenset({CommandField.C_FIND_RQ, CommandField.C_MOVE_RQ, CommandField.C_GET_RQ})
 
 
+#: the last second ISO 8601 can write with a four-digit year (9999-12-31T23:59:59Z)
+_LAST_TS = 253402300799.0
+
+
 def iso(ts: float) -> str:
-    """Capture timestamp as ISO 8601 UTC with microseconds."""
+    """Capture timestamp as ISO 8601 UTC with microseconds.
+
+    A record header of a damaged or forged capture can hold any time: it is clamped to 1970-01-01 ..
+    9999-12-31 (what ISO 8601 and the records' readers represent) instead of raising.
+    """
+    if not 0.0 <= ts <= _LAST_TS:  # NaN included
+        ts = _LAST_TS if ts > _LAST_TS else 0.0
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 

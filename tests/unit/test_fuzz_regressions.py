@@ -1,0 +1,86 @@
+"""Every crash the fuzz targets (fuzz/, docs/fuzzing.md) found, as the minimal input that showed it and the
+behaviour the fix gives; each failed before its fix."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from radguard.dicom import events as ev
+from radguard.dicom.pdu import AssociateRequest, PresentationContext
+from radguard.dicom.ul import Role, UpperLayer
+from radguard.errors import ConfigError
+from radguard.gateway.config import load_config
+from radguard.monitor.analyzer import analyze
+
+
+# ---- fuzz_ul: where TCP cuts the stream changed the events (dicom/framing.py) -------------------------
+def _events(stream: bytes, chunk: int) -> list[ev.Event]:
+    ul = UpperLayer(Role.ACCEPTOR, max_pdu_receive=1_048_576, pdu_length_guard=1_048_576 + 1024, keep_wire=True)
+    out: list[ev.Event] = []
+    for i in range(0, len(stream), chunk):
+        out += ul.receive(stream[i:i + chunk])
+    return out
+
+
+def test_pdus_before_an_oversized_pdu_in_the_same_read_are_decoded() -> None:
+    """A PDU header announcing more than the guard made the framer drop the PDUs completed before it in the
+    same read: an A-ASSOCIATE-RQ and the 4 GiB header after it in one TCP segment gave only the violation."""
+    rq = AssociateRequest("PACS", "CT01", [PresentationContext(1, "1.2.840.10008.1.1", ["1.2.840.10008.1.2"])])
+    stream = rq.encode() + b"\x04\x00\xff\xff\xff\xf0"
+    for chunk in (len(stream), 1, 7, len(rq.encode()) + 2):
+        events = _events(stream, chunk)
+        assert [type(e) for e in events] == [ev.AssociateRequested, ev.ProtocolViolation], chunk
+        assert isinstance(events[1], ev.ProtocolViolation)
+        assert events[1].offset == len(rq.encode())
+        assert "above the limit" in events[1].message
+
+
+def test_fuzzer_input_unknown_pdu_then_oversized_pdu() -> None:
+    """The input fuzz_ul reported (mode 0, 1-byte chunks): an unknown PDU type, then an oversized header."""
+    stream = b"\x00\x01\x00\x00\x00\x00" + b"\x00\xff\xff\xff\xff\x74\x0b"
+    whole = _events(stream, len(stream))
+    assert whole == _events(stream, 1)
+    assert [e.message for e in whole if isinstance(e, ev.ProtocolViolation)] == ["unknown PDU type 0x00"]
+
+
+# ---- fuzz_pcap: a capture timestamp outside datetime's range (monitor/conversation.py iso) -------------
+def _block(kind: int, body: bytes) -> bytes:
+    body += bytes(-len(body) % 4)
+    return struct.pack("<LL", kind, len(body) + 12) + body + struct.pack("<L", len(body) + 12)
+
+
+def _pcapng_syn(tsoffset: int) -> bytes:
+    """pcapng: one raw-IPv4 interface whose if_tsoffset is ``tsoffset`` seconds, one SYN to port 104."""
+    shb = _block(0x0A0D0D0A, struct.pack("<LHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb = _block(1, struct.pack("<HHL", 101, 0, 0) + struct.pack("<HHq", 14, 8, tsoffset) + bytes(4))
+    tcp = struct.pack(">HHLLHHHH", 40000, 104, 1, 0, (5 << 12) | 0x02, 65535, 0, 0)
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0, bytes([10, 0, 0, 9]),
+                     bytes([10, 0, 0, 2]))
+    frame = ip + tcp
+    epb = _block(6, struct.pack("<LLLLL", 0, 0, 0, len(frame), len(frame)) + frame)
+    return shb + idb + epb
+
+
+@pytest.mark.parametrize(("tsoffset", "ts"), [(10**12, "9999-12-31T23:59:59.000000Z"),
+                                              (-(10**12), "1970-01-01T00:00:00.000000Z"),
+                                              (1_700_000_000, "2023-11-14T22:13:20.000000Z")])
+def test_capture_time_out_of_range_is_clamped(tmp_path: Path, tsoffset: int, ts: str) -> None:
+    """A pcapng interface offset (or a forged timestamp) of year 33658 raised ValueError out of ``radguard pcap``
+    (fuzz_pcap found years 55840 and an EOVERFLOW OSError); the record now carries the nearest ISO 8601 time."""
+    path = tmp_path / "t.pcapng"
+    path.write_bytes(_pcapng_syn(tsoffset))
+    result = analyze([path])
+    assert result.errors == []
+    assert result.records and {r["ts"] for r in result.records} == {ts}
+
+
+# ---- fuzz_config: a binary gateway.toml (gateway/config.py load_config) ---------------------------------
+def test_binary_config_is_a_config_error(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 raised UnicodeDecodeError out of load_config, whose contract is ConfigError."""
+    path = tmp_path / "gateway.toml"
+    path.write_bytes(b"[ga\xffteway]\n")
+    with pytest.raises(ConfigError, match="not a text file"):
+        load_config(path)
