@@ -4,6 +4,7 @@ behaviour the fix gives; each failed before its fix."""
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,26 @@ def test_binary_config_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(b"[ga\xffteway]\n")
     with pytest.raises(ConfigError, match="not a text file"):
         load_config(path)
+
+
+# ---- memory: a deflate bomb in a Deflated Explicit VR Little Endian data set (dicom/part10.py) ----------
+def test_deflate_bomb_is_not_inflated_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory limit of the fuzz targets (-rss_limit_mb) is what this guards: a deflated data set was
+    inflated whole, ~1,000 times its size (a 16 MB C-STORE to the gateway -> 16 GB). Found by reading the
+    code the fuzzers drive (their 64 KiB inputs inflate to ~64 MB, under the limit); the cap is scaled down
+    here so that the test stays small."""
+    from radguard.dicom import part10
+    from radguard.dicom.dataset import IssueKind
+
+    monkeypatch.setattr(part10, "MAX_INFLATED", 1 << 20)
+    element = struct.pack("<HH2sH", 0x0008, 0x0016, b"UI", 4) + b"1.2\0"
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = bomb.compress(element + struct.pack("<HH2s2xI", 0x7FE0, 0x0010, b"OB", 2 << 20) + bytes(2 << 20))
+    body += bomb.flush()
+    assert len(body) < 8192
+    p = part10.parse(body, transfer_syntax="1.2.840.10008.1.2.1.99")
+    assert p.issue is not None and p.issue.kind == IssueKind.DEFLATE
+    assert "inflates past 1048576 bytes" in p.issue.detail
+    small = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    ok = part10.parse(small.compress(element) + small.flush(), transfer_syntax="1.2.840.10008.1.2.1.99")
+    assert ok.issue is None and [e.tag for e in ok.elements] == [0x00080016]

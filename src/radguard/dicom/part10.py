@@ -32,6 +32,9 @@ from radguard.dicom.dataset import (
 from radguard.dicom.uids import TransferSyntax
 
 PREAMBLE_LEN = 128
+#: largest inflated data set of the Deflated Explicit VR Little Endian transfer syntax (PS3.5 §A.5) read:
+#: a few hundred bytes of a deflate bomb would otherwise inflate to gigabytes in the gateway's memory
+MAX_INFLATED = 256 * 1024 * 1024
 MAGIC = b"DICM"
 _U16_LE = struct.Struct("<H")
 _U16_BE = struct.Struct(">H")
@@ -179,9 +182,15 @@ def _parse_body(p: Part10, buf: bytes | memoryview, start: int, deflated: bool) 
     if deflated:
         try:
             d = zlib.decompressobj(-zlib.MAX_WBITS)
-            data: bytes | memoryview = d.decompress(bytes(buf[start:])) + d.flush()
+            data: bytes | memoryview = d.decompress(bytes(buf[start:]), MAX_INFLATED + 1)
+            if not d.unconsumed_tail:
+                data += d.flush()
         except zlib.error:
             p.issue = Issue(IssueKind.DEFLATE, start, None, "deflated data set does not inflate")
+            p.dataset = buf
+            return p
+        if len(data) > MAX_INFLATED:
+            p.issue = Issue(IssueKind.DEFLATE, start, None, f"deflated data set inflates past {MAX_INFLATED} bytes")
             p.dataset = buf
             return p
         p.deflated = True
