@@ -182,20 +182,20 @@ def _parse_body(p: Part10, buf: bytes | memoryview, start: int, deflated: bool) 
     if deflated:
         try:
             d = zlib.decompressobj(-zlib.MAX_WBITS)
-            data: bytes | memoryview = d.decompress(bytes(buf[start:]), MAX_INFLATED + 1)
+            inflated = d.decompress(bytes(buf[start:]), MAX_INFLATED + 1)
             if not d.unconsumed_tail:
-                data += d.flush()
+                inflated += d.flush()
         except zlib.error:
             p.issue = Issue(IssueKind.DEFLATE, start, None, "deflated data set does not inflate")
             p.dataset = buf
             return p
-        if len(data) > MAX_INFLATED:
+        if len(inflated) > MAX_INFLATED:
             p.issue = Issue(IssueKind.DEFLATE, start, None, f"deflated data set inflates past {MAX_INFLATED} bytes")
             p.dataset = buf
             return p
         p.deflated = True
-        p.dataset = data
-        p.elements, p.issue, trail = walk_dataset(data, 0, p.explicit, p.little, p.seq_ends)
+        p.dataset = inflated
+        p.elements, p.issue, trail = walk_dataset(inflated, 0, p.explicit, p.little, p.seq_ends)
         p.trailing_offset = None if trail is None else -1  # offsets refer to the inflated data
         return p
     p.dataset = buf
