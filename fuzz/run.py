@@ -84,6 +84,8 @@ def _reason(log: str) -> str:
     if "out-of-memory" in log:
         found = re.search(r"out-of-memory \(used: (\d+)Mb", log)
         return f"memory: {found.group(1) if found else '?'} MB above the {RSS_LIMIT_MB} MB limit"
+    if "deadly signal" in log:
+        return "deadly signal: the interpreter or compiled code (radguard.dicom._speedups) crashed"
     block = log.split("=== Uncaught Python exception: ===", 1)
     if len(block) == 2:
         lines = [ln for ln in block[1].splitlines() if ln.strip()]

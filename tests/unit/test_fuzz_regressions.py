@@ -108,3 +108,13 @@ def test_deflate_bomb_is_not_inflated_past_the_limit(monkeypatch: pytest.MonkeyP
     small = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     ok = part10.parse(small.compress(element) + small.flush(), transfer_syntax="1.2.840.10008.1.2.1.99")
     assert ok.issue is None and [e.tag for e in ok.elements] == [0x00080016]
+
+
+def test_unknown_users_home_in_a_path_is_a_config_error(tmp_path: Path) -> None:
+    """``token_file = "~1token"`` (fuzz_config): Path.expanduser raised RuntimeError for a user that does not
+    exist; every path key now says which key and value."""
+    path = tmp_path / "gateway.toml"
+    path.write_text('[gateway]\nlisten = "127.0.0.1:11112"\nupstream = "127.0.0.1:4242"\nupstream_ae = "PACS"\n'
+                    'ae_title = "RG"\ntoken_file = "~1token"\n')
+    with pytest.raises(ConfigError, match=r"\[gateway\] token_file = '~1token': no such user's home directory"):
+        load_config(path)

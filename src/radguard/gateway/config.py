@@ -201,7 +201,10 @@ class _Section:
         v = self.text(key)
         if v is None:
             return None if default is None else (default if default.is_absolute() else self.base / default)
-        p = Path(v).expanduser()
+        try:
+            p = Path(v).expanduser()
+        except RuntimeError:  # "~name/..." of a user this machine does not know
+            raise ConfigError(f"[{self.name}] {key} = {v!r}: no such user's home directory") from None
         return p if p.is_absolute() else self.base / p
 
     def address(self, key: str, *, required: bool = False) -> tuple[str, int] | None:
