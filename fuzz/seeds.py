@@ -186,7 +186,7 @@ def pcap(captures: Path | None = None) -> Seeds:
             if link in (1, 101):
                 yield f"{name}-link{link}.pcapng", _pcapng(frames, link, simple=name == "refused")
     for path in sorted(captures.glob("*.pcap")) if captures else ():
-        yield f"capture-{path.name}", path.read_bytes()[:131072]
+        yield f"capture-{path.name}", path.read_bytes()[:CUT]
 
 
 def tcp() -> Seeds:
