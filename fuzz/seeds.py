@@ -222,6 +222,9 @@ hosts = ["10.1.2.3"]
 port = 11113
 allow = ["C-MOVE", "C-GET"]
 move_destinations = ["WS01", "CT01"]
+sop_classes = ["1.2.840.10008.5.1.4.1.2.2.2", "1.2.840.10008.5.1.4.1.2.2.3"]
+associations_per_minute = 30
+requests_per_minute = 600
 
 [limits]
 associations_per_minute = 120
