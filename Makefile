@@ -62,7 +62,7 @@ docs: bootstrap
 
 # The long fuzzing run (not in CI; docs/fuzzing.md): FUZZ_SECONDS per target, FUZZ_JOBS targets at once,
 # corpus and crashes kept in .fuzz/ between runs. The short run is tests/unit/test_fuzz_targets.py.
-FUZZ_SECONDS ?= 3600
+FUZZ_SECONDS ?= 5400
 FUZZ_JOBS ?= 2
 fuzz: bootstrap
 	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) --record-captures $(FUZZ_TARGETS)

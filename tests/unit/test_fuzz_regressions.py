@@ -118,3 +118,14 @@ def test_unknown_users_home_in_a_path_is_a_config_error(tmp_path: Path) -> None:
                     'ae_title = "RG"\ntoken_file = "~1token"\n')
     with pytest.raises(ConfigError, match=r"\[gateway\] token_file = '~1token': no such user's home directory"):
         load_config(path)
+
+
+@pytest.mark.parametrize("url", ["udp://b::1]:514", "udp://[-:1]:514"])
+def test_syslog_url_with_a_bad_bracketed_host_is_a_config_error(tmp_path: Path, url: str) -> None:
+    """``[audit] syslog`` with an unmatched bracket or a bracketed host that is no IPv6 address (fuzz_config):
+    urlsplit raised ValueError out of load_config."""
+    path = tmp_path / "gateway.toml"
+    path.write_text('[gateway]\nlisten = "127.0.0.1:11112"\nupstream = "127.0.0.1:4242"\nupstream_ae = "PACS"\n'
+                    f'ae_title = "RG"\n\n[audit]\nsyslog = "{url}"\n')
+    with pytest.raises(ConfigError, match=r"\[audit\] syslog: not a URL"):
+        load_config(path)

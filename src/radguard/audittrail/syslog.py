@@ -92,7 +92,10 @@ class SyslogTarget:
 
     @classmethod
     def parse(cls, url: str) -> SyslogTarget:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # a bracketed host that is no IPv6 address, an unmatched bracket
+            raise ConfigError(f"[audit] syslog: not a URL: {url!r}") from None
         try:
             transport = Transport(parts.scheme.lower())
         except ValueError:
