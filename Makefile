@@ -60,12 +60,14 @@ docs: bootstrap
 	$(PY) -m radguard.rulebook --markdown > docs/rules.md
 	RADGUARD_SCREENSHOTS=docs/img/web TCP_NODELAY=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py
 
-# The long fuzzing run (not in CI; docs/fuzzing.md): FUZZ_SECONDS per target, FUZZ_JOBS targets at once,
-# corpus and crashes kept in .fuzz/ between runs. The short run is tests/unit/test_fuzz_targets.py.
-FUZZ_SECONDS ?= 5400
+# The long fuzzing run (not in CI; docs/fuzzing.md): each target until FUZZ_RUNS executions or FUZZ_SECONDS,
+# FUZZ_JOBS targets at once (about 3 hours on 2 cores), corpus and crashes kept in .fuzz/ between runs.
+# The short run is tests/unit/test_fuzz_targets.py.
+FUZZ_RUNS ?= 1000000
+FUZZ_SECONDS ?= 14400
 FUZZ_JOBS ?= 2
 fuzz: bootstrap
-	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) --record-captures $(FUZZ_TARGETS)
+	$(PY) fuzz/run.py --runs $(FUZZ_RUNS) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) --record-captures $(FUZZ_TARGETS)
 
 bench: bootstrap
 	@for b in benchmarks/*.py; do echo "== $$b"; TCP_NODELAY=1 $(PY) $$b || exit 1; done

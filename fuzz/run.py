@@ -1,11 +1,12 @@
 """Run radguard's coverage-guided fuzz targets (atheris + libFuzzer) and report what they did.
 
-    python fuzz/run.py [TARGET ...] [--seconds N] [--jobs J] [--workdir DIR] [--captures DIR] [--json]
+    python fuzz/run.py [TARGET ...] [--seconds N] [--runs N] [--jobs J] [--workdir DIR] [--captures DIR] [--json]
 
 For each target (all by default): seeds are generated once into ``WORKDIR/seeds/<target>``
 (``fuzz/seeds.py``: pydicom's bundled test files, radguard's threat corpus, DICOM traffic encoded by
 radguard's own codecs, and with ``--captures`` the capture files made by tests/captures/make_captures.py);
-libFuzzer grows ``WORKDIR/corpus/<target>`` from them for ``--seconds`` seconds under ``nice``, with a
+libFuzzer grows ``WORKDIR/corpus/<target>`` from them for ``--seconds`` seconds (or ``--runs`` executions,
+whichever comes first) under ``nice``, with a
 per-input time limit (``-timeout``) and a memory limit (``-rss_limit_mb``). A crash (see fuzz/common.py)
 is written to ``WORKDIR/artifacts/<target>/`` and the target restarted for the time left, so a long run
 reports every distinct crash, not only the first.
@@ -95,8 +96,8 @@ def _reason(log: str) -> str:
     return "libFuzzer stopped: " + (log.strip().splitlines() or ["?"])[-1]
 
 
-def _fuzz_once(target: str, seconds: int, workdir: Path, timeout: int) -> tuple[int, int, str, list[str]]:
-    """One libFuzzer process: (executions, peak RSS, log, artifacts written)."""
+def _fuzz_once(target: str, seconds: int, workdir: Path, timeout: int, runs: int) -> tuple[int, int, str, list[str]]:
+    """One libFuzzer process (``runs`` executions at most, 0: no limit): (executions, peak RSS, log, artifacts)."""
     corpus = workdir / "corpus" / target
     seeds = workdir / "seeds" / target
     artifacts = workdir / "artifacts" / target
@@ -105,7 +106,7 @@ def _fuzz_once(target: str, seconds: int, workdir: Path, timeout: int) -> tuple[
     cmd = ["nice", "-n", "10", sys.executable, str(HERE / f"fuzz_{target}.py"), str(corpus), str(seeds),
            f"-max_total_time={seconds}", f"-timeout={timeout}", f"-rss_limit_mb={RSS_LIMIT_MB}",
            f"-max_len={MAX_LEN[target]}", f"-artifact_prefix={artifacts}/", "-print_final_stats=1",
-           "-print_pcs=0", "-reload=0"]
+           "-print_pcs=0", "-reload=0", *([f"-runs={runs}"] if runs else [])]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     with tempfile.TemporaryFile("w+") as log_file:
         subprocess.run(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=workdir, check=False)
@@ -117,17 +118,18 @@ def _fuzz_once(target: str, seconds: int, workdir: Path, timeout: int) -> tuple[
     return executions, stats.get("peak_rss_mb", 0), log, written
 
 
-def fuzz(target: str, seconds: int, workdir: Path, timeout: int = TIMEOUT) -> Result:
-    """Fuzz one target for ``seconds`` (restarting after each crash) and sum up the runs."""
+def fuzz(target: str, seconds: int, workdir: Path, timeout: int = TIMEOUT, runs: int = 0) -> Result:
+    """Fuzz one target for ``seconds``, or until ``runs`` executions when that comes first (restarting after
+    each crash), and sum up the runs."""
     result = Result(target)
     start = time.monotonic()
     seen: set[str] = set()
     artifacts = 0
     while True:
         left = int(seconds - (time.monotonic() - start))
-        if left < 1 or artifacts >= MAX_CRASHES:
+        if left < 1 or artifacts >= MAX_CRASHES or (runs and result.executions >= runs):
             break
-        executions, rss, log, written = _fuzz_once(target, left, workdir, timeout)
+        executions, rss, log, written = _fuzz_once(target, left, workdir, timeout, runs and runs - result.executions)
         result.executions += executions
         result.peak_rss_mb = max(result.peak_rss_mb, rss)
         if "Done " in log and not written:
@@ -169,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("targets", nargs="*", metavar="TARGET", help=f"any of {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", "60")),
                         help="fuzzing time per target (default: $FUZZ_SECONDS or 60)")
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("FUZZ_RUNS", "0")),
+                        help="stop a target after this many executions (default: $FUZZ_RUNS or 0, no limit)")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("FUZZ_JOBS", "1")),
                         help="targets fuzzed at once (default: $FUZZ_JOBS or 1)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".fuzz", help="seeds, corpus and artifacts")
@@ -199,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         seeds.write(target, workdir / "seeds" / target, captures=captures)
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda t: fuzz(t, args.seconds, workdir, args.timeout), targets))
+        results = list(pool.map(lambda t: fuzz(t, args.seconds, workdir, args.timeout, args.runs), targets))
     crashed = any(r.crashes for r in results)
     if args.json:
         print(json.dumps({"workdir": str(workdir), "targets": [asdict(r) for r in results],
