@@ -56,13 +56,14 @@ PDF_TOKENS: tuple[tuple[bytes, Severity], ...] = tuple(
     (row["token"].encode(), Severity(row["severity"])) for row in _SIGNATURES["pdf_token"])
 
 
-_PREFIX2 = frozenset(m[:2] for m, _k in _MAGICS)
-_TEXT_START = frozenset(b"<@pP \t\r\n")
+#: first two bytes of every magic, and first bytes of text kinds: what :func:`maybe_dangerous` looks at
+PREFIX2 = frozenset(m[:2] for m, _k in _MAGICS)
+TEXT_START = frozenset(b"<@pP \t\r\n")
 
 
 def maybe_dangerous(head: bytes) -> bool:
     """Cheap pre-filter: False when ``head`` cannot start any kind in :data:`DANGEROUS`."""
-    return head[:2] in _PREFIX2 or (len(head) > 0 and head[0] in _TEXT_START)
+    return head[:2] in PREFIX2 or (len(head) > 0 and head[0] in TEXT_START)
 
 
 def classify(head: bytes) -> ContentKind:

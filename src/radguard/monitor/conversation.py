@@ -99,7 +99,8 @@ class _Dataset:
     implicit: bool | None
     head: bytearray = field(default_factory=bytearray)
     size: int = 0
-    full: bytearray | None = None
+    #: the data set's fragments, joined once when it ends (a growing bytearray re-copies megabytes)
+    full: list[bytes] | None = None
     transfer_syntax: str | None = None
 
 
@@ -273,7 +274,7 @@ class DicomConversation:
             implicit = None if ts is None else ts == uids.TransferSyntax.IMPLICIT_LE
             cur = self._current[side] = _Dataset(op, cf.is_request, implicit, transfer_syntax=ts)
             if self.inspect is not None and cf is CommandField.C_STORE_RQ:
-                cur.full = bytearray()
+                cur.full = []
         elif op is not None and not cf.is_request and op.record["status_category"] != StatusCategory.PENDING.value:
             self._finish_op(op)
 
@@ -318,14 +319,15 @@ class DicomConversation:
         cur = self._current[side]
         if cur is None:
             return
-        cur.size += len(event.data)
+        data = event.data
         if cur.full is not None:
-            if len(cur.full) + len(event.data) > INSPECT_MAX:
+            if cur.size + len(data) > INSPECT_MAX:
                 cur.full = None
             else:
-                cur.full += event.data
+                cur.full.append(data)
+        cur.size += len(data)
         if len(cur.head) < HEAD_BYTES:
-            cur.head += event.data[:HEAD_BYTES - len(cur.head)]
+            cur.head += data[:HEAD_BYTES - len(cur.head)]
         if not event.last:
             return
         self._current[side] = None
@@ -346,7 +348,7 @@ class DicomConversation:
             if r["command"] == "C-STORE":
                 r["objects"] = 1
                 if self.inspect is not None:
-                    r["inspection"] = (self.inspect(bytes(cur.full), cur.transfer_syntax) if cur.full is not None
+                    r["inspection"] = (self.inspect(b"".join(cur.full), cur.transfer_syntax) if cur.full is not None
                                        else [{"rule": "not-inspected", "severity": "info",
                                               "title": f"data set above {INSPECT_MAX} bytes"}])
             elif CommandField[r["command"].replace("-", "_") + "_RQ"] in _QUERY_SERVICES:

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 
 from radguard import rulebook
 from radguard.dicom.dataset import PIXEL_TAGS
-from radguard.inspect.magic import DANGEROUS, KIND_SEVERITY, PDF_TOKENS, ContentKind, classify, maybe_dangerous
+from radguard.inspect.magic import (
+    DANGEROUS,
+    KIND_SEVERITY,
+    PDF_TOKENS,
+    PREFIX2,
+    TEXT_START,
+    ContentKind,
+    classify,
+)
 from radguard.inspect.obj import TAG_ENCAPSULATED_DOCUMENT, TAG_MIME_TYPE, ArchiveObject
 from radguard.inspect.tags import keyword, tag_str
 from radguard.models import Finding, Severity
@@ -42,12 +50,16 @@ def check(obj: ArchiveObject) -> Iterator[Finding]:
         return
     buf = p.dataset
     binary_vrs = _BINARY_VRS
-    for tag, vr, offset, vo, length, _undefined in p.elements:
+    prefix2, text_start = PREFIX2, TEXT_START
+    for element in p.elements:  # per element of every stored object: the pre-filter is inlined
+        tag = element[0]
+        vr = element[1]
         private = (tag >> 16) & 1
         if not private and vr not in binary_vrs and tag != TAG_ENCAPSULATED_DOCUMENT:
             continue  # the common case: a public element of a text or numeric VR
         if tag in PIXEL_TAGS:
             continue
+        _tag, _vr, offset, vo, length, _undefined = element
         if tag == TAG_ENCAPSULATED_DOCUMENT:
             yield from _document(obj, bytes(buf[vo : vo + length]), offset)
             continue
@@ -55,8 +67,8 @@ def check(obj: ArchiveObject) -> Iterator[Finding]:
             continue  # implicit VR: only private elements are opaque here
         if length < 4:
             continue
-        head = bytes(buf[vo : vo + 16])
-        if not maybe_dangerous(head):
+        head = bytes(buf[vo : vo + 2])  # maybe_dangerous() of the value's start, without the call
+        if head not in prefix2 and not (head and head[0] in text_start):
             continue
         kind = classify(bytes(buf[vo : vo + 132]))
         if kind in DANGEROUS:
