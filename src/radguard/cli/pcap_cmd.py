@@ -94,18 +94,28 @@ def pcap_cmd(
     """Analyse capture FILES: one record per association and per DIMSE operation, and detections."""
     import json
 
-    from radguard.monitor.run import run_pcap, store_run
+    from radguard.monitor.run import check_paths, run_pcap
+    from radguard.monitor.streaming import StoreRecorder
 
-    opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb, True, audit_file,
-                    audit_syslog)
-    outcome = run_pcap(files, opts)
+    # records are held only for what prints or learns from all of them; the store gets them as they come
+    opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb,
+                    json_out or learn_baseline is not None, audit_file, audit_syslog)
+    params = {"files": [str(f) for f in files], "profile": profile}
+    check_paths(files)
+    recorder = None if no_store else StoreRecorder("pcap", params)
+    try:
+        outcome = run_pcap(files, opts, recorder)
+    except BaseException:
+        if recorder is not None:
+            recorder.abandon()
+        raise
     if learn_baseline is not None:
         from radguard.monitor.baseline import learn
 
         learn_baseline.parent.mkdir(parents=True, exist_ok=True)
         learn_baseline.write_text(json.dumps(learn(outcome.records), indent=2) + "\n")
-    params = {"files": [str(f) for f in files], "profile": profile}
-    run_id = None if no_store else store_run("pcap", params, outcome)
+    run_id = None if recorder is None else recorder.finish(outcome.findings, outcome.stats,
+                                                           errors=len(outcome.errors))
     if not json_out:
         outcome.records = []
     raise typer.Exit(_finish("pcap", outcome, json_out, sarif, fail_on, run_id, params))

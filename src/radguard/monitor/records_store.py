@@ -46,22 +46,42 @@ def _row(run_id: int, r: dict[str, Any]) -> dict[str, Any]:
             "status": r.get("status") if isinstance(r.get("status"), int) else None, "data": r}
 
 
+class RecordWriter:
+    """Insert a run's records as they come, :data:`BATCH` rows per statement and transaction: a capture
+    of any size is written in bounded memory, and a crash loses at most one batch."""
+
+    def __init__(self, store: Store, run_id: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.count = 0
+        self._batch: list[dict[str, Any]] = []
+
+    def add(self, record: dict[str, Any]) -> None:
+        self._batch.append(_row(self.run_id, record))
+        if len(self._batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._batch:
+            return
+        with self.store.session() as s:
+            s.execute(insert(MonitorRecordRow), self._batch)
+            s.commit()
+        self.count += len(self._batch)
+        self._batch = []
+
+    def close(self) -> int:
+        """Write what is held; returns how many records were written in all."""
+        self.flush()
+        return self.count
+
+
 def save_records(store: Store, run_id: int, records: Iterable[dict[str, Any]]) -> int:
     """Insert records of a run in batches; returns how many."""
-    count = 0
-    batch: list[dict[str, Any]] = []
-    with store.session() as s:
-        for record in records:
-            batch.append(_row(run_id, record))
-            if len(batch) >= BATCH:
-                s.execute(insert(MonitorRecordRow), batch)
-                count += len(batch)
-                batch = []
-        if batch:
-            s.execute(insert(MonitorRecordRow), batch)
-            count += len(batch)
-        s.commit()
-    return count
+    writer = RecordWriter(store, run_id)
+    for record in records:
+        writer.add(record)
+    return writer.close()
 
 
 def load_records(store: Store, run_id: int, kind: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:

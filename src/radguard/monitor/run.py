@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from radguard.errors import UsageError
-from radguard.models import Asset, Event, Finding
+from radguard.models import Asset, Finding
 from radguard.monitor import detections
 from radguard.monitor.analyzer import DEFAULT_DICOM_PORTS, Analysis, Analyzer, analyze
 from radguard.monitor.baseline import load as load_baseline
 from radguard.monitor.capture import CaptureError, read_frames
 from radguard.monitor.conversation import Inspector, Record
 from radguard.monitor.output import JsonLinesSink, ZeekSink
+from radguard.monitor.streaming import DETECT_WINDOW, AssetTally, StoreRecorder, WindowedDetections
+from radguard.monitor.streaming import alert_events as alert_events  # re-exported: callers import it from here
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 #: when stopping, end the capture once no packet arrived for this long (seconds) ...
@@ -52,6 +54,8 @@ class Options:
     keep_records: bool = True
     audit_file: Path | None = None
     audit_syslog: str | None = None
+    #: records held for the detections of ``radguard pcap`` (:data:`~radguard.monitor.streaming.DETECT_WINDOW`)
+    detect_window: int = DETECT_WINDOW
 
 
 @dataclass
@@ -108,12 +112,14 @@ def _sinks(opts: Options) -> list[Any]:
     return sinks
 
 
-def _stats(records: Sequence[Record], analysis_stats: Any, elapsed: float) -> dict[str, Any]:
-    kinds = Counter(str(r.get("kind")) for r in records)
-    commands = Counter(str(r.get("command")) for r in records if r.get("kind") == "dimse")
+def _stats(records: Sequence[Record], analysis_stats: Any, elapsed: float,
+           counted: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    if counted is None:
+        kinds = Counter(str(r.get("kind")) for r in records)
+        commands = Counter(str(r.get("command")) for r in records if r.get("kind") == "dimse")
+        counted = {"records": dict(sorted(kinds.items())), "commands": dict(sorted(commands.items()))}
     return {"frames": analysis_stats.frames, "tcp_segments": analysis_stats.tcp_segments,
-            "flows": analysis_stats.flows, "records": dict(sorted(kinds.items())),
-            "commands": dict(sorted(commands.items())), "seconds": round(elapsed, 3)}
+            "flows": analysis_stats.flows, **counted, "seconds": round(elapsed, 3)}
 
 
 def _context(opts: Options, rules: Sequence[str]) -> dict[str, Any]:
@@ -127,32 +133,41 @@ def _context(opts: Options, rules: Sequence[str]) -> dict[str, Any]:
     return context
 
 
-def run_pcap(paths: Sequence[Path], opts: Options) -> Outcome:
-    """Analyse capture files as one capture; records stream to the sinks as they complete."""
+def check_paths(paths: Sequence[Path]) -> None:
+    """Every capture file exists (else exit 2, before any store run is opened)."""
     for path in paths:
         if not path.exists():
             raise UsageError(f"no such capture file: {path}")
+
+
+def run_pcap(paths: Sequence[Path], opts: Options, recorder: StoreRecorder | None = None) -> Outcome:
+    """Analyse capture files as one capture; records stream to the sinks (and ``recorder``, the store) as
+    they complete. Memory is bounded: the outcome holds the records only with ``opts.keep_records``, the
+    detections a window of them (:class:`~radguard.monitor.streaming.WindowedDetections`)."""
+    check_paths(paths)
     rules = _rules(opts.profile)
     context = _context(opts, rules)
     started = time.monotonic()
-    sinks = _sinks(opts)
-    detect_records: list[Record] = []
+    sinks: list[Callable[[Record], None]] = list(_sinks(opts))
+    detector = WindowedDetections(rules, opts.overrides, context, opts.detect_window)
+    kept: list[Record] = []
+    consumers: list[Callable[[Record], None]] = [
+        *sinks, detector, *([recorder] if recorder is not None else []), *([kept.append] if opts.keep_records else [])]
 
     def on_record(record: Record) -> None:
-        detect_records.append(record)
-        for sink in sinks:
-            sink(record)
+        for consume in consumers:
+            consume(record)
 
     try:
         analysis: Analysis = analyze(paths, on_record=on_record, keep_records=False, dicom_ports=opts.dicom_ports,
                                      inspect=_inspector(rules))
     finally:
         for sink in sinks:
-            sink.close()
-    findings = detections.run(detect_records, list(rules), opts.overrides, context)
+            sink.close()  # type: ignore[attr-defined]
+    findings = detector.finish()
     _audit(findings, opts)
-    stats = _stats(detect_records, analysis.stats, time.monotonic() - started)
-    return Outcome(detect_records if opts.keep_records else [], findings, analysis.errors, stats)
+    stats = _stats(kept, analysis.stats, time.monotonic() - started, detector.stats())
+    return Outcome(kept, findings, analysis.errors, stats)
 
 
 def _audit(findings: Sequence[Finding], opts: Options) -> None:
@@ -162,53 +177,20 @@ def _audit(findings: Sequence[Finding], opts: Options) -> None:
         send_alerts(findings, jsonl=opts.audit_file, syslog=opts.audit_syslog)
 
 
-def alert_events(findings: Sequence[Finding], source: str = "monitor") -> list[Event]:
-    """Alerts for the store's event timeline (one per finding; evidence without PHI)."""
-    return [Event(kind="alert", source=source, summary=f"{f.rule}: {f.title} ({f.target})", severity=f.severity,
-                  attributes={"rule": f.rule, "target": f.target, "evidence": dict(f.evidence)}) for f in findings]
-
-
 def assets_from(records: Sequence[Record]) -> list[Asset]:
     """The DICOM endpoints the capture shows (passive inventory): AE titles, implementation, peers."""
-    seen: dict[str, dict[str, Any]] = {}
+    tally = AssetTally()
     for r in records:
-        if r.get("kind") != "association":
-            continue
-        target = detections.endpoint(r)
-        info = seen.setdefault(target, {"kind": "dicom-tls" if r.get("transport") == "tls" else "dicom",
-                                        "called_ae": set(), "clients": set(), "implementation": None,
-                                        "version": None, "associations": 0})
-        info["associations"] += 1
-        info["clients"].add(str(r.get("client")))
-        if r.get("result") == "accepted" and r.get("called_ae"):
-            info["called_ae"].add(str(r["called_ae"]))
-        if r.get("acceptor_implementation_class_uid"):
-            info["implementation"] = r["acceptor_implementation_class_uid"]
-            info["version"] = r.get("acceptor_implementation_version")
-    return [Asset(kind=i["kind"], target=t, product=i["implementation"], version=i["version"],
-                  attributes={"called_ae_titles": sorted(i["called_ae"]), "clients": len(i["clients"]),
-                              "associations": i["associations"], "source": "passive"})
-            for t, i in sorted(seen.items())]
+        tally(r)
+    return tally.assets()
 
 
 def store_run(kind: str, params: Mapping[str, Any], outcome: Outcome) -> int:
     """Record the run, its findings and alert events in the store; returns the run id."""
-    from radguard.store import open_store
-
-    store = open_store()
-    try:
-        run = store.start_run(kind, dict(params))
-        run.add_findings(outcome.findings)
-        run.add_assets(assets_from(outcome.records))
-        from radguard.monitor.records_store import save_records
-
-        save_records(store, run.id, outcome.records)
-        run.add_events(alert_events(outcome.findings))
-        run.finish({**outcome.stats, "findings": len(outcome.findings), "errors": len(outcome.errors)},
-                   status="done" if not outcome.errors else "partial")
-        return run.id
-    finally:
-        store.close()
+    recorder = StoreRecorder(kind, params)
+    for record in outcome.records:
+        recorder(record)
+    return recorder.finish(outcome.findings, outcome.stats, errors=len(outcome.errors))
 
 
 def write_status(path: Path, doc: Mapping[str, Any]) -> None:
