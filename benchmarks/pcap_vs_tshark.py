@@ -53,7 +53,7 @@ from tests.captures.make_captures import TSHARK_OPTIONS, run, tcpdump  # noqa: E
 from tests.support.peers import LOOPBACK, start_storescp  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
-RADGUARD = str(ROOT / ".venv" / "bin" / "radguard")
+RADGUARD = str(ROOT / ".venv" / "bin" / "radguard")  # with --src, PYTHONPATH chooses the code it runs
 #: (name, objects, MiB per object or None for CT_small as it is)
 SHAPES = (("small", 1000, None), ("large", 200, 1.2))
 
@@ -62,20 +62,21 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def timed(cmd: list[str], out_path: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Run ``cmd`` with stdout to ``out_path``; (wall seconds, peak RSS KiB) as GNU time reports them.
+def timed(cmd: list[str], out_path: Path, env: dict[str, str] | None = None) -> tuple[float, int, float]:
+    """Run ``cmd`` with stdout to ``out_path``; (wall seconds, peak RSS KiB, CPU seconds user+sys) as GNU
+    time reports them (CPU time: on a loaded machine the wall time is mostly waiting for a core).
 
     GNU time rather than wait4() on our own child: a child forked from this (large) Python process
     reports the parent's pages in its maximum RSS until it execs.
     """
     stats = out_path.with_suffix(".time")
     with out_path.open("wb") as out:
-        proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(stats), *cmd], stdout=out,
+        proc = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S", "-o", str(stats), *cmd], stdout=out,
                               stderr=subprocess.DEVNULL, check=False, env=env)
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}")
-    wall, rss = stats.read_text().split()[-2:]
-    return float(wall), int(rss)
+    wall, rss, user, system = stats.read_text().split()[-4:]
+    return float(wall), int(rss), float(user) + float(system)
 
 
 def make_objects(workdir: Path, count: int, mib_each: float) -> list[Path]:
@@ -127,25 +128,30 @@ def compare(pcap: Path, port: int, expected: int, runs: int, work: Path, before:
         env = {**os.environ, "PYTHONPATH": str(before)}
         contenders["radguard (before)"] = ([PYTHON, "-c", "from radguard.cli.main import run; run()", *rg], env)
     times: dict[str, list[float]] = {k: [] for k in contenders}
+    cpus: dict[str, list[float]] = {k: [] for k in contenders}
     rss: dict[str, list[int]] = {k: [] for k in contenders}
     pcap.read_bytes()  # warm the page cache for every contender
     print(f"{pcap.name}: {pcap.stat().st_size / 1e6:.1f} MB, {expected} C-STOREs; load average before {load()}")
     for _ in range(runs):
         for i, (name, (cmd, env)) in enumerate(contenders.items()):
-            t, r = timed(cmd, work / f"out{i}.txt", env)
+            t, r, c = timed(cmd, work / f"out{i}.txt", env)
             times[name].append(t)
+            cpus[name].append(c)
             rss[name].append(r)
             if name.startswith("radguard"):
                 got = stored(json.loads((work / f"out{i}.txt").read_text()))
                 if got != expected:
                     raise RuntimeError(f"{name} recorded {got} of {expected} C-STOREs")
     med = {k: statistics.median(v) for k, v in times.items()}
+    cpu = {k: statistics.median(v) for k, v in cpus.items()}
     for name in contenders:
-        print(f"  {name:32}: median {med[name]:7.2f} s  (runs {', '.join(f'{t:.2f}' for t in times[name])})  "
-              f"peak RSS {max(rss[name]) / 1024:7.1f} MiB")
+        print(f"  {name:32}: median {med[name]:7.2f} s wall, {cpu[name]:6.2f} s CPU  "
+              f"(runs {', '.join(f'{t:.2f}' for t in times[name])})  peak RSS {max(rss[name]) / 1024:7.1f} MiB")
+    fields, js = "tshark -T fields -e dicom.tag", "tshark -T json"
     for who in [k for k in contenders if k.startswith("radguard")]:
-        print(f"  {who}: {med['tshark -T fields -e dicom.tag'] / med[who]:5.2f}x faster than tshark -T fields "
-              f"(goal >= 2), {med['tshark -T json'] / med[who]:5.2f}x faster than tshark -T json (goal >= 5)")
+        print(f"  {who}: {med[fields] / med[who]:5.2f}x faster than tshark -T fields (goal >= 2), "
+              f"{med[js] / med[who]:5.2f}x faster than tshark -T json (goal >= 5); in CPU time "
+              f"{cpu[fields] / cpu[who]:5.2f}x and {cpu[js] / cpu[who]:5.2f}x")
     print(f"  load average after {load()}")
     return med
 
@@ -181,28 +187,32 @@ def replicate(src: Path, dest: Path, target_bytes: int) -> int:
     return copies
 
 
-def flat_memory(large: Path, port: int, work: Path) -> None:
-    """Peak RSS of ``radguard pcap --records`` on one copy of the large capture and on ~2 GB of copies."""
-    big = Path(tempfile.mkdtemp(prefix="pcap2g-", dir="/tmp"))
-    try:
-        env = {**os.environ, "RADGUARD_DB": f"sqlite:///{big / 'store.db'}"}
-        one = big / "one.pcap"
-        replicate(large, one, 1)
-        two_gb = big / "2gb.pcap"
-        copies = replicate(large, two_gb, 2 * 1000**3)
-        results = []
-        for pcap in (one, two_gb):
-            records = big / f"{pcap.stem}.jsonl"
-            t, rss = timed([RADGUARD, "pcap", str(pcap), "--records", str(records), "--dicom-port", str(port)],
-                           work / "big.txt", env)
-            lines = sum(1 for _ in records.open())
-            results.append((pcap.stat().st_size, t, rss, lines))
-            print(f"  {pcap.stat().st_size / 1e6:8.1f} MB: {t:6.1f} s, peak RSS {rss / 1024:6.1f} MiB, "
-                  f"{lines} records streamed ({pcap.stat().st_size / 1e6 / t:.0f} MB/s)")
-        print(f"peak RSS ratio 2 GB ({copies} copies) vs one copy = {results[1][2] / results[0][2]:.2f} "
-              f"(flat memory: close to 1.0); load average {load()}")
-    finally:
-        shutil.rmtree(big, ignore_errors=True)
+def flat_memory(shapes: dict[str, tuple[Path, int, int]], work: Path) -> None:
+    """Peak RSS of ``radguard pcap --records`` (and the store) on one copy of a capture and on ~2 GB of copies."""
+    for name, (capture, port, _count) in shapes.items():
+        big = Path(tempfile.mkdtemp(prefix="pcap2g-", dir="/tmp"))
+        try:
+            env = {**os.environ, "RADGUARD_DB": f"sqlite:///{big / 'store.db'}"}
+            one = big / "one.pcap"
+            replicate(capture, one, 1)
+            two_gb = big / "2gb.pcap"
+            copies = replicate(capture, two_gb, 2 * 1000**3)
+            results = []
+            for pcap in (one, two_gb):
+                records = big / f"{pcap.stem}.jsonl"
+                t, rss, cpu = timed([RADGUARD, "pcap", str(pcap), "--records", str(records), "--dicom-port",
+                                     str(port)], work / "big.txt", env)
+                lines = sum(1 for _ in records.open())
+                size = pcap.stat().st_size
+                results.append(rss)
+                print(f"  {name} x {1 if pcap is one else copies:>2}: {size / 1e6:7.1f} MB, {t:6.1f} s wall, "
+                      f"{cpu:6.1f} s CPU, peak RSS {rss / 1024:6.1f} MiB, {lines} records streamed "
+                      f"({size / 1e6 / cpu:.0f} MB per CPU second)")
+                pcap.unlink()
+            print(f"  peak RSS ratio 2 GB vs one copy = {results[1] / results[0]:.2f} (flat memory: close to 1.0); "
+                  f"load average {load()}")
+        finally:
+            shutil.rmtree(big, ignore_errors=True)
 
 
 def live(target_mb: int) -> bool:
@@ -242,10 +252,14 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep the captures in this directory")
     parser.add_argument("--captures", type=Path, help="reuse the captures --keep wrote to this directory")
     parser.add_argument("--before", type=Path, help="also time the radguard of this src directory")
+    parser.add_argument("--src", type=Path, help="time the radguard of this src directory (a frozen copy of this "
+                        "checkout, so that editing it meanwhile changes nothing)")
     parser.add_argument("--big", action="store_true", help="also the 2 GB flat-memory run")
     parser.add_argument("--live", action="store_true", help="also run radguard monitor live on loopback")
     args = parser.parse_args()
     os.environ["TCP_NODELAY"] = "1"
+    if args.src is not None:
+        os.environ["PYTHONPATH"] = str(args.src)
     with tempfile.TemporaryDirectory(prefix="pcapbench-") as tmp:
         work = Path(tmp)
         captures: dict[str, tuple[Path, int, int]] = {}
@@ -264,8 +278,8 @@ def main() -> int:
         for pcap, port, count in captures.values():
             compare(pcap, port, count, args.runs, work, args.before)
         if args.big:
-            print("== flat memory: one copy of the large capture vs ~2 GB of copies")
-            flat_memory(captures["large"][0], captures["large"][1], work)
+            print("== flat memory: one copy of each capture vs ~2 GB of copies (written under /tmp, then deleted)")
+            flat_memory(captures, work)
     live_ok = live(8) if args.live else True
     return 0 if live_ok else 1
 

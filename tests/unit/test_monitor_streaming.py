@@ -8,7 +8,8 @@ import pytest
 
 from radguard.monitor import detections, records_store
 from radguard.monitor.conversation import iso
-from radguard.monitor.streaming import StoreRecorder, WindowedDetections
+from radguard.monitor.run import StoreRecorder
+from radguard.monitor.streaming import WindowedDetections
 from radguard.store import open_store
 
 

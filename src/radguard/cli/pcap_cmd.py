@@ -94,8 +94,7 @@ def pcap_cmd(
     """Analyse capture FILES: one record per association and per DIMSE operation, and detections."""
     import json
 
-    from radguard.monitor.run import check_paths, run_pcap
-    from radguard.monitor.streaming import StoreRecorder
+    from radguard.monitor.run import StoreRecorder, check_paths, run_pcap
 
     # records are held only for what prints or learns from all of them; the store gets them as they come
     opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb,

@@ -18,7 +18,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radguard.errors import UsageError
 from radguard.models import Asset, Finding
@@ -28,8 +28,12 @@ from radguard.monitor.baseline import load as load_baseline
 from radguard.monitor.capture import CaptureError, read_frames
 from radguard.monitor.conversation import Inspector, Record
 from radguard.monitor.output import JsonLinesSink, ZeekSink
-from radguard.monitor.streaming import DETECT_WINDOW, AssetTally, StoreRecorder, WindowedDetections
+from radguard.monitor.streaming import DETECT_WINDOW, AssetTally, WindowedDetections
 from radguard.monitor.streaming import alert_events as alert_events  # re-exported: callers import it from here
+
+if TYPE_CHECKING:
+    from radguard.monitor.records_store import RecordWriter
+    from radguard.store.api import RunHandle, Store
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 #: when stopping, end the capture once no packet arrived for this long (seconds) ...
@@ -183,6 +187,51 @@ def assets_from(records: Sequence[Record]) -> list[Asset]:
     for r in records:
         tally(r)
     return tally.assets()
+
+
+class StoreRecorder:
+    """One pcap/monitor run in the store, records written in batches as they complete (call it per record)."""
+
+    def __init__(self, kind: str, params: Mapping[str, Any]) -> None:
+        from radguard.monitor.records_store import RecordWriter
+        from radguard.store import open_store
+
+        self.store: Store = open_store()
+        try:
+            self.run: RunHandle = self.store.start_run(kind, dict(params))
+        except BaseException:
+            self.store.close()
+            raise
+        self.writer: RecordWriter = RecordWriter(self.store, self.run.id)
+        self.assets = AssetTally()
+
+    @property
+    def id(self) -> int:
+        return self.run.id
+
+    def __call__(self, record: Record) -> None:
+        self.writer.add(record)
+        self.assets(record)
+
+    def finish(self, findings: Sequence[Finding], summary: Mapping[str, Any], *, errors: int) -> int:
+        """Write what is left, the findings, assets and alert events; close the run. Returns its id."""
+        try:
+            self.writer.close()
+            self.run.add_findings(findings)
+            self.run.add_assets(self.assets.assets())
+            self.run.add_events(alert_events(findings))
+            self.run.finish({**summary, "findings": len(findings), "errors": errors},
+                            status="done" if not errors else "partial")
+            return self.run.id
+        finally:
+            self.store.close()
+
+    def abandon(self) -> None:
+        """The run failed part-way: mark it so, keep what was written."""
+        try:
+            self.run.finish({"interrupted": True}, status="failed")
+        finally:
+            self.store.close()
 
 
 def store_run(kind: str, params: Mapping[str, Any], outcome: Outcome) -> int:

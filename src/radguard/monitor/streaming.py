@@ -12,15 +12,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from radguard.models import Asset, Event, Finding
 from radguard.monitor import detections
 from radguard.monitor.conversation import Record
-
-if TYPE_CHECKING:
-    from radguard.monitor.records_store import RecordWriter
-    from radguard.store.api import RunHandle, Store
 
 #: records held for detections (~2.3 kB each in memory) before they run over a window
 DETECT_WINDOW = 50_000
@@ -106,48 +102,3 @@ def alert_events(findings: Sequence[Finding], source: str = "monitor") -> list[E
     """Alerts for the store's event timeline (one per finding; evidence without PHI)."""
     return [Event(kind="alert", source=source, summary=f"{f.rule}: {f.title} ({f.target})", severity=f.severity,
                   attributes={"rule": f.rule, "target": f.target, "evidence": dict(f.evidence)}) for f in findings]
-
-
-class StoreRecorder:
-    """One pcap/monitor run in the store, records written in batches as they complete (call it per record)."""
-
-    def __init__(self, kind: str, params: Mapping[str, Any]) -> None:
-        from radguard.monitor.records_store import RecordWriter
-        from radguard.store import open_store
-
-        self.store: Store = open_store()
-        try:
-            self.run: RunHandle = self.store.start_run(kind, dict(params))
-        except BaseException:
-            self.store.close()
-            raise
-        self.writer: RecordWriter = RecordWriter(self.store, self.run.id)
-        self.assets = AssetTally()
-
-    @property
-    def id(self) -> int:
-        return self.run.id
-
-    def __call__(self, record: Record) -> None:
-        self.writer.add(record)
-        self.assets(record)
-
-    def finish(self, findings: Sequence[Finding], summary: Mapping[str, Any], *, errors: int) -> int:
-        """Write what is left, the findings, assets and alert events; close the run. Returns its id."""
-        try:
-            self.writer.close()
-            self.run.add_findings(findings)
-            self.run.add_assets(self.assets.assets())
-            self.run.add_events(alert_events(findings))
-            self.run.finish({**summary, "findings": len(findings), "errors": errors},
-                            status="done" if not errors else "partial")
-            return self.run.id
-        finally:
-            self.store.close()
-
-    def abandon(self) -> None:
-        """The run failed part-way: mark it so, keep what was written."""
-        try:
-            self.run.finish({"interrupted": True}, status="failed")
-        finally:
-            self.store.close()
