@@ -52,6 +52,8 @@ from pydicom.uid import generate_uid  # noqa: E402
 from tests.captures.make_captures import TSHARK_OPTIONS, run, tcpdump  # noqa: E402
 from tests.support.peers import LOOPBACK, start_storescp  # noqa: E402
 
+from radguard.monitor.streaming import DETECT_WINDOW  # noqa: E402
+
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 RADGUARD = str(ROOT / ".venv" / "bin" / "radguard")  # with --src, PYTHONPATH chooses the code it runs
 #: (name, objects, MiB per object or None for CT_small as it is)
@@ -204,13 +206,15 @@ def flat_memory(shapes: dict[str, tuple[Path, int, int]], work: Path) -> None:
                                      str(port)], work / "big.txt", env)
                 lines = sum(1 for _ in records.open())
                 size = pcap.stat().st_size
-                results.append(rss)
+                results.append((rss, lines))
                 print(f"  {name} x {1 if pcap is one else copies:>2}: {size / 1e6:7.1f} MB, {t:6.1f} s wall, "
                       f"{cpu:6.1f} s CPU, peak RSS {rss / 1024:6.1f} MiB, {lines} records streamed "
                       f"({size / 1e6 / cpu:.0f} MB per CPU second)")
                 pcap.unlink()
-            print(f"  peak RSS ratio 2 GB vs one copy = {results[1] / results[0]:.2f} (flat memory: close to 1.0); "
-                  f"load average {load()}")
+            (rss1, n1), (rss2, n2) = results
+            print(f"  peak RSS ratio 2 GB vs one copy = {rss2 / rss1:.2f} (flat memory: close to 1.0); "
+                  f"{max(0, rss2 - rss1) / max(1, n2 - n1):.2f} KiB more per record (the detections' window holds at "
+                  f"most {DETECT_WINDOW} records); load average {load()}")
         finally:
             shutil.rmtree(big, ignore_errors=True)
 
