@@ -259,6 +259,7 @@ def main() -> int:
     parser.add_argument("--src", type=Path, help="time the radguard of this src directory (a frozen copy of this "
                         "checkout, so that editing it meanwhile changes nothing)")
     parser.add_argument("--big", action="store_true", help="also the 2 GB flat-memory run")
+    parser.add_argument("--only", choices=[name for name, _n, _m in SHAPES], help="time only this capture")
     parser.add_argument("--live", action="store_true", help="also run radguard monitor live on loopback")
     args = parser.parse_args()
     os.environ["TCP_NODELAY"] = "1"
@@ -268,6 +269,8 @@ def main() -> int:
         work = Path(tmp)
         captures: dict[str, tuple[Path, int, int]] = {}
         for name, count, mib in SHAPES:
+            if args.only and name != args.only:
+                continue
             if args.captures is not None:
                 meta = json.loads((args.captures / f"{name}.json").read_text())
                 captures[name] = (args.captures / f"{name}.pcap", meta["port"], count)
@@ -281,7 +284,7 @@ def main() -> int:
         print(f"{args.runs} interleaved runs per contender, medians; {os.cpu_count()} CPUs")
         for pcap, port, count in captures.values():
             compare(pcap, port, count, args.runs, work, args.before)
-        if args.big:
+        if args.big and not args.only:
             print("== flat memory: one copy of each capture vs ~2 GB of copies (written under /tmp, then deleted)")
             flat_memory(captures, work)
     live_ok = live(8) if args.live else True
