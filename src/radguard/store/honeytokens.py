@@ -20,10 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from radguard.models import Asset
-from radguard.store.schema import AssetRow, Run
 
 if TYPE_CHECKING:
     from radguard.store.api import RunHandle, Store
@@ -82,6 +79,10 @@ def add(run: RunHandle, uids: Mapping[str, Mapping[str, Any]]) -> None:
 
 def load(store: Store) -> dict[str, dict[str, Any]]:
     """Every honeytoken UID the store recorded: UID -> its attributes (and ``run``, the run that recorded it)."""
+    from sqlalchemy import select  # here, not at the top: read_file() serves every `radguard pcap` start-up
+
+    from radguard.store.schema import AssetRow, Run
+
     with store.session() as s:
         rows = s.execute(select(AssetRow.target, AssetRow.attributes, AssetRow.run_id)
                          .join(Run, Run.id == AssetRow.run_id)
