@@ -94,13 +94,13 @@ def pcap_cmd(
     """Analyse capture FILES: one record per association and per DIMSE operation, and detections."""
     import json
 
-    from radguard.monitor.run import StoreRecorder, check_paths, run_pcap
+    from radguard.monitor.run import StoreRecorder, check_inputs, run_pcap
 
     # records are held only for what prints or learns from all of them; the store gets them as they come
     opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb,
                     json_out or learn_baseline is not None, audit_file, audit_syslog)
     params = {"files": [str(f) for f in files], "profile": profile}
-    check_paths(files)
+    check_inputs(files, opts)
     recorder = None if no_store else StoreRecorder("pcap", params)
     try:
         outcome = run_pcap(files, opts, recorder)

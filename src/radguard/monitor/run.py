@@ -137,19 +137,20 @@ def _context(opts: Options, rules: Sequence[str]) -> dict[str, Any]:
     return context
 
 
-def check_paths(paths: Sequence[Path]) -> None:
-    """Every capture file exists (else exit 2, before any store run is opened)."""
+def check_inputs(paths: Sequence[Path], opts: Options) -> tuple[str, ...]:
+    """Every capture file exists and every detection of the profile is known (else exit 2, before any store
+    run is opened); returns the detections' rule ids."""
     for path in paths:
         if not path.exists():
             raise UsageError(f"no such capture file: {path}")
+    return _rules(opts.profile)
 
 
 def run_pcap(paths: Sequence[Path], opts: Options, recorder: StoreRecorder | None = None) -> Outcome:
     """Analyse capture files as one capture; records stream to the sinks (and ``recorder``, the store) as
     they complete. Memory is bounded: the outcome holds the records only with ``opts.keep_records``, the
     detections a window of them (:class:`~radguard.monitor.streaming.WindowedDetections`)."""
-    check_paths(paths)
-    rules = _rules(opts.profile)
+    rules = check_inputs(paths, opts)
     context = _context(opts, rules)
     started = time.monotonic()
     sinks: list[Callable[[Record], None]] = list(_sinks(opts))
