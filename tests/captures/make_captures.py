@@ -281,16 +281,22 @@ def _complete(pcap: Path, ports: Sequence[int]) -> bool:
 def generate(outdir: Path, names: Sequence[str] = (), attempts: int = 3) -> dict[str, dict[str, object]]:
     """Run the scenarios (all by default); returns {name: {"pcap": path, "ports": [...]}}.
 
-    A capture that lost packets (tcpdump on a loaded machine can) is made again, up to ``attempts`` times.
+    A capture that lost packets (tcpdump on a loaded machine can), or whose peer could not start (a free port
+    taken by another process between choosing and binding it), is made again, up to ``attempts`` times.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     result: dict[str, dict[str, object]] = {}
     for name in names or list(SCENARIOS):
-        for _ in range(attempts):
+        for attempt in range(attempts):
             ports: list[int] = []
+            pcap = outdir / f"{name}.pcap"
             with tempfile.TemporaryDirectory(prefix=f"cap-{name}-") as tmp:
-                SCENARIOS[name](Path(tmp), ports)
-                pcap = outdir / f"{name}.pcap"
+                try:
+                    SCENARIOS[name](Path(tmp), ports)
+                except RuntimeError:
+                    if attempt == attempts - 1:
+                        raise
+                    continue
                 (Path(tmp) / f"{name}.pcap").replace(pcap)
             if _complete(pcap, ports):
                 break
