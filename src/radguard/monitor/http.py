@@ -33,6 +33,9 @@ DEFAULT_WEB_PORTS: frozenset[int] = frozenset({80, 8042, 8080})
 UploadInspector = Callable[[bytes], list[dict[str, Any]]]
 #: query parameters whose values are kept in clear (PS3.18 §8.3.4 query parameters that carry no identity)
 CLEAR_PARAMS = frozenset({"limit", "offset", "fuzzymatching", "includefield", "count", "expand", "since"})
+#: path segments under which a server roots its DICOMweb API (Orthanc /dicom-web/, dcm4chee .../rs/, others
+#: /dicomweb/); a level (/studies) without one is the PACS's own REST API (Orthanc's /studies/{id})
+DICOMWEB_ROOTS = frozenset({"dicom-web", "dicomweb", "rs", "wado-rs", "qido-rs", "stow-rs"})
 #: DICOMweb resources (PS3.18 §10) and the service a request on them is
 _LEVELS = frozenset({"studies", "series", "instances"})
 _WADO_TAILS = frozenset({"metadata", "rendered", "thumbnail", "frames", "bulkdata", "pixeldata"})
@@ -62,7 +65,7 @@ def classify_path(path: str) -> dict[str, Any]:
             template.append(p[:64])
     levels = [p for p in template if p in _LEVELS]
     return {"resource": "/" + "/".join(template), "level": levels[-1] if levels else None,
-            "uids": hashed, "dicomweb": any(p in _LEVELS for p in template[:2]) or "dicom-web" in template,
+            "uids": hashed, "dicomweb": any(p.lower() in DICOMWEB_ROOTS for p in template[:-1]),
             "tail": template[-1] if template else ""}
 
 
