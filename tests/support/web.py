@@ -12,13 +12,13 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 
-from radguard.monitor.conversation import Endpoints
 from radguard.monitor.detections.web_upload_malicious import inspector
-from radguard.monitor.http import HttpConversation
+from tests.support.wire import Traffic
 
 BOUNDARY = "b0undary"
 WADO_TYPE = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
 STUDY = "1.2.826.0.1.3680043.8.498.5"
+PORT = 8042
 
 
 def request(method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
@@ -52,23 +52,18 @@ def dicom_file(preamble: bytes = b"\x00" * 128, trailing: bytes = b"") -> bytes:
 
 @dataclass
 class Web:
-    """Connections of a client to one web server; ``records()`` runs the parser over them."""
+    """Connections of clients to one web server (10.0.0.2:8042), cut into TCP segments; ``records()`` runs them
+    through the monitor's analyzer (reassembly, then the HTTP parser)."""
 
-    connections: list[tuple[str, float, list[tuple[bytes, bytes]]]] = field(default_factory=list)
+    traffic: Traffic = field(default_factory=Traffic)
 
-    def connection(self, exchanges: Sequence[tuple[bytes, bytes]], client: str = "10.0.0.5", ts: float = 1e9) -> None:
-        self.connections.append((client, ts, list(exchanges)))
+    def connection(self, exchanges: Sequence[tuple[bytes, bytes]], client: str = "10.0.0.5", t: float = 0.0,
+                   pipelined: bool = False) -> None:
+        if pipelined:
+            messages = [(True, b"".join(rq for rq, _ in exchanges)), (False, b"".join(rs for _, rs in exchanges))]
+        else:
+            messages = [(side, data) for rq, rs in exchanges for side, data in ((True, rq), (False, rs))]
+        self.traffic.connection([m for m in messages if m[1]], client=client, port=PORT, t=t)
 
-    def records(self, *, pipelined: bool = False) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for n, (client, ts, exchanges) in enumerate(self.connections):
-            conv = HttpConversation(Endpoints(f"C{n}", client, 40000 + n, "10.0.0.2", 8042), out.append, ts,
-                                    inspector)
-            if pipelined:
-                conv.data(True, b"".join(rq for rq, _ in exchanges), ts)
-                conv.data(False, b"".join(rs for _, rs in exchanges), ts)
-            for i, (rq, rs) in enumerate([] if pipelined else exchanges):
-                conv.data(True, rq, ts + i)
-                conv.data(False, rs, ts + i)
-            conv.finish(ts + len(exchanges))
-        return out
+    def records(self) -> list[dict[str, Any]]:
+        return [r for r in self.traffic.records(web_ports={PORT}, inspect_upload=inspector) if r["kind"] == "http"]

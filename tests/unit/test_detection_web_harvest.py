@@ -26,7 +26,8 @@ def test_fires_on_many_downloads_in_the_window() -> None:
 def test_rest_downloads_count_and_the_window_matters() -> None:
     web = Web()
     rest = (request("GET", f"/instances/{OID}/file"), response(ctype="application/dicom", body=b"x" * 200))
-    web.connection([rest] * 30)
+    for n in range(30):  # one a second
+        web.connection([rest], t=float(n))
     assert [f.evidence["objects"] for f in detections.run(web.records(), [RULE])] == [30]
     assert detections.run(web.records(), [RULE], {RULE: {"window_seconds": 10}}) == []
 

@@ -22,8 +22,8 @@ from tests.support.web import (
 
 def _records(*exchanges: tuple[bytes, bytes], pipelined: bool = False) -> list[dict]:
     web = Web()
-    web.connection(exchanges)
-    return web.records(pipelined=pipelined)
+    web.connection(exchanges, pipelined=pipelined)
+    return web.records()
 
 
 def test_services_are_told_apart() -> None:
@@ -91,6 +91,16 @@ def test_stow_parts_are_inspected() -> None:
     (rest,) = _records((request("POST", "/instances", {"Content-Type": "application/dicom"},
                                 dicom_file(trailing=b"\x00" * 64 + b"#!/bin/sh\n")), response()))
     assert rest["api"] == "rest" and rest["uploads"] == 1 and rest["inspection"]
+
+
+def test_a_dicom_port_is_not_a_web_port() -> None:
+    from tests.support.wire import Traffic
+
+    traffic = Traffic()
+    traffic.connection([(True, request("GET", "/system")), (False, response())], port=8042)
+    assert [r["kind"] for r in traffic.records(web_ports={8042})] == ["http"]
+    assert [r["kind"] for r in traffic.records(web_ports={8042}, dicom_ports={8042})] == ["connection"]
+    assert traffic.records(web_ports=set()) == []  # not a web port: nothing parsed, nothing recorded
 
 
 def test_garbage_and_gaps_are_results() -> None:

@@ -72,11 +72,12 @@ class Analyzer:
                  max_flows: int = MAX_FLOWS, web_ports: Iterable[int] = DEFAULT_WEB_PORTS,
                  inspect_upload: UploadInspector | None = None) -> None:
         self.on_record = on_record
-        self.web_ports = frozenset(web_ports)
         self.inspect_upload = inspect_upload
         self.max_flows = max_flows
         self.inspect = inspect
         self.dicom_ports = frozenset(dicom_ports)
+        #: a port configured as a DICOM port stays one: HTTP there is non-DICOM traffic on a DICOM port
+        self.web_ports = frozenset(web_ports) - self.dicom_ports
         self.max_pending = max_pending
         self.flows: dict[tuple[str, int, str, int], _Flow] = {}
         self.stats = Stats()
