@@ -28,10 +28,11 @@ class Thresholds:
 
 
 def detect(records: Sequence[Record], thresholds: Thresholds) -> Iterator[Finding]:
-    known = {credential_hash(*p.split(":", 1)) for p in thresholds.pairs if ":" in p}
+    basic = [r for r in by_kind(records, "http") if r.get("auth") == "basic"]
+    known = {credential_hash(*p.split(":", 1)) for p in thresholds.pairs if ":" in p} if basic else set()
     hits: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
-    for r in by_kind(records, "http"):
-        if r.get("auth") == "basic" and r.get("auth_hash") in known:
+    for r in basic:
+        if r.get("auth_hash") in known:
             hits[(endpoint(r), str(r.get("client")), str(r.get("auth_user")))].append(r)
     for (target, client, user), requests in sorted(hits.items()):
         if len(requests) < thresholds.min_requests:
