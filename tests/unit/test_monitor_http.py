@@ -110,3 +110,7 @@ def test_garbage_and_gaps_are_results() -> None:
     web.connection([(request("GET", "/system"), b"")])
     (s,) = web.records()
     assert s["status"] is None and not s["complete"]
+    cut = Web()  # an upload cut short (the capture ends mid-body): one record, incomplete
+    cut.connection([(request("POST", "/instances", {"Content-Type": "application/dicom"}, b"x" * 100)[:-40], b"")])
+    (u,) = cut.records()
+    assert (u["method"], u["request_bytes"], u["complete"]) == ("POST", 60, False)

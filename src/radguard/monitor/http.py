@@ -194,7 +194,8 @@ class HttpConversation:
                 self._server_events()
             except h11.ProtocolError:
                 pass
-        for ex in [*self._pending, *([self._sending] if self._sending else [])]:
+        sending = self._sending
+        for ex in [*self._pending, *([sending] if sending is not None and sending not in self._pending else [])]:
             self._emit(ex)
         self._pending.clear()
         self._sending = None
