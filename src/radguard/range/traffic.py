@@ -5,9 +5,9 @@ cycle store, query, store, query, retrieve — 40 % C-STORE of one image by the 
 the gateway while the TLS layer is on), 40 %
 C-FIND of one study by its UID from the reading workstation (WS01), 20 % C-MOVE of one study to
 WS01 — about 40 associations a minute, through the front door (the gateway, or the PACS directly
-when the gateway is switched off). Besides, every :data:`VIEW_PERIOD` seconds, a viewer opens one study
-over the PACS's web API (QIDO-RS by its Study Instance UID, then WADO-RS of that study, PS3.18 §10.6/§10.4;
-the REST API without the DICOMweb plugin). Any alert raised by it is a false positive.
+when the gateway is switched off). Besides, every :data:`VIEW_PERIOD` seconds, a viewer opens one image
+of a study over the PACS's web API (QIDO-RS for an instance of the study, then WADO-RS of that instance,
+PS3.18 §10.6/§10.4; the REST API without the DICOMweb plugin). Any alert raised by it is a false positive.
 """
 
 from __future__ import annotations
@@ -78,15 +78,18 @@ class Benign:
         return ctx.move(ctx.st.workstation_ae, ctx.st.workstation_ae, self.studies) if self.studies else True
 
     def _view(self) -> bool:
-        """A radiologist's web viewer opens one study (PS3.18 §10.6 QIDO-RS, §10.4 WADO-RS)."""
+        """A radiologist's web viewer opens one image of a study: QIDO-RS for its first instance (PS3.18 §10.6),
+        then WADO-RS of that instance (§10.4). One object a view, whatever the study has grown to."""
         if not self.studies:
             return True
         ctx, study = self.ctx, self.studies[0]
         if not ctx.dicomweb:
             return ctx.rest_json("/studies") is not None
-        code, _ = ctx.rest("GET", f"/dicom-web/studies?StudyInstanceUID={study}&limit=5")
-        if code != 200:
+        found = ctx.rest_json(f"/dicom-web/studies/{study}/instances?limit=1") or []
+        try:
+            series, sop = (str(found[0][tag]["Value"][0]) for tag in ("0020000E", "00080018"))
+        except (IndexError, KeyError, TypeError):
             return False
-        code, body = ctx.rest("GET", f"/dicom-web/studies/{study}",
+        code, body = ctx.rest("GET", f"/dicom-web/studies/{study}/series/{series}/instances/{sop}",
                               headers={"Accept": 'multipart/related; type="application/dicom"'})
         return code == 200 and b"DICM" in body
