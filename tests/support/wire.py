@@ -209,10 +209,11 @@ class Traffic:
         self.segments += [Segment(T0 + t, client, cport, server, port, 7, 0, TCPFlag.SYN, b""),
                           Segment(T0 + t + 0.0001, server, port, client, cport, 0, 8, TCPFlag.RST | TCPFlag.ACK, b"")]
 
-    def records(self, *, inspect: Inspector | None = None,
-                dicom_ports: Iterable[int] = DEFAULT_DICOM_PORTS) -> list[dict[str, Any]]:
+    def records(self, *, inspect: Inspector | None = None, dicom_ports: Iterable[int] = DEFAULT_DICOM_PORTS,
+                **web: Any) -> list[dict[str, Any]]:
+        """The analyzer's records (``web``: its ``web_ports`` and ``inspect_upload``)."""
         out: list[dict[str, Any]] = []
-        analyzer = Analyzer(out.append, dicom_ports=dicom_ports, inspect=inspect)
+        analyzer = Analyzer(out.append, dicom_ports=dicom_ports, inspect=inspect, **web)
         for s in sorted(self.segments, key=lambda s: s.ts):
             analyzer.feed_segment(s)
         analyzer.finish()

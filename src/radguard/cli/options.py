@@ -116,6 +116,9 @@ BaselineOption = Annotated[Path | None, typer.Option("--baseline",
                                                      help="Baseline JSON for bulk-retrieve/unknown-peer.")]
 DicomPortOption = Annotated[list[int] | None, typer.Option(
     "--dicom-port", help="Extra port where DICOM/DICOM-TLS is expected (repeatable).")]
+WebPortOption = Annotated[list[int] | None, typer.Option(
+    "--web-port", help="Extra port where cleartext HTTP/DICOMweb to a PACS is parsed (repeatable; defaults 80, 8042, "
+    "8080; HTTPS stays opaque).")]
 AuditFileOption = Annotated[Path | None, typer.Option(
     "--audit-file", callback=writable_file,
     help="Append a PS3.15 Security Alert audit message per finding (JSON Lines).")]

@@ -25,6 +25,7 @@ from radguard.cli.options import (
     RotateMbOption,
     SarifOption,
     ThresholdOption,
+    WebPortOption,
     ZeekLogOption,
     writable_file,
 )
@@ -39,15 +40,17 @@ def register(app: typer.Typer) -> None:
 
 def _options(profile: str, threshold: list[str] | None, baseline: Path | None, dicom_port: list[int] | None,
              records: Path | None, zeek_log: Path | None, rotate_mb: int, keep: bool,
-             audit_file: Path | None, audit_syslog: str | None) -> Any:
+             audit_file: Path | None, audit_syslog: str | None, web_port: list[int] | None = None) -> Any:
     from radguard.monitor.analyzer import DEFAULT_DICOM_PORTS
     from radguard.monitor.detections import profile_names
+    from radguard.monitor.http import DEFAULT_WEB_PORTS
     from radguard.monitor.run import Options, parse_overrides
 
     chosen: str | list[str] = profile if profile in profile_names() else [
         p.strip() for p in profile.split(",") if p.strip()]
     return Options(profile=chosen, overrides=parse_overrides(threshold or []), baseline=baseline,
-                   dicom_ports=frozenset(DEFAULT_DICOM_PORTS | set(dicom_port or [])), records_path=records,
+                   dicom_ports=frozenset(DEFAULT_DICOM_PORTS | set(dicom_port or [])),
+                   web_ports=frozenset(DEFAULT_WEB_PORTS | set(web_port or [])), records_path=records,
                    zeek_dir=zeek_log, rotate_bytes=rotate_mb * 1024 * 1024, keep_records=keep,
                    audit_file=audit_file, audit_syslog=audit_syslog)
 
@@ -85,6 +88,7 @@ def pcap_cmd(
         "--learn-baseline", callback=writable_file,
         help="Write a baseline learned from these captures to this file.")] = None,
     dicom_port: DicomPortOption = None,
+    web_port: WebPortOption = None,
     sarif: SarifOption = None,
     audit_file: AuditFileOption = None,
     audit_syslog: AuditSyslogOption = None,
@@ -98,7 +102,7 @@ def pcap_cmd(
 
     # records are held only for what prints or learns from all of them; the store gets them as they come
     opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb,
-                    json_out or learn_baseline is not None, audit_file, audit_syslog)
+                    json_out or learn_baseline is not None, audit_file, audit_syslog, web_port)
     params = {"files": [str(f) for f in files], "profile": profile}
     check_inputs(files, opts)
     recorder = None if no_store else StoreRecorder("pcap", params)
@@ -133,6 +137,7 @@ def monitor_cmd(
     threshold: ThresholdOption = None,
     baseline: BaselineOption = None,
     dicom_port: DicomPortOption = None,
+    web_port: WebPortOption = None,
     audit_file: AuditFileOption = None,
     audit_syslog: AuditSyslogOption = None,
     fail_on: FailOnOption = "high",
@@ -147,7 +152,7 @@ def monitor_cmd(
     from radguard.monitor.run import run_live, store_run
 
     opts = _options(profile, threshold, baseline, dicom_port, records, zeek_log, rotate_mb, json_out, audit_file,
-                    audit_syslog)
+                    audit_syslog, web_port)
     err = stderr_console()
 
     def alert(finding: Any) -> None:

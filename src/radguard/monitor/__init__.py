@@ -28,6 +28,11 @@ cipher suite, server name, certificate subject when visible: TLS <= 1.2).
 ``malformed_dataset``, ``inspection`` (archive-check verdicts on C-STORE data sets), ``cancelled``,
 ``complete``.
 
+``kind: "http"`` - one per HTTP exchange on a web port (:mod:`radguard.monitor.http`): ``method``, ``api``
+(qido-rs, wado-rs, stow-rs, rest, ...), ``resource`` (UIDs as ``{uid}``), ``query`` (identifying values as
+keyed hashes), ``status``, body sizes, ``parts``, ``auth`` scheme, ``auth_user``, ``auth_hash`` (never the
+password), ``uploads`` and their ``inspection``.
+
 ``kind: "connection"`` - TCP connections that carried something other than DICOM to a DICOM port,
 and connection attempts that were refused or never answered: ``state``, ``protocol``, ``dicom_port``.
 """

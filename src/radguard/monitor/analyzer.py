@@ -19,6 +19,7 @@ from radguard.monitor import tls
 from radguard.monitor.capture import CaptureError, Frame, read_frames
 from radguard.monitor.conversation import DicomConversation, Endpoints, Inspector, Record, iso
 from radguard.monitor.decode import Segment, decode_segment
+from radguard.monitor.http import DEFAULT_WEB_PORTS, HttpConversation, UploadInspector, looks_like_request
 from radguard.monitor.tcp import _ACK, _FIN, _RST, _SYN, DEFAULT_MAX_PENDING, FlowState, Reassembler
 
 #: ports where DICOM (or DICOM over TLS) is expected (PS3.15 §B.1, IANA: 104, 2761, 2762, 11112; Orthanc 4242)
@@ -49,6 +50,7 @@ class _Flow:
     kind: str | None = None  # "dicom", "tls", "other" once known
     heads: dict[bool, bytearray] = field(default_factory=lambda: {True: bytearray(), False: bytearray()})
     conv: DicomConversation | None = None
+    web: HttpConversation | None = None  # HTTP on a web port (monitor/http.py)
     reasm: Reassembler | None = None
     fins: int = 0
     bytes: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
@@ -67,11 +69,15 @@ class Analyzer:
 
     def __init__(self, on_record: Callable[[Record], None], *, dicom_ports: Iterable[int] = DEFAULT_DICOM_PORTS,
                  max_pending: int = DEFAULT_MAX_PENDING, inspect: Inspector | None = None,
-                 max_flows: int = MAX_FLOWS) -> None:
+                 max_flows: int = MAX_FLOWS, web_ports: Iterable[int] = DEFAULT_WEB_PORTS,
+                 inspect_upload: UploadInspector | None = None) -> None:
         self.on_record = on_record
+        self.inspect_upload = inspect_upload
         self.max_flows = max_flows
         self.inspect = inspect
         self.dicom_ports = frozenset(dicom_ports)
+        #: a port configured as a DICOM port stays one: HTTP there is non-DICOM traffic on a DICOM port
+        self.web_ports = frozenset(web_ports) - self.dicom_ports
         self.max_pending = max_pending
         self.flows: dict[tuple[str, int, str, int], _Flow] = {}
         self.stats = Stats()
@@ -162,8 +168,12 @@ class Analyzer:
                 return
             if flow.kind == "dicom":
                 self._start_dicom(flow)
+            elif flow.kind == "http":
+                self._start_http(flow)
             return
-        if flow.kind == "dicom" and flow.conv is not None:
+        if flow.web is not None:
+            flow.web.data(from_client, data, flow.ts_last)
+        elif flow.kind == "dicom" and flow.conv is not None:
             flow.conv.data(from_client, data, flow.ts_last)
         elif flow.kind == "tls":
             head = flow.heads[from_client]
@@ -176,6 +186,8 @@ class Analyzer:
             return "dicom"
         if tls.looks_like_tls(bytes(client[:3])):
             return "tls"
+        if flow.ends.server_port in self.web_ports and looks_like_request(bytes(client[:16])):
+            return "http"
         if not flow.syn:
             for head in (client, server):
                 data = bytes(head)
@@ -205,7 +217,16 @@ class Analyzer:
                 flow.conv.data(side, head, flow.ts_last)
         flow.heads = {True: bytearray(), False: bytearray()}
 
+    def _start_http(self, flow: _Flow) -> None:
+        flow.web = HttpConversation(flow.ends, self.on_record, flow.ts_start, self.inspect_upload)
+        for side in (True, False):
+            if flow.heads[side]:
+                flow.web.data(side, bytes(flow.heads[side]), flow.ts_last)
+        flow.heads = {True: bytearray(), False: bytearray()}
+
     def _gap(self, flow: _Flow, from_client: bool, missing: int) -> None:
+        if flow.web is not None:
+            flow.web.gap(from_client, missing)
         if flow.conv is not None:
             flow.conv.gap(from_client, missing)
 
@@ -221,7 +242,11 @@ class Analyzer:
             flow.kind = self._classify(flow) or "other"
             if flow.kind == "dicom":
                 self._start_dicom(flow)
-        if flow.conv is not None:
+            elif flow.kind == "http":
+                self._start_http(flow)
+        if flow.web is not None:
+            flow.web.finish(flow.ts_last)
+        elif flow.conv is not None:
             flow.conv.assoc["bytes_client"], flow.conv.assoc["bytes_server"] = flow.bytes[True], flow.bytes[False]
             flow.conv.finish(flow.ts_last)
         elif flow.kind == "tls" and flow.ends.server_port in self.dicom_ports:
@@ -268,7 +293,8 @@ class Analysis:
 
 def analyze(paths: Iterable[Path], *, on_record: Callable[[Record], None] | None = None,
             keep_records: bool = True, dicom_ports: Iterable[int] = DEFAULT_DICOM_PORTS,
-            inspect: Inspector | None = None) -> Analysis:
+            inspect: Inspector | None = None, web_ports: Iterable[int] = DEFAULT_WEB_PORTS,
+            inspect_upload: UploadInspector | None = None) -> Analysis:
     """Read capture files in order into one flow table (a capture split in files stays one capture).
 
     A file that cannot be read, or is damaged part-way, adds an entry to ``errors``; the frames
@@ -282,7 +308,8 @@ def analyze(paths: Iterable[Path], *, on_record: Callable[[Record], None] | None
         if on_record is not None:
             on_record(record)
 
-    analyzer = Analyzer(emit, dicom_ports=dicom_ports, inspect=inspect)
+    analyzer = Analyzer(emit, dicom_ports=dicom_ports, inspect=inspect, web_ports=web_ports,
+                        inspect_upload=inspect_upload)
     for path in paths:
         try:
             with open(path, "rb") as fh:

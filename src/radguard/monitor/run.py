@@ -27,6 +27,7 @@ from radguard.monitor.analyzer import DEFAULT_DICOM_PORTS, Analysis, Analyzer, a
 from radguard.monitor.baseline import load as load_baseline
 from radguard.monitor.capture import CaptureError, read_frames
 from radguard.monitor.conversation import Inspector, Record
+from radguard.monitor.http import DEFAULT_WEB_PORTS, UploadInspector
 from radguard.monitor.output import JsonLinesSink, ZeekSink
 from radguard.monitor.streaming import DETECT_WINDOW, AssetTally, WindowedDetections
 from radguard.monitor.streaming import alert_events as alert_events  # re-exported: callers import it from here
@@ -52,6 +53,7 @@ class Options:
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     baseline: Path | None = None
     dicom_ports: Iterable[int] = DEFAULT_DICOM_PORTS
+    web_ports: Iterable[int] = DEFAULT_WEB_PORTS
     records_path: Path | None = None
     zeek_dir: Path | None = None
     rotate_bytes: int = 0
@@ -103,6 +105,14 @@ def _inspector(rules: Sequence[str]) -> Inspector | None:
     if "malicious-object" not in rules:
         return None
     from radguard.monitor.detections.malicious_object import inspector
+
+    return inspector
+
+
+def _upload_inspector(rules: Sequence[str]) -> UploadInspector | None:
+    if "web-upload-malicious" not in rules:
+        return None
+    from radguard.monitor.detections.web_upload_malicious import inspector
 
     return inspector
 
@@ -165,7 +175,8 @@ def run_pcap(paths: Sequence[Path], opts: Options, recorder: StoreRecorder | Non
 
     try:
         analysis: Analysis = analyze(paths, on_record=on_record, keep_records=False, dicom_ports=opts.dicom_ports,
-                                     inspect=_inspector(rules))
+                                     inspect=_inspector(rules), web_ports=opts.web_ports,
+                                     inspect_upload=_upload_inspector(rules))
     finally:
         for sink in sinks:
             sink.close()  # type: ignore[attr-defined]
@@ -298,7 +309,8 @@ def run_live(interface: str, opts: Options, *, duration: float | None = None, bp
                                        "findings": len(findings), "last_frame_time": state["frame_ts"],
                                        "pass_time": time.time()})
 
-    analyzer = Analyzer(on_record, dicom_ports=opts.dicom_ports, inspect=_inspector(rules))
+    analyzer = Analyzer(on_record, dicom_ports=opts.dicom_ports, inspect=_inspector(rules), web_ports=opts.web_ports,
+                        inspect_upload=_upload_inspector(rules))
     started = last = time.monotonic()
     state = {"stopping": 0.0, "last_frame": started, "interrupts": 0, "frame_ts": 0.0}
 

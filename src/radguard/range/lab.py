@@ -39,10 +39,11 @@ from radguard.range.state import Proc, RangeState
 
 #: the monitor's detections in the range: every alerting detection of the default profile except
 #: cleartext-phi, which flags every plain DICOM association (a posture finding, not an alert: the range
-#: has no TLS, so it would fire on every benign store)
+#: has no TLS, so it would fire on every benign store), and web-unauthenticated, its web twin (the range's
+#: PACS ships its web API without authentication, so every benign web request would raise it)
 MONITOR_RULES = ("ae-brute-force", "dicom-sweep", "query-harvesting", "malicious-object", "association-flood",
                  "protocol-anomaly", "non-dicom-on-dicom-port", "bulk-retrieve", "unknown-peer",
-                 "honeytoken-touched")
+                 "honeytoken-touched", "web-harvest", "web-upload-malicious", "web-default-credentials-used")
 #: distinct endpoints one source must try before dicom-sweep fires (every peer of the range runs on 127.0.0.1,
 #: so the department's own traffic reaches 6 of them)
 SWEEP_ENDPOINTS = 12
@@ -50,6 +51,10 @@ SWEEP_ENDPOINTS = 12
 SWEEP_PORTS = (105, 2761, 2762, 3000, 4006, 4242, 5678, 8000, 8080, 8042, 8043, 8443, 9090, 11113, 11114, 11115)
 #: objects one peer may retrieve within the monitor's window before bulk-retrieve fires (benign: ~1 a minute)
 BULK_OBJECTS = 40
+#: objects one client may download over the PACS's web API within WEB_WINDOW seconds before web-harvest fires
+#: (the range's PACS holds a few objects, 3 over DICOMweb; the benign viewer fetches one study every 30 s)
+WEB_OBJECTS = 3
+WEB_WINDOW = 45.0
 #: the gateway's rate limit per peer (benign traffic stays far below it)
 ASSOCIATIONS_PER_MINUTE = 60
 #: copies of the bundled images in the sealed archive (one study each)
@@ -294,6 +299,9 @@ def up(run_dir: Path) -> RangeState:
             decoy_alerts=str(run_dir / "decoy" / "alerts.jsonl"),
             monitor_filter=" or ".join(f"tcp port {p}" for p in watched),
             monitor_args=[*(a for p in ports for a in ("--dicom-port", str(p))), "--baseline", str(baseline),
+                          "--web-port", str(pacs.http_port),
+                          "--threshold", f"web-harvest.min_objects={WEB_OBJECTS}",
+                          "--threshold", f"web-harvest.window_seconds={WEB_WINDOW}",
                           "--threshold", f"bulk-retrieve.min_objects={BULK_OBJECTS}",
                           "--threshold", f"dicom-sweep.min_endpoints={SWEEP_ENDPOINTS}"],
             procs=procs, started=time.time(), gateway_tls_port=gw_tls_port,

@@ -33,11 +33,16 @@ MODULES: dict[str, str] = {
     "bulk-retrieve": "bulk_retrieve",
     "unknown-peer": "unknown_peer",
     "honeytoken-touched": "honeytoken",
+    "web-harvest": "web_harvest",
+    "web-upload-malicious": "web_upload_malicious",
+    "web-default-credentials-used": "web_default_credentials",
+    "web-unauthenticated": "web_unauthenticated",
 }
 #: detections that need no learned baseline (the issue's default profile)
 DEFAULT_PROFILE: tuple[str, ...] = (
     "cleartext-phi", "ae-brute-force", "dicom-sweep", "query-harvesting", "malicious-object",
     "association-flood", "protocol-anomaly", "non-dicom-on-dicom-port", "honeytoken-touched",
+    "web-harvest", "web-upload-malicious", "web-default-credentials-used", "web-unauthenticated",
 )
 #: detections that compare against a configured baseline (``--baseline FILE``)
 BASELINE_PROFILE: tuple[str, ...] = ("bulk-retrieve", "unknown-peer")

@@ -1,4 +1,8 @@
-"""Vendor default web credentials (orthanc/orthanc, admin/admin) against the PACS's web API (T1078.001)."""
+"""Vendor default web credentials (orthanc/orthanc, admin/admin) against the PACS's web API (T1078.001).
+
+Seen by the monitor in the cleartext HTTP (web-default-credentials-used compares a keyed hash of the Basic
+credential with the known defaults); nothing stops it.
+"""
 
 from __future__ import annotations
 
@@ -20,4 +24,4 @@ def run(ctx: Context) -> Outcome:
 ATTACK = Attack(
     name="default-credentials", title="Vendor default web credentials", attack_ids=("T1078.001", "T0812"),
     precondition="network access to the PACS's web port", objective="the web API's patient list read",
-    layers=(), run=run)
+    layers=("monitor",), run=run)

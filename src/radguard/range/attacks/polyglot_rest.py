@@ -2,8 +2,9 @@
 included (CVE-2019-11687; T1027.009).
 
 With Orthanc's DICOMweb plugin the polyglot goes in a STOW-RS request (PS3.18 §10.5: multipart/related,
-application/dicom parts); without it, Orthanc's ``POST /instances``. The gateway inspects DICOM only; no layer
-of the range fronts the web port: a measured gap.
+application/dicom parts); without it, Orthanc's ``POST /instances``. The gateway inspects DICOM only and
+nothing fronts the web port (nothing stops it); the monitor hands the uploaded file to the shared object checks
+(web-upload-malicious).
 """
 
 from __future__ import annotations
@@ -43,4 +44,4 @@ def run(ctx: Context) -> Outcome:
 ATTACK = Attack(
     name="polyglot-rest", title="Polyglot upload over STOW-RS/REST", attack_ids=("T1027.009", "T1105"),
     precondition="network access to the PACS's web port", objective="the polyglot stored in the PACS",
-    layers=(), run=run)
+    layers=("monitor",), run=run)

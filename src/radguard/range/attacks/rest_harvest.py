@@ -1,8 +1,9 @@
 """DICOMweb/REST harvesting without authentication: list and download from the PACS's web API (T1213, T1530).
 
 With Orthanc's DICOMweb plugin: QIDO-RS lists every instance (PS3.18 §10.6), WADO-RS downloads each one
-(§10.4); without it, Orthanc's own REST API. No layer of the range fronts the PACS's web port: a measured
-gap (the scan reports the open API).
+(§10.4); without it, Orthanc's own REST API. No layer of the range fronts the PACS's web port (nothing stops
+it); the monitor sees it in the cleartext HTTP (web-harvest: the unconstrained QIDO-RS listing, the burst of
+downloads).
 """
 
 from __future__ import annotations
@@ -45,4 +46,4 @@ def run(ctx: Context) -> Outcome:
 ATTACK = Attack(
     name="rest-harvest", title="REST/DICOMweb harvesting without auth", attack_ids=("T1213", "T1530"),
     precondition="network access to the PACS's web port", objective="objects downloaded over HTTP",
-    layers=(), run=run)
+    layers=("monitor",), run=run)
