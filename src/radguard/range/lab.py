@@ -172,9 +172,39 @@ def start_monitor(st: RangeState) -> Proc:
     args = ["monitor", "-i", "lo", "--filter", st.monitor_filter, "--interval", "0.5", "--no-store",
             "--status-file", str(monitor_status(st)), "--audit-file", st.monitor_alerts,
             "--profile", ",".join(MONITOR_RULES), *st.monitor_args]
+    monitor_status(st).unlink(missing_ok=True)
+    started = time.time()
     proc = _spawn_radguard("monitor", args, st, st.dir / "monitor" / "monitor.log")
-    time.sleep(1.5)  # tcpdump opens the interface
+    if not monitor_passes(st, started, 1, timeout=30.0):  # capturing: a pass over a frame sent after the start
+        proc.stop()
+        raise RuntimeError(f"the monitor did not start capturing on lo (see {st.dir / 'monitor' / 'monitor.log'})")
     return proc
+
+
+def monitor_passes(st: RangeState, after: float, passes: int, *, timeout: float, nudge: float = 0.5) -> bool:
+    """Nudge the monitor (a request to the PACS, on a watched port) until its status file shows ``passes``
+    detection passes over frames captured at or after ``after`` (epoch seconds); False after ``timeout``."""
+    import urllib.request
+
+    status = monitor_status(st)
+    deadline = time.monotonic() + timeout
+    seen: set[float] = set()
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{st.host}:{st.pacs_http_port}/system", timeout=5) as resp:
+                resp.read()
+        except OSError:
+            pass
+        time.sleep(nudge)
+        try:
+            doc = json.loads(status.read_text())
+        except (OSError, ValueError):
+            continue
+        if float(doc.get("last_frame_time", 0)) >= after:
+            seen.add(float(doc.get("pass_time", 0)))
+            if len(seen) >= passes:
+                return True
+    return False
 
 
 def start_decoy(st: RangeState) -> Proc:

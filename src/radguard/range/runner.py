@@ -147,32 +147,11 @@ def recover(st: RangeState, off: frozenset[str]) -> tuple[float | None, bool]:
 
 
 def settle(st: RangeState, monitor: bool) -> None:
-    """Wait until the alerts of what just happened are in the audit trails."""
+    """Wait until the alerts of what just happened are in the audit trails: two monitor passes over frames
+    captured after the attack ended (the second: a detection that needs the window's next frame has run too)."""
     time.sleep(SETTLE_QUICK)
-    if not monitor:
-        return
-    import json
-    import urllib.request
-
-    ended = time.time()
-    status = lab.monitor_status(st)
-    deadline = time.monotonic() + SETTLE_MAX
-    passes: set[float] = set()
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://{st.host}:{st.pacs_http_port}/system", timeout=5) as resp:
-                resp.read()
-        except OSError:
-            pass
-        time.sleep(SETTLE_NUDGE)
-        try:
-            doc = json.loads(status.read_text())
-        except (OSError, ValueError):
-            continue
-        if float(doc.get("last_frame_time", 0)) >= ended:
-            passes.add(float(doc.get("pass_time", 0)))
-            if len(passes) >= 2:  # a second pass: a detection that needs the window's next frame has run too
-                return
+    if monitor:
+        lab.monitor_passes(st, time.time(), 2, timeout=SETTLE_MAX, nudge=SETTLE_NUDGE)
 
 
 def reset_archive(st: RangeState) -> None:
