@@ -100,14 +100,16 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def radguard(args: Sequence[str], out: Path, *, check_json: bool = True) -> tuple[int, dict[str, Any]]:
-    """Run the real CLI (``python -m radguard.cli.main``) with ``--json``; return (exit code, document)."""
+def radguard(args: Sequence[str], out: Path, *, check_json: bool = True,
+             echo_stderr: bool = True) -> tuple[int, dict[str, Any]]:
+    """Run the real CLI (``python -m radguard.cli.main``) with ``--json``; return (exit code, document).
+    Its stderr (progress, warnings) is passed on unless ``echo_stderr`` is False."""
     env = dict(os.environ)
     env["RADGUARD_DB"] = f"sqlite:///{out / 'radguard.db'}"
     env["TCP_NODELAY"] = "1"
     cmd = [sys.executable, "-m", "radguard.cli.main", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-    if proc.stderr.strip():
+    if echo_stderr and proc.stderr.strip():
         sys.stderr.write(proc.stderr)
     doc: dict[str, Any] = {}
     if check_json and proc.stdout.strip():
