@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from radguard.archive.seal import BATCH
 from radguard.cli.main import main
 from radguard.inspect.api import inspect_path
 from tests.support.corpus import ELF_HEAD, PE_STUB, read, with_preamble, write_tree
-from tests.support.peers import OrthancPeer, dcmtk_env
+from tests.support.peers import OrthancPeer, dcmtk_env, free_port, wait_port
 
 pytestmark = pytest.mark.integration
 
@@ -120,28 +122,65 @@ def test_ledger_on_postgresql(postgres_url: str, tmp_path: Path, monkeypatch: py
     assert main(["audit", str(arc), "--json"]) == 0
 
 
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[str]:
+    """A real Dask cluster on loopback, as a site runs one: ``dask scheduler`` and two ``dask worker`` processes
+    (one process, one thread each) started from the CLI; the workers import radguard from this environment."""
+    dask = str(Path(sys.executable).with_name("dask"))
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=(logs / "scheduler.log").open("wb"),
+                              start_new_session=True)]
+    try:
+        wait_port("127.0.0.1", port, timeout=60, proc=procs[0])
+        for n in range(2):
+            procs.append(subprocess.Popen(
+                [dask, "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
+                 "--no-dashboard", "--name", f"w{n}", "--local-directory", str(tmp_path / f"w{n}")],
+                stdout=subprocess.DEVNULL, stderr=(logs / f"worker{n}.log").open("wb"), start_new_session=True))
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
 def test_seal_and_audit_on_a_dask_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from distributed import LocalCluster
+                                          capsys: pytest.CaptureFixture[str], dask_cluster: str) -> None:
+    from distributed import Client
 
     monkeypatch.setenv("RADGUARD_KEY", str(tmp_path / "k.pem"))
     assert main(["keygen"]) == 0
     arc = tmp_path / "arc"
     paths = write_tree(arc)
     paths[2].write_bytes(read(paths[2].name) + PE_STUB)
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        address = cluster.scheduler_address
-        capsys.readouterr()
-        assert main(["seal", str(arc), "--dask", address, "--json"]) == 1
-        sealed = json.loads(capsys.readouterr().out)
-        assert sealed["summary"]["hashed"] == 8
-        assert _rules(sealed["findings"]) == [("trailing-data", "critical")]
-        paths[0].write_bytes(with_preamble(paths[0].name, ELF_HEAD))
-        assert main(["audit", str(arc), "--dask", address, "--json"]) == 1
-        doc = json.loads(capsys.readouterr().out)
-        assert _rules(doc["findings"]) == [("bytes-changed", "medium"), ("executable-preamble", "critical"),
-                                          ("trailing-data", "critical")]
+    capsys.readouterr()
+    assert main(["seal", str(arc), "--dask", dask_cluster, "--json"]) == 1
+    sealed = json.loads(capsys.readouterr().out)
+    assert sealed["summary"]["hashed"] == 8
+    assert _rules(sealed["findings"]) == [("trailing-data", "critical")]
+    paths[0].write_bytes(with_preamble(paths[0].name, ELF_HEAD))
+    assert main(["audit", str(arc), "--dask", dask_cluster, "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert _rules(doc["findings"]) == [("bytes-changed", "medium"), ("executable-preamble", "critical"),
+                                      ("trailing-data", "critical")]
+    with Client(dask_cluster, timeout=30) as client:  # the work ran in the two worker processes
+        assert len(client.scheduler_info()["workers"]) == 2
+        pids = client.run(os.getpid)
+    assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
     import radguard.archive.runner
 
     monkeypatch.setattr(radguard.archive.runner, "CONNECT_TIMEOUT", 1.0)
