@@ -61,3 +61,21 @@ def test_records_carry_keyed_hashes_not_uids() -> None:
     traffic.association(rq(), [find(query("STUDY", StudyInstanceUID=STUDY.study_uid))])
     (op,) = [r for r in traffic.records() if r["kind"] == "dimse"]
     assert op["uids"] == sorted(token_hashes([STUDY.study_uid])) and STUDY.study_uid not in json.dumps(op)
+
+
+def test_a_web_download_of_a_honeytoken_study_fires() -> None:
+    """A WADO-RS retrieve of a honeytoken study (a web harvester takes everything) is a touch too."""
+    from tests.support.web import WADO_TYPE, Web, multipart, request, response
+
+    tokens = token_hashes(STUDY.uids())
+    web = Web()
+    web.connection([(request("GET", f"/dicom-web/studies/{STUDY.study_uid}", {"Accept": "multipart/related"}),
+                     response(ctype=WADO_TYPE, body=multipart(b"DICM")))])
+    (f,) = detections.run(web.records(), [RULE], None, {"honeytokens": tokens})
+    assert f.target == "10.0.0.2:8042" and f.evidence["calling_ae"] == "(wado-rs)"
+    assert f.evidence["commands"] == {"GET wado-rs": 1}
+    assert STUDY.study_uid not in json.dumps(f.to_dict())
+    other = Web()
+    other.connection([(request("GET", f"/dicom-web/studies/{OTHER}", {"Accept": "multipart/related"}),
+                       response(ctype=WADO_TYPE, body=multipart(b"DICM")))])
+    assert detections.run(other.records(), [RULE], None, {"honeytokens": tokens}) == []
