@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from radguard.dicom import events as ev
-from radguard.dicom.pdu import AssociateRequest, PresentationContext
+from radguard.dicom.enums import ContextResult
+from radguard.dicom.pdu import AssociateAccept, AssociateRequest, PresentationContext, decode_pdu
 from radguard.dicom.ul import Role, UpperLayer
-from radguard.errors import ConfigError
+from radguard.errors import ConfigError, ProtocolError
 from radguard.gateway.config import load_config
 from radguard.monitor.analyzer import analyze
 
@@ -45,6 +46,46 @@ def test_fuzzer_input_unknown_pdu_then_oversized_pdu() -> None:
     whole = _events(stream, len(stream))
     assert whole == _events(stream, 1)
     assert [e.message for e in whole if isinstance(e, ev.ProtocolViolation)] == ["unknown PDU type 0x00"]
+
+
+# ---- fuzz_ul: an A-ASSOCIATE-RQ accepted on decode re-encoded to bytes decode rejects (dicom/pdu.py) ----
+def _with_context_item(pdu: AssociateRequest | AssociateAccept, item_type: int) -> bytes:
+    """``pdu`` encoded, its first presentation context item's type byte changed to ``item_type``."""
+    wire = bytearray(pdu.encode())
+    original = 0x20 if isinstance(pdu, AssociateRequest) else 0x21
+    at = wire.index(bytes((original, 0)), 6 + 68)  # after the header and the fixed part (AE titles end in 20H)
+    wire[at] = item_type
+    return bytes(wire)
+
+
+def test_accept_type_context_item_in_a_request_is_rejected() -> None:
+    """The input fuzz_ul reported (tests/data/fuzz-regressions/ul-associate-rq-roundtrip-1.bin): a 21H
+    (accept) presentation context item inside an A-ASSOCIATE-RQ decoded as a context with no abstract syntax,
+    which the gateway would have relayed to the PACS re-encoded as a malformed 20H item. PS3.8 §9.3.2.2 allows
+    only 20H items in a request (and §9.3.3.2 only 21H in an accept): the other kind is a protocol error."""
+    rq = AssociateRequest("PACS", "CT01", [PresentationContext(1, "1.2.840.10008.1.1", ["1.2.840.10008.1.2"])])
+    wire = _with_context_item(rq, 0x21)
+    with pytest.raises(ProtocolError, match="item type 21H, not 20H"):
+        decode_pdu(wire[0], wire[6:])
+    ac = AssociateAccept("CT01", "PACS", [PresentationContext(1, None, ["1.2.840.10008.1.2"],
+                                                              ContextResult.ACCEPTANCE)])
+    wire = _with_context_item(ac, 0x20)
+    with pytest.raises(ProtocolError, match="item type 20H, not 21H"):
+        decode_pdu(wire[0], wire[6:])
+    for pdu in (rq, ac):  # the well-formed ones still round-trip
+        wire = pdu.encode()
+        assert decode_pdu(wire[0], wire[6:]) == pdu
+
+
+@pytest.mark.parametrize("name", ["ul-associate-rq-roundtrip-1.bin", "ul-associate-rq-roundtrip-2.bin"])
+def test_fuzzer_inputs_with_an_accept_item_in_a_request_are_a_violation(name: str) -> None:
+    """Both reported inputs (mode 0: the gateway's client side) now end in a protocol violation, whole or cut."""
+    data = (Path(__file__).parents[1] / "data" / "fuzz-regressions" / name).read_bytes()
+    stream = data[1:]
+    whole = _events(stream, len(stream))
+    assert whole == _events(stream, 1 + (data[0] >> 2) ** 3)
+    assert not any(isinstance(e, ev.AssociateRequested) for e in whole)
+    assert any(isinstance(e, ev.ProtocolViolation) and "item type 21H" in e.message for e in whole)
 
 
 # ---- fuzz_pcap: a capture timestamp outside datetime's range (monitor/conversation.py iso) -------------

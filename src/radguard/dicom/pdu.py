@@ -342,6 +342,11 @@ def _decode_associate(pdu_type: int, body: bytes) -> AssociateRequest | Associat
         elif item_type in (ItemType.PRESENTATION_CONTEXT_RQ, ItemType.PRESENTATION_CONTEXT_AC):
             if len(value) < 4:
                 raise ProtocolError(f"{name}: presentation context item shorter than 4 bytes")
+            expected = (ItemType.PRESENTATION_CONTEXT_RQ if pdu_type == PDUType.ASSOCIATE_RQ
+                        else ItemType.PRESENTATION_CONTEXT_AC)
+            if item_type != expected:  # PS3.8 §9.3.2.2 / §9.3.3.2: 20H items in a request, 21H in an accept
+                raise ProtocolError(f"{name}: presentation context {value[0]} is item type {item_type:02X}H, "
+                                    f"not {int(expected):02X}H")
             subs = _iter_items(value[4:], "presentation context")
             abstract = [_text(v) for t, v in subs if t == ItemType.ABSTRACT_SYNTAX]
             transfer = [_text(v) for t, v in subs if t == ItemType.TRANSFER_SYNTAX]
