@@ -35,11 +35,12 @@ def register(app: typer.Typer) -> None:
 def host_port(text: str, option: str) -> tuple[str, int]:
     """``HOST:PORT`` (IPv6 in brackets) or a UsageError naming ``option``."""
     from radguard.errors import UsageError
+    from radguard.hostport import parse_host_port
 
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    address = parse_host_port(text, port_zero=True)
+    if address is None:
         raise UsageError(f"{option} must look like HOST:PORT, got {text!r}")
-    return host.strip("[]"), int(port)
+    return address
 
 
 @decoy_app.callback()

@@ -17,6 +17,7 @@ from typing import Any
 
 from radguard.errors import ConfigError
 from radguard.gateway.hosts import check_host
+from radguard.hostport import parse_host_port
 
 #: DIMSE services a ``[[peer]] allow`` list may name (PS3.7 §9, §10).
 SERVICES: frozenset[str] = frozenset(
@@ -211,10 +212,10 @@ class _Section:
         v = self.text(key, required=required)
         if v is None:
             return None
-        host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        address = parse_host_port(v, port_zero=True)
+        if address is None:
             raise ConfigError(f"[{self.name}] {key} must look like HOST:PORT, got {v!r}")
-        return check_host(f"[{self.name}] {key}", host.strip("[]")), int(port)
+        return check_host(f"[{self.name}] {key}", address[0]), address[1]
 
     def strings(self, key: str, *, required: bool = False) -> tuple[str, ...]:
         v = self._get(key, required)

@@ -17,6 +17,7 @@ from email.utils import formatdate, make_msgid
 
 from radguard.errors import UsageError
 from radguard.govern.training_status import Reminder
+from radguard.hostport import parse_host_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +36,10 @@ TIMEOUT = 20.0
 
 def parse_server(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (port 25, 587 or any) -> (host, port); a clear error otherwise."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    address = parse_host_port(text)
+    if address is None:
         raise UsageError(f"--smtp {text!r}: expected HOST:PORT")
-    return host.strip("[]"), int(port)
+    return address
 
 
 def send_reminders(reminders: Sequence[Reminder], server: str, sender: str, *, starttls: bool = False,

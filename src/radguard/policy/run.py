@@ -13,6 +13,7 @@ from typing import Any
 
 from radguard.errors import ConfigError, UsageError
 from radguard.gateway.config import GatewayConfig, load_config, parse_config
+from radguard.hostport import parse_host_port
 from radguard.policy import draft, nft
 from radguard.policy.diff import Wider, diff
 from radguard.policy.learn import LearnedPolicy, learn
@@ -50,15 +51,15 @@ def listen_address(text: str) -> tuple[str, int]:
     """``--listen HOST:PORT`` (an IP address: it also names the gateway in the nftables ruleset)."""
     import ipaddress
 
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise UsageError(f"--listen must be IP:PORT, got {text!r}") from None
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    address = parse_host_port(text)
+    if address is not None:
+        try:
+            ipaddress.ip_address(address[0])
+        except ValueError:
+            address = None
+    if address is None:
         raise UsageError(f"--listen must be IP:PORT, got {text!r}")
-    return host, int(port)
+    return address
 
 
 def check_learn_args(listen: str, min_associations: int) -> None:
