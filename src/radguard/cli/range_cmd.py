@@ -6,7 +6,7 @@ Only typer and the standard library at import time; the range loads inside each 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -34,6 +34,18 @@ def _dir(run_dir: Path | None) -> Path:
     return (run_dir or default_dir()).resolve()
 
 
+def _show(kind: str, doc: dict[str, Any], json_out: bool, lines: list[str], *, ok: bool) -> NoReturn:
+    """Print ``doc`` as JSON (``--json``) or ``lines``, then exit 0 if ``ok``, else 1."""
+    from radguard.cli.output import emit_json
+
+    if json_out:
+        emit_json(kind, doc)
+    else:
+        for line in lines:
+            typer.echo(line)
+    raise typer.Exit(0 if ok else 1)
+
+
 @range_app.command("up")
 def up_cmd(run_dir: DirOption = None, json_out: JsonOption = False) -> None:
     """Start the department (PACS, workstation, archive, rogue AE, gateway, monitor; sealed archive,
@@ -56,31 +68,23 @@ def up_cmd(run_dir: DirOption = None, json_out: JsonOption = False) -> None:
 @range_app.command("status")
 def status_cmd(run_dir: DirOption = None, json_out: JsonOption = False) -> None:
     """Which processes of the range run and which ports listen (exit 1 when not fully up)."""
-    from radguard.cli.output import emit_json
     from radguard.range import lab
 
     doc = lab.status(_dir(run_dir))
-    if json_out:
-        emit_json("range-status", doc)
-    else:
-        for name, p in doc["processes"].items():
-            typer.echo(f"  {name:<12} pid {p['pid']:<8} {'running' if p['alive'] else 'stopped'}")
-        typer.echo(f"range in {doc['dir']}: {'up' if doc['up'] else 'NOT up'}")
-    raise typer.Exit(0 if doc["up"] else 1)
+    lines = [f"  {name:<12} pid {p['pid']:<8} {'running' if p['alive'] else 'stopped'}"
+             for name, p in doc["processes"].items()]
+    lines.append(f"range in {doc['dir']}: {'up' if doc['up'] else 'NOT up'}")
+    _show("range-status", doc, json_out, lines, ok=doc["up"])
 
 
 @range_app.command("down")
 def down_cmd(run_dir: DirOption = None, json_out: JsonOption = False) -> None:
     """Stop every process of the range (exit 1 if a port still listens afterwards)."""
-    from radguard.cli.output import emit_json
     from radguard.range import lab
 
     doc = lab.down(_dir(run_dir))
-    if json_out:
-        emit_json("range-down", doc)
-    else:
-        typer.echo(f"range down in {doc['dir']}: stopped {', '.join(doc['stopped']) or 'nothing'}")
-    raise typer.Exit(1 if doc["listening"] else 0)
+    stopped = ", ".join(doc["stopped"]) or "nothing"
+    _show("range-down", doc, json_out, [f"range down in {doc['dir']}: stopped {stopped}"], ok=not doc["listening"])
 
 
 @range_app.command("list")
