@@ -277,20 +277,23 @@ def node(ae_title: str, host: str | None = None) -> ParticipantObject:
     )
 
 
+def _executed(
+    event: EventID, event_type: EventTypeCode, participants: tuple[Participant, ...], *,
+    objects: tuple[ParticipantObject, ...] = (), outcome: Outcome, description: str | None, source_id: str,
+) -> AuditRecord:
+    """An event of action Execute with one event type code (application activity, login/logout, alert)."""
+    return AuditRecord(event=event, event_types=(event_type,), action=EventAction.EXECUTE, outcome=outcome,
+                       description=description, participants=participants, objects=objects, source_id=source_id)
+
+
 def application_activity(
     *, start: bool, source_id: str, host: str | None = None, outcome: Outcome = Outcome.SUCCESS,
     description: str | None = None,
 ) -> AuditRecord:
     """Application Activity (A.5.3.1): the gateway started or stopped."""
-    return AuditRecord(
-        event=EventID.APPLICATION_ACTIVITY,
-        event_types=(EventTypeCode.APPLICATION_START if start else EventTypeCode.APPLICATION_STOP,),
-        action=EventAction.EXECUTE,
-        outcome=outcome,
-        description=description,
-        participants=(_app(source_id, host),),
-        source_id=source_id,
-    )
+    return _executed(EventID.APPLICATION_ACTIVITY, EventTypeCode.APPLICATION_START if start
+                     else EventTypeCode.APPLICATION_STOP, (_app(source_id, host),),
+                     outcome=outcome, description=description, source_id=source_id)
 
 
 def user_authentication(
@@ -298,18 +301,9 @@ def user_authentication(
     description: str | None = None,
 ) -> AuditRecord:
     """User Authentication (A.5.3.14): an AE (node) opened or closed an association."""
-    return AuditRecord(
-        event=EventID.USER_AUTHENTICATION,
-        event_types=(EventTypeCode.LOGIN if login else EventTypeCode.LOGOUT,),
-        action=EventAction.EXECUTE,
-        outcome=outcome,
-        description=description,
-        participants=(
-            Participant(user_id=user_id, is_requestor=True, host=host),
-            _app(source_id, None),
-        ),
-        source_id=source_id,
-    )
+    return _executed(EventID.USER_AUTHENTICATION, EventTypeCode.LOGIN if login else EventTypeCode.LOGOUT,
+                     (Participant(user_id=user_id, is_requestor=True, host=host), _app(source_id, None)),
+                     outcome=outcome, description=description, source_id=source_id)
 
 
 def _transfer(
@@ -418,13 +412,5 @@ def security_alert(
     if user_id is not None:
         participants.insert(0, Participant(user_id=user_id, is_requestor=True, host=subject_host))
     objects = (node(subject_ae, subject_host),) if subject_ae is not None else ()
-    return AuditRecord(
-        event=EventID.SECURITY_ALERT,
-        event_types=(alert,),
-        action=EventAction.EXECUTE,
-        outcome=outcome,
-        description=description,
-        participants=tuple(participants),
-        objects=objects,
-        source_id=source_id,
-    )
+    return _executed(EventID.SECURITY_ALERT, alert, tuple(participants), objects=objects, outcome=outcome,
+                     description=description, source_id=source_id)
