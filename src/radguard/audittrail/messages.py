@@ -291,9 +291,9 @@ def application_activity(
     description: str | None = None,
 ) -> AuditRecord:
     """Application Activity (A.5.3.1): the gateway started or stopped."""
-    return _executed(EventID.APPLICATION_ACTIVITY, EventTypeCode.APPLICATION_START if start
-                     else EventTypeCode.APPLICATION_STOP, (_app(source_id, host),),
-                     outcome=outcome, description=description, source_id=source_id)
+    kind = EventTypeCode.APPLICATION_START if start else EventTypeCode.APPLICATION_STOP
+    return _executed(EventID.APPLICATION_ACTIVITY, kind, (_app(source_id, host),), outcome=outcome,
+                     description=description, source_id=source_id)
 
 
 def user_authentication(
