@@ -20,7 +20,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from radguard.archive.digest import unpack_elements
+from radguard.archive.keys import BEGIN as BEGIN
+from radguard.archive.keys import signed_message as signed_message
 from radguard.archive.merkle import EMPTY_ROOT, MerkleBuilder
+from radguard.archive.quick import studies_of
 from radguard.archive.tables import ENTRIES as _T
 from radguard.archive.tables import EntryRow as EntryRow
 from radguard.archive.tables import RootRow as RootRow
@@ -28,15 +31,13 @@ from radguard.archive.tables import SignatureRow as SignatureRow
 from radguard.archive.tables import insert_entries
 from radguard.archive.tree import PathSet
 from radguard.store.api import Store
+from radguard.store.schema import Run
 
 #: entry fields covered by the leaf hash (and so by the signed roots); the per-element digests are
 #: covered through ``header_sha256`` (their hash), checked when they are used
 LEAF_FIELDS = ("path", "size", "mtime_ns", "dicom", "sop_instance_uid", "series_uid", "study_uid", "sop_class_uid",
                "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256", "pixel_sha256",
                "pixel_canonical_sha256", "canary")
-#: signature scope of the record a seal writes when it starts on a root (key: the root's path; root hash
-#: and count: those of the root's latest signature, the state the seal starts from)
-BEGIN = "begin"
 #: fields of a full entry (verification of a changed object, :meth:`Ledger.lookup`)
 VERIFY_FIELDS = (*LEAF_FIELDS, "id", "elements", "layout")
 #: what an audit worker gets of each entry with its work item, in ledger form (elements packed, layout
@@ -75,10 +76,6 @@ def row_fields(row: EntryRow) -> dict[str, Any]:
     return expand({k: getattr(row, k) for k in VERIFY_FIELDS})
 
 
-
-
-def signed_message(scope: str, key: str, root: str, count: int) -> bytes:
-    return f"{scope}\n{key}\n{root}\n{count}".encode()
 
 
 def _uid(value: str | None) -> str | None:
@@ -351,7 +348,12 @@ class Ledger:
                 pub, signed_message("root", root, last.root_hash, last.leaves), last.signature):
             return None
         with self.store.session() as s:
-            studies = s.execute(select(func.count(func.distinct(_T.c.study_uid))).where(_T.c.root == root)).scalar()
+            # the count of studies the signing run recorded (one row), else counted from the entries
+            previous = s.get(Run, last.run_id)
+            studies = studies_of(previous.summary if previous is not None else None, root)
+            if studies is None:
+                studies = s.execute(select(func.count(func.distinct(_T.c.study_uid))).where(_T.c.root == root)
+                                    ).scalar()
             s.add(SignatureRow(run_id=run_id, scope="root", key=root, root_hash=last.root_hash, leaves=last.leaves,
                                public_key=pub, signature=keys.sign(key, signed_message(
                                    "root", root, last.root_hash, last.leaves)), created=datetime.now(UTC)))
