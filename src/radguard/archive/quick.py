@@ -83,7 +83,10 @@ def _entries(d: str) -> list[tuple[str, str, tuple[int, int] | None]]:
             name = e.name
             if name.startswith(SKIP_PREFIX):
                 continue
-            if e.is_dir(follow_symlinks=False):
+            if e.is_file(follow_symlinks=False):  # the usual entry first (from the directory's file type)
+                st = e.stat(follow_symlinks=False)
+                out.append((name, e.path, (st.st_size, st.st_mtime_ns)))
+            elif e.is_dir(follow_symlinks=False):
                 out.append((name + "/", e.path, None))
             elif e.is_symlink():
                 if os.path.isdir(e.path):
@@ -91,9 +94,6 @@ def _entries(d: str) -> list[tuple[str, str, tuple[int, int] | None]]:
                 st = os.stat(e.path)
                 if not stat.S_ISREG(st.st_mode):
                     raise _Changed(e.path)  # an error item of the full seal
-                out.append((name, e.path, (st.st_size, st.st_mtime_ns)))
-            elif e.is_file(follow_symlinks=False):
-                st = e.stat(follow_symlinks=False)
                 out.append((name, e.path, (st.st_size, st.st_mtime_ns)))
     out.sort()
     return out
