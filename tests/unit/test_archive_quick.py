@@ -69,7 +69,7 @@ def test_writes_what_the_full_reseal_writes(env: dict[str, Any], monkeypatch: py
     assert _signatures(env["db"], run_id) == _signatures(env["db"], full_id)
     rows = _rows(env["db"])
     assert rows["archive_entries"] == entries  # not one entry written
-    assert [r for r in rows["archive_roots"]][0][3] == run_id  # last_run
+    assert rows["archive_roots"][0][3] == run_id  # last_run
     store = open_store()
     try:  # SQLAlchemy and the standard-library reader read the run as the full path's
         info = store.get_run(run_id)
@@ -130,7 +130,7 @@ def test_any_change_leaves_it_to_the_full_seal(env: dict[str, Any], monkeypatch:
         (env["tree"] / "to-fifo").symlink_to(env["tree"] / "fifo")
     assert _quick(env) is None
     assert _rows(env["db"]) == before  # nothing written
-    run_id, summary = run_seal([str(env["tree"])], env["key"])  # the full seal does the work
+    _run_id, summary = run_seal([str(env["tree"])], env["key"])  # the full seal does the work
     assert summary.hashed + summary.dropped + summary.errors > 0
 
 

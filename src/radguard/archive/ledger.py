@@ -25,10 +25,10 @@ from radguard.archive.keys import signed_message as signed_message
 from radguard.archive.merkle import EMPTY_ROOT, MerkleBuilder
 from radguard.archive.quick import studies_of
 from radguard.archive.tables import ENTRIES as _T
+from radguard.archive.tables import STAT_INDEX, insert_entries
 from radguard.archive.tables import EntryRow as EntryRow
 from radguard.archive.tables import RootRow as RootRow
 from radguard.archive.tables import SignatureRow as SignatureRow
-from radguard.archive.tables import insert_entries
 from radguard.archive.tree import PathSet
 from radguard.store.api import Store
 from radguard.store.schema import Run
@@ -188,18 +188,20 @@ class Ledger:
 
     def stat_lookup(self, paths: list[str]) -> dict[str, tuple[int, int]]:
         """(size, mtime_ns) of the entries of ``paths``."""
-        return {p: (size, mt) for p, size, mt in self._columns(("path", "size", "mtime_ns"), paths)}
+        return {p: (size, mt) for p, size, mt in self._columns(("path", "size", "mtime_ns"), paths, STAT_INDEX)}
 
-    def _columns(self, names: tuple[str, ...], paths: list[str]) -> list[tuple[Any, ...]]:
+    def _columns(self, names: tuple[str, ...], paths: list[str], index: str = "") -> list[tuple[Any, ...]]:
         """Columns ``names`` of the entries of ``paths``; on SQLite one plain driver query (no statement
-        compilation per batch: the ``IN`` list is rendered anew for each one otherwise). Booleans come
+        compilation per batch: the ``IN`` list is rendered anew for each one otherwise), through ``index``
+        if given (SQLite takes the unique path index otherwise, and reads every row). Booleans come
         back as stored (0/1 on SQLite)."""
         if not paths:
             return []
         with self.store.session() as s:
             conn = s.connection()
             if conn.dialect.name == "sqlite":  # the driver's own cursor: rows come back as tuples
-                sql = f"SELECT {', '.join(names)} FROM {_T.name} WHERE path IN ({', '.join('?' * len(paths))})"
+                sql = (f"SELECT {', '.join(names)} FROM {_T.name}{f' INDEXED BY {index}' if index else ''} "
+                       f"WHERE path IN ({', '.join('?' * len(paths))})")
                 driver = conn.connection.driver_connection
                 assert driver is not None  # a checked-out connection
                 return list(driver.execute(sql, paths).fetchall())
