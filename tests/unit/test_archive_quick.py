@@ -222,3 +222,19 @@ def test_plain_pkcs8_key_is_the_same_key(tmp_path: Path, monkeypatch: pytest.Mon
         (tmp_path / "e.pem.pub").read_text().strip()
     with pytest.raises(Exception, match="cannot load"):  # a passphrase for a plain key: refused as before
         keys.load(tmp_path / "k.pem", passphrase_env="PW")
+
+
+def test_a_folder_seal_leaves_a_sibling_differing_in_case_alone(env: dict[str, Any],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's LIKE ignores ASCII case: sealing arc/sub dropped the entries of arc/SUB (full path)."""
+    sub, other = env["tree"] / "sub", env["tree"] / "SUB"
+    for d, src in ((sub, env["paths"][0]), (other, env["paths"][1])):
+        d.mkdir()
+        (d / "x.dcm").write_bytes(src.read_bytes())
+    _full(env, monkeypatch)
+    entries = _rows(env["db"])["archive_entries"]
+    _id, full = _full(env, monkeypatch, sub)
+    assert (full.files, full.dropped) == (1, 0)
+    done = _quick(env, sub)
+    assert done is not None and done[1].files == 1
+    assert _rows(env["db"])["archive_entries"] == entries

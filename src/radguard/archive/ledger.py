@@ -88,6 +88,13 @@ def under(path: str) -> str:
     return esc + "/%"
 
 
+def within(column: Any, path: str) -> Any:
+    """Condition: ``column`` is a path strictly under directory ``path``. SQLite's ``LIKE`` ignores the case
+    of ASCII letters (``/a/sub/%`` matches ``/a/SUB/x``), so the prefix is also compared exactly."""
+    prefix = path.rstrip("/") + "/"
+    return column.like(under(path), escape="\\") & (func.substr(column, 1, len(prefix)) == prefix)
+
+
 class Ledger:
     """Reads and writes of the ledger tables through one :class:`radguard.store.Store`."""
 
@@ -127,10 +134,10 @@ class Ledger:
                 s.add(RootRow(path=path, created=datetime.now(UTC), last_run=run_id))
             else:
                 row.last_run = run_id
-            nested = s.execute(delete(RootRow).where(RootRow.path.like(under(path), escape="\\")))
+            nested = s.execute(delete(RootRow).where(within(RootRow.path, path)))
             subsumed = int(getattr(nested, "rowcount", 0) or 0) > 0
             if subsumed or row is None:  # only entries of a subsumed root can be under a new root
-                s.connection().execute(update(_T).where(_T.c.path.like(under(path), escape="\\"),
+                s.connection().execute(update(_T).where(within(_T.c.path, path),
                                                         _T.c.root != path).values(root=path))
             latest = s.scalars(select(SignatureRow.scope).where(SignatureRow.scope.in_(("root", BEGIN)),
                                                                 SignatureRow.key == path)
@@ -255,7 +262,7 @@ class Ledger:
         """The leaf fields (plus id, root, leaf) of entries under ``path``, streamed, no ORM objects."""
         cols = [_T.c[k] for k in (*LEAF_FIELDS, "id", "root", "leaf")]
         names = [c.name for c in cols]
-        cond = (_T.c.path.like(under(path), escape="\\")) | (_T.c.path == path)
+        cond = within(_T.c.path, path) | (_T.c.path == path)
         last = 0
         while True:
             with self.store.session() as s:
@@ -270,7 +277,7 @@ class Ledger:
         """Condition on entries: at or under ``path`` (by the indexed ``root`` column when it is the root)."""
         if path == root:
             return _T.c.root == root
-        return _T.c.path.like(under(path), escape="\\") | (_T.c.path == path)
+        return within(_T.c.path, path) | (_T.c.path == path)
 
     def drop_unseen(self, path: str, root: str, seen: PathSet) -> int:
         """Forget entries at or under ``path`` (in sealed root ``root``) that this completed walk did not
