@@ -72,6 +72,7 @@ def run_audit(paths: list[str], *, workers: int = 1, dask: str | None = None, tr
               burst: BurstThresholds | None = None, progress: Progress | None = None) -> tuple[int, AuditSummary]:
     """Audit ``paths`` in an ``audit`` run (findings are written as they come); returns (run id, summary)."""
     from radguard.archive.audit import audit
+
     with _opened() as store, _run(store, "audit", {"paths": paths, "workers": workers, "dask": dask}) as run:
         summary = audit(store, paths, run, workers=workers, dask=dask, trusted_key=trusted_key, progress=progress,
                         burst=burst)
@@ -83,6 +84,7 @@ def run_recover(path: str, backup: str, *, apply: bool = False) -> tuple[int, Re
     """Plan (with ``apply``: perform) the restoration of ``path`` from ``backup`` in a ``recover`` run."""
     from radguard.archive.ledger import Ledger
     from radguard.archive.recover import recover
+
     with _opened() as store, _run(store, "recover", {"path": path, "backup": backup, "apply": apply}) as run:
         report = recover(Ledger(store), path, backup, apply=apply)
         run.add_findings(report.findings)
