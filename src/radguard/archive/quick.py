@@ -28,10 +28,10 @@ import json
 import os
 import sqlite3
 import stat
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain
 from typing import Any
 
 from radguard.archive import keys
@@ -39,9 +39,6 @@ from radguard.archive.merkle import MerkleBuilder
 from radguard.archive.tree import SKIP_PREFIX, normalize
 from radguard.models import Finding
 from radguard.store.lite import default_url, script_heads, sqlite_file
-
-#: ledger rows fetched at a time by the merge
-FETCH = 4096
 
 
 @dataclass
@@ -73,45 +70,56 @@ class _Changed(Exception):
     """The walk met something only the full seal handles."""
 
 
-def _entries(d: str) -> list[tuple[str, str, tuple[int, int] | None]]:
-    """The entries of directory ``d`` as (sort key, path, (size, mtime_ns) or None for a directory), in the
-    order of their paths: a directory's key is its name and ``/`` (``a/…`` sorts after ``a-b``, before
-    ``a0``). The same entries as :func:`radguard.archive.tree.iter_files` takes; an error raises."""
-    out: list[tuple[str, str, tuple[int, int] | None]] = []
+def _listing(d: str) -> tuple[list[tuple[str, int, int]], list[str]]:
+    """The files of directory ``d`` as (path, size, mtime_ns) and its subdirectories, each sorted by path:
+    the same entries as :func:`radguard.archive.tree.iter_files` takes; an entry it would report as an
+    error raises."""
+    files: list[tuple[str, int, int]] = []
+    dirs: list[str] = []
     with os.scandir(d) as it:
         for e in it:
-            name = e.name
-            if name.startswith(SKIP_PREFIX):
+            if e.name.startswith(SKIP_PREFIX):
                 continue
             if e.is_file(follow_symlinks=False):  # the usual entry first (from the directory's file type)
                 st = e.stat(follow_symlinks=False)
-                out.append((name, e.path, (st.st_size, st.st_mtime_ns)))
+                files.append((e.path, st.st_size, st.st_mtime_ns))
             elif e.is_dir(follow_symlinks=False):
-                out.append((name + "/", e.path, None))
+                dirs.append(e.path)
             elif e.is_symlink():
                 if os.path.isdir(e.path):
                     continue  # directory symlinks are not followed
                 st = os.stat(e.path)
                 if not stat.S_ISREG(st.st_mode):
                     raise _Changed(e.path)  # an error item of the full seal
-                out.append((name, e.path, (st.st_size, st.st_mtime_ns)))
-    out.sort()
-    return out
+                files.append((e.path, st.st_size, st.st_mtime_ns))
+    files.sort()
+    dirs.sort()
+    return files, dirs
+
+
+def walk_segments(top: str) -> Iterator[list[tuple[str, int, int]]]:
+    """(path, size, mtime_ns) of the regular files under directory ``top`` in code point order of their
+    paths (SQLite's ``BINARY`` order of their UTF-8 text), as runs of files of one directory: a
+    subdirectory ``a`` comes where ``a/`` sorts (after a file ``a-b``, before ``a0``). OSError or
+    :class:`_Changed` on an entry the full seal would report."""
+    files, dirs = _listing(top)
+    stack = [(files, dirs, 0, 0)]
+    while stack:
+        files, dirs, fi, di = stack.pop()
+        if di < len(dirs):
+            cut = bisect_left(files, (dirs[di] + "/",), fi)
+            if cut > fi:
+                yield files[fi:cut]
+            stack.append((files, dirs, cut, di + 1))
+            stack.append((*_listing(dirs[di]), 0, 0))
+        elif fi < len(files):
+            yield files[fi:] if fi else files
 
 
 def walk_in_path_order(top: str) -> Iterator[tuple[str, int, int]]:
-    """(path, size, mtime_ns) of the regular files under directory ``top``, in code point order of their
-    paths (SQLite's ``BINARY`` order of their UTF-8 text); OSError or :class:`_Changed` on an entry the
-    full seal would report."""
-    stack = [iter(_entries(top))]
-    while stack:
-        for _key, path, st in stack[-1]:
-            if st is None:
-                stack.append(iter(_entries(path)))
-                break
-            yield path, st[0], st[1]
-        else:
-            stack.pop()
+    """The files of :func:`walk_segments` one by one."""
+    for segment in walk_segments(top):
+        yield from segment
 
 
 def _now() -> str:
@@ -166,13 +174,12 @@ def _unchanged_files(conn: sqlite3.Connection, plan: _Root) -> int:
     lo, hi = plan.path.rstrip("/") + "/", plan.path.rstrip("/") + "0"
     cur = conn.execute("SELECT path, size, mtime_ns FROM archive_entries WHERE path > ? AND path < ? ORDER BY path",
                        (lo, hi))
-    rows = chain.from_iterable(iter(lambda: cur.fetchmany(FETCH), []))
     n = 0
-    for walked in walk_in_path_order(plan.path):
-        if next(rows, None) != walked:
-            raise _Changed(walked[0])  # changed, new, or an entry before it is gone
-        n += 1
-    if next(rows, None) is not None:
+    for segment in walk_segments(plan.path):  # compared a directory's run of files at a time
+        if cur.fetchmany(len(segment)) != segment:
+            raise _Changed(plan.path)  # changed, new or gone files
+        n += len(segment)
+    if cur.fetchone() is not None:
         raise _Changed(plan.path)  # entries after the last file are gone
     if plan.path == plan.root:
         (count,) = conn.execute("SELECT count(*) FROM archive_entries WHERE root = ?", (plan.root,)).fetchone()
