@@ -170,3 +170,45 @@ def test_seal_killed_at_random_points_then_rerun_and_audit(tmp_path: Path, keyed
             assert _entries(db) == total, what
             assert _audit_has_no_false_finding(arc, capsys, f"{what}, sealed again") == [], what
     assert killed_mid_way >= 1  # at least one kill landed in the middle of the walk
+
+
+def _signatures(db: str) -> list[tuple[int, str]]:
+    with sqlite3.connect(db.removeprefix("sqlite:///"), timeout=30) as conn:
+        return [(int(r), str(s)) for r, s in conn.execute("SELECT run_id, scope FROM archive_signatures ORDER BY id")]
+
+
+def test_unchanged_reseal_killed_at_random_instants(tmp_path: Path, keyed: dict[str, str],
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The re-seal of an unchanged tree (archive/quick.py: one transaction) killed at any instant leaves the
+    ledger as it was or with the whole run (begin, root and run records, run done); audit stays clean."""
+    arc = tmp_path / "arc"
+    total = build_tree(arc, 700)
+    db = f"sqlite:///{tmp_path / 'quick.db'}"
+    monkeypatch.setenv("RADGUARD_DB", db)
+    env = dict(keyed, RADGUARD_DB=db)
+    assert main(["seal", str(arc), "--json"]) == 0
+    capsys.readouterr()
+    rng = random.Random(7)
+    for i in range(6):
+        before, runs = _signatures(db), _last_run(db)
+        proc = _start_seal(arc, env)
+        time.sleep(rng.uniform(0.05, 0.8))
+        assert _kill_and_check_orphans(proc) == []
+        after = _signatures(db)
+        added = after[len(before):]
+        assert after[:len(before)] == before, i
+        assert added in ([], [(runs + 1, "begin"), (runs + 1, "root"), (runs + 1, "run")]), i
+        assert _last_run(db) == runs + (1 if added else 0), i
+        if added:
+            store = open_store(db)
+            try:
+                info = store.get_run(runs + 1)
+            finally:
+                store.close()
+            assert info is not None and info.status == "done" and info.summary["unchanged"] == total, i
+        assert _audit_has_no_false_finding(arc, capsys, f"kill {i}") == [], i
+    assert main(["seal", str(arc), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert (summary["unchanged"], summary["hashed"], summary["dropped"]) == (total, 0, 0)
+    assert _entries(db) == total

@@ -15,6 +15,16 @@ from radguard.errors import UsageError
 KEY_ENV = "RADGUARD_KEY"
 PASSPHRASE_ENV = "RADGUARD_KEY_PASSPHRASE"
 LEDGER_CONTEXT = b"radguard-ledger/1\n"
+#: signature scope of the record a seal writes when it starts on a root (key: the root's path; root hash
+#: and count: those of the root's latest signature, the state the seal starts from)
+BEGIN = "begin"
+#: DER of an unencrypted PKCS#8 Ed25519 private key (RFC 8410 §7) before its 32 key bytes
+_PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")
+
+
+def signed_message(scope: str, key: str, root: str, count: int) -> bytes:
+    """What a ledger signature signs (docs/archive.md "Ledger format")."""
+    return f"{scope}\n{key}\n{root}\n{count}".encode()
 
 
 def default_key_path() -> Path:
@@ -57,22 +67,45 @@ def generate(path: Path, *, passphrase_env: str = PASSPHRASE_ENV, force: bool = 
 
 
 def public_hex(key: object) -> str:
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     assert isinstance(key, Ed25519PrivateKey)
-    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+    return key.public_key().public_bytes_raw().hex()
+
+
+def _plain_pkcs8(pem: bytes) -> bytes | None:
+    """The 32 key bytes of an unencrypted PKCS#8 Ed25519 PEM as ``keygen`` writes it, else None (then
+    cryptography's PEM loader, about 0.05 s to import, reads it)."""
+    import base64
+    import binascii
+
+    lines = pem.strip().splitlines()
+    if len(lines) < 3 or lines[0] != b"-----BEGIN PRIVATE KEY-----" or lines[-1] != b"-----END PRIVATE KEY-----":
+        return None
+    try:
+        der = base64.b64decode(b"".join(lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(der) != len(_PKCS8_ED25519) + 32 or not der.startswith(_PKCS8_ED25519):
+        return None
+    return der[len(_PKCS8_ED25519):]
 
 
 def load(path: Path, *, passphrase_env: str = PASSPHRASE_ENV) -> object:
     """Load the private key; a missing key is a usage error naming ``radguard keygen``."""
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     if not path.exists():
         raise UsageError(f"no signing key at {path}: create one with `radguard keygen` (or set {KEY_ENV})")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=_passphrase(passphrase_env))
+        pem = path.read_bytes()
+        raw = _plain_pkcs8(pem) if _passphrase(passphrase_env) is None else None
+        if raw is not None:
+            key: object = Ed25519PrivateKey.from_private_bytes(raw)
+        else:
+            from cryptography.hazmat.primitives import serialization
+
+            key = serialization.load_pem_private_key(pem, password=_passphrase(passphrase_env))
     except (TypeError, ValueError) as exc:
         raise UsageError(f"cannot load signing key {path}: {exc} (passphrase in ${passphrase_env}?)") from None
     except OSError as exc:

@@ -20,23 +20,24 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from radguard.archive.digest import unpack_elements
+from radguard.archive.keys import BEGIN as BEGIN
+from radguard.archive.keys import signed_message as signed_message
 from radguard.archive.merkle import EMPTY_ROOT, MerkleBuilder
+from radguard.archive.quick import studies_of
 from radguard.archive.tables import ENTRIES as _T
+from radguard.archive.tables import STAT_INDEX, insert_entries
 from radguard.archive.tables import EntryRow as EntryRow
 from radguard.archive.tables import RootRow as RootRow
 from radguard.archive.tables import SignatureRow as SignatureRow
-from radguard.archive.tables import insert_entries
 from radguard.archive.tree import PathSet
 from radguard.store.api import Store
+from radguard.store.schema import Run
 
 #: entry fields covered by the leaf hash (and so by the signed roots); the per-element digests are
 #: covered through ``header_sha256`` (their hash), checked when they are used
 LEAF_FIELDS = ("path", "size", "mtime_ns", "dicom", "sop_instance_uid", "series_uid", "study_uid", "sop_class_uid",
                "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256", "pixel_sha256",
                "pixel_canonical_sha256", "canary")
-#: signature scope of the record a seal writes when it starts on a root (key: the root's path; root hash
-#: and count: those of the root's latest signature, the state the seal starts from)
-BEGIN = "begin"
 #: fields of a full entry (verification of a changed object, :meth:`Ledger.lookup`)
 VERIFY_FIELDS = (*LEAF_FIELDS, "id", "elements", "layout")
 #: what an audit worker gets of each entry with its work item, in ledger form (elements packed, layout
@@ -77,10 +78,6 @@ def row_fields(row: EntryRow) -> dict[str, Any]:
 
 
 
-def signed_message(scope: str, key: str, root: str, count: int) -> bytes:
-    return f"{scope}\n{key}\n{root}\n{count}".encode()
-
-
 def _uid(value: str | None) -> str | None:
     return value[:64] if value else None
 
@@ -89,6 +86,13 @@ def under(path: str) -> str:
     """SQL LIKE pattern of the paths strictly under directory ``path`` (``\\`` escapes)."""
     esc = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return esc + "/%"
+
+
+def within(column: Any, path: str) -> Any:
+    """Condition: ``column`` is a path strictly under directory ``path``. SQLite's ``LIKE`` ignores the case
+    of ASCII letters (``/a/sub/%`` matches ``/a/SUB/x``), so the prefix is also compared exactly."""
+    prefix = path.rstrip("/") + "/"
+    return column.like(under(path), escape="\\") & (func.substr(column, 1, len(prefix)) == prefix)
 
 
 class Ledger:
@@ -130,10 +134,10 @@ class Ledger:
                 s.add(RootRow(path=path, created=datetime.now(UTC), last_run=run_id))
             else:
                 row.last_run = run_id
-            nested = s.execute(delete(RootRow).where(RootRow.path.like(under(path), escape="\\")))
+            nested = s.execute(delete(RootRow).where(within(RootRow.path, path)))
             subsumed = int(getattr(nested, "rowcount", 0) or 0) > 0
             if subsumed or row is None:  # only entries of a subsumed root can be under a new root
-                s.connection().execute(update(_T).where(_T.c.path.like(under(path), escape="\\"),
+                s.connection().execute(update(_T).where(within(_T.c.path, path),
                                                         _T.c.root != path).values(root=path))
             latest = s.scalars(select(SignatureRow.scope).where(SignatureRow.scope.in_(("root", BEGIN)),
                                                                 SignatureRow.key == path)
@@ -191,18 +195,20 @@ class Ledger:
 
     def stat_lookup(self, paths: list[str]) -> dict[str, tuple[int, int]]:
         """(size, mtime_ns) of the entries of ``paths``."""
-        return {p: (size, mt) for p, size, mt in self._columns(("path", "size", "mtime_ns"), paths)}
+        return {p: (size, mt) for p, size, mt in self._columns(("path", "size", "mtime_ns"), paths, STAT_INDEX)}
 
-    def _columns(self, names: tuple[str, ...], paths: list[str]) -> list[tuple[Any, ...]]:
+    def _columns(self, names: tuple[str, ...], paths: list[str], index: str = "") -> list[tuple[Any, ...]]:
         """Columns ``names`` of the entries of ``paths``; on SQLite one plain driver query (no statement
-        compilation per batch: the ``IN`` list is rendered anew for each one otherwise). Booleans come
+        compilation per batch: the ``IN`` list is rendered anew for each one otherwise), through ``index``
+        if given (SQLite takes the unique path index otherwise, and reads every row). Booleans come
         back as stored (0/1 on SQLite)."""
         if not paths:
             return []
         with self.store.session() as s:
             conn = s.connection()
             if conn.dialect.name == "sqlite":  # the driver's own cursor: rows come back as tuples
-                sql = f"SELECT {', '.join(names)} FROM {_T.name} WHERE path IN ({', '.join('?' * len(paths))})"
+                sql = (f"SELECT {', '.join(names)} FROM {_T.name}{f' INDEXED BY {index}' if index else ''} "
+                       f"WHERE path IN ({', '.join('?' * len(paths))})")
                 driver = conn.connection.driver_connection
                 assert driver is not None  # a checked-out connection
                 return list(driver.execute(sql, paths).fetchall())
@@ -256,7 +262,7 @@ class Ledger:
         """The leaf fields (plus id, root, leaf) of entries under ``path``, streamed, no ORM objects."""
         cols = [_T.c[k] for k in (*LEAF_FIELDS, "id", "root", "leaf")]
         names = [c.name for c in cols]
-        cond = (_T.c.path.like(under(path), escape="\\")) | (_T.c.path == path)
+        cond = within(_T.c.path, path) | (_T.c.path == path)
         last = 0
         while True:
             with self.store.session() as s:
@@ -271,7 +277,7 @@ class Ledger:
         """Condition on entries: at or under ``path`` (by the indexed ``root`` column when it is the root)."""
         if path == root:
             return _T.c.root == root
-        return _T.c.path.like(under(path), escape="\\") | (_T.c.path == path)
+        return within(_T.c.path, path) | (_T.c.path == path)
 
     def drop_unseen(self, path: str, root: str, seen: PathSet) -> int:
         """Forget entries at or under ``path`` (in sealed root ``root``) that this completed walk did not
@@ -351,7 +357,12 @@ class Ledger:
                 pub, signed_message("root", root, last.root_hash, last.leaves), last.signature):
             return None
         with self.store.session() as s:
-            studies = s.execute(select(func.count(func.distinct(_T.c.study_uid))).where(_T.c.root == root)).scalar()
+            # the count of studies the signing run recorded (one row), else counted from the entries
+            previous = s.get(Run, last.run_id)
+            studies = studies_of(previous.summary if previous is not None else None, root)
+            if studies is None:
+                studies = s.execute(select(func.count(func.distinct(_T.c.study_uid))).where(_T.c.root == root)
+                                    ).scalar()
             s.add(SignatureRow(run_id=run_id, scope="root", key=root, root_hash=last.root_hash, leaves=last.leaves,
                                public_key=pub, signature=keys.sign(key, signed_message(
                                    "root", root, last.root_hash, last.leaves)), created=datetime.now(UTC)))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radguard.archive.ledger import Ledger
+from radguard.archive.quick import SealSummary as SealSummary
 from radguard.archive.runner import run_ordered
 from radguard.archive.tree import Item, PathSet, batched, iter_files, normalize
 from radguard.archive.work import SealJob, seal_batch
@@ -34,22 +35,6 @@ LOOKUP = 2048
 COMMIT_EVERY = 4
 
 Progress = Callable[[int], None]
-
-
-@dataclass
-class SealSummary:
-    files: int = 0
-    hashed: int = 0
-    unchanged: int = 0
-    errors: int = 0
-    dropped: int = 0
-    roots: list[dict[str, Any]] = field(default_factory=list)
-    run_root: str = ""
-    findings: list[Finding] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"files": self.files, "hashed": self.hashed, "unchanged": self.unchanged, "errors": self.errors,
-                "dropped": self.dropped, "roots": self.roots, "run_merkle_root": self.run_root}
 
 
 def seal(store: Store, paths: list[str], key: object, run: RunHandle, *, workers: int = 1, dask: str | None = None,

@@ -66,6 +66,8 @@ class SignatureRow(Base):
 
 #: the entries table (Core)
 ENTRIES = cast(Table, EntryRow.__table__)
+#: index of the entries' (path, size, mtime_ns), migration ``0006_archive_stat``: what a re-seal compares
+STAT_INDEX = "ix_archive_entries_path_stat"
 
 _INSERT_COLUMNS = tuple(c.name for c in ENTRIES.columns if c.name != "id")
 
