@@ -134,9 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     from radguard.cli.coerce import install as install_plain_coercion
     from radguard.errors import RadguardError
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # what the root's eager --version prints, without building every command
+        print(f"radguard {__version__}")
+        return 0
     usage_errors, aborts = _click_error_types()
     interrupts: tuple[type[BaseException], ...] = (*aborts, KeyboardInterrupt)
-    command = typer.main.get_command(app_for(list(sys.argv[1:] if argv is None else argv)))
+    command = typer.main.get_command(app_for(args))
     install_plain_coercion(command)  # no pydantic for plain values (issue 15)
     try:
         rv = command.main(args=argv, prog_name="radguard", standalone_mode=False)
