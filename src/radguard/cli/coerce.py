@@ -49,7 +49,10 @@ def _number(kind: type, value: Any, info: Any) -> int | float:
         else:
             raise _Other
     elif type(value) in (float, int) or (type(value) is str and _FLOAT.fullmatch(value)):
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:  # an int beyond float: typer's message
+            raise _Other from None
     else:
         raise _Other
     if info.clamp and (info.min is not None or info.max is not None):
