@@ -82,14 +82,17 @@ for _mod in MODULES:
 
 def _top_names(t: typer.Typer) -> set[str]:
     """The top-level command and group names a Typer app holds (typer's rule: function name, ``_`` -> ``-``)."""
-    names = {c.name or (c.callback.__name__.replace("_", "-") if c.callback else "") for c in t.registered_commands}
-    return names | {g.name for g in t.registered_groups if g.name}
+    return {_command_name(c) for c in t.registered_commands} | {g.name for g in t.registered_groups if g.name}
+
+
+def _command_name(c: typer.models.CommandInfo) -> str:
+    return c.name or (c.callback.__name__.replace("_", "-") if c.callback else "")
 
 
 def app_for(args: list[str]) -> typer.Typer:
-    """The app to run ``args`` with: only the module that owns the command, so a command does not pay for
-    building every other command's parameters (typer converts each one at start-up); the whole app for the
-    root help, ``--version`` and unknown commands."""
+    """The app to run ``args`` with: only the command (or group) named, from the module that owns it, so a
+    command does not pay for building every other command's parameters (typer converts each one at
+    start-up); the whole app for the root help, ``--version`` and unknown commands."""
     first = next((a for a in args if not a.startswith("-")), None)
     if first is None:
         return app
@@ -98,6 +101,8 @@ def app_for(args: list[str]) -> typer.Typer:
                           pretty_exceptions_enable=False, rich_markup_mode=None)
         mod.register(one)
         if first in _top_names(one):
+            one.registered_commands = [c for c in one.registered_commands if _command_name(c) == first]
+            one.registered_groups = [g for g in one.registered_groups if g.name == first]
             one.callback()(_root)
             return one
     return app
