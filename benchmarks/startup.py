@@ -11,7 +11,10 @@ one run that is not counted. Prints per command the median wall time, the median
 ratios against the baseline and the load average; ``--importtime`` also prints each command's ten
 costliest top-level imports (``python -X importtime``).
 
-Usage: python benchmarks/startup.py [--repeat 7] [--importtime] [--only runs,scan]
+``--before SRC`` also times the radguard of another checkout (its ``src`` directory, first on
+``PYTHONPATH``) in the same rotation (after, before, baseline, after, ...) and prints after/before.
+
+Usage: python benchmarks/startup.py [--repeat 7] [--importtime] [--only runs,scan] [--before SRC]
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from pathlib import Path
 
 import pydicom.data
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
@@ -37,11 +42,21 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+def tiny_capture(path: Path) -> Path:
+    """A capture of one association carrying one C-STORE of CT_small (11 frames; the fuzz seed)."""
+    sys.path.insert(0, str(ROOT))
+    from fuzz.seeds import pcap
+
+    path.write_bytes(dict(pcap())["store-link1.pcap"])
+    return path
+
+
 def commands(tmp: Path) -> dict[str, list[str]]:
     archive = tmp / "archive"
     archive.mkdir()
     src = Path(os.path.dirname(pydicom.data.__file__)) / "test_files" / "CT_small.dcm"
     shutil.copy(src, archive / "ct.dcm")
+    capture = tiny_capture(tmp / "store.pcap")
     return {
         "--version": ["--version"],
         "runs --json": ["runs", "--json"],
@@ -50,6 +65,7 @@ def commands(tmp: Path) -> dict[str, list[str]]:
         "seal (1 file, unchanged)": ["seal", str(archive), "--workers", "1", "--json"],
         "audit (1 file)": ["audit", str(archive), "--workers", "1", "--json"],
         "scan (1 closed port)": ["scan", "127.0.0.1", "-p", str(closed_port()), "--json"],
+        "pcap (1 C-STORE)": ["pcap", str(capture), "--json", "--no-store", "--dicom-port", "104"],
     }
 
 
@@ -81,8 +97,11 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--importtime", action="store_true", help="print each command's costliest imports")
     ap.add_argument("--only", default="", help="comma-separated substrings of the command names to run")
+    ap.add_argument("--before", type=Path, help="also time the radguard of this src directory (PYTHONPATH)")
     args = ap.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if args.before is not None and not (args.before / "radguard" / "__init__.py").is_file():
+        sys.exit(f"--before {args.before}: not a src directory holding radguard/")
     base = [sys.executable, "-c", "pass"]
     with tempfile.TemporaryDirectory(prefix="radguard-startup-") as td:
         tmp = Path(td)
@@ -94,20 +113,31 @@ def main() -> int:
         only = [s for s in args.only.split(",") if s]
         print(f"python {sys.version.split()[0]}, repetitions {args.repeat} (A B A B ...), "
               f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
-        print(f"{'command':28} {'median s':>9} {'python -c pass':>15} {'ratio':>7}  {'minus baseline':>14}")
+        before_env = {**env, "PYTHONPATH": str(args.before.resolve())} if args.before else None
+        print(f"{'command':28} {'median s':>9} {'python -c pass':>15} {'ratio':>7}  {'minus baseline':>14}"
+              + (f" {'before s':>9} {'after/before':>13}" if before_env else ""))
         for name, cmd_args in cmds.items():
             if only and not any(s in name for s in only):
                 continue
             cmd = [*rg, *cmd_args]
             wall(cmd, env), wall(base, env)  # warm-up: byte-code caches, page cache
+            if before_env:
+                wall(cmd, before_env)
             a: list[float] = []
             b: list[float] = []
+            c: list[float] = []
             for _ in range(args.repeat):
                 a.append(wall(cmd, env))
+                if before_env:
+                    c.append(wall(cmd, before_env))
                 b.append(wall(base, env))
             ratio = statistics.median(x / y for x, y in zip(a, b, strict=True))
             ma, mb = statistics.median(a), statistics.median(b)
-            print(f"{name:28} {ma:9.3f} {mb:15.3f} {ratio:6.1f}x  {ma - mb:13.3f}s")
+            line = f"{name:28} {ma:9.3f} {mb:15.3f} {ratio:6.1f}x  {ma - mb:13.3f}s"
+            if before_env:
+                vs = statistics.median(x / z for x, z in zip(a, c, strict=True))
+                line += f" {statistics.median(c):9.3f} {vs:12.2f}x"
+            print(line)
             if args.importtime:
                 for us, mod in top_imports(cmd, env):
                     print(f"    {us / 1e6:7.3f} s  {mod}")

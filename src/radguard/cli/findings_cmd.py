@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from radguard.cli.options import FailOnOption, JsonOption, SarifOption, check_fail_on
+
+if TYPE_CHECKING:
+    from radguard.models import Finding
+    from radguard.store.lite import RunInfo
 
 findings_app = typer.Typer(help="Read findings from the store; compare two runs.", no_args_is_help=True)
 
@@ -42,6 +47,28 @@ def runs_cmd(
     stdout_console().print(t)
 
 
+def _run_findings(runs: Sequence[int | None], kind: str) -> list[tuple[RunInfo | None, list[Finding]]]:
+    """Each run of ``runs`` (None: the latest of ``kind``) and its findings; ``(None, [])`` for no such run.
+    An SQLite store at the current schema is read without SQLAlchemy (issue 15: start-up)."""
+    from radguard.store.lite import default_url, read_run_findings
+
+    url = default_url()
+    lite = [read_run_findings(url, run, kind) for run in runs]
+    if all(got is not None for got in lite):
+        return [got for got in lite if got is not None]
+    from radguard.store import open_store
+
+    store = open_store()
+    try:
+        out: list[tuple[RunInfo | None, list[Finding]]] = []
+        for run in runs:
+            info = store.get_run(run) if run is not None else store.latest_run(kind)
+            out.append((info, store.findings(info.id)) if info is not None else (None, []))
+        return out
+    finally:
+        store.close()
+
+
 @findings_app.command("list")
 def list_cmd(
     run: int = typer.Argument(None, help="Run id (default: the latest run of --kind)."),
@@ -53,13 +80,10 @@ def list_cmd(
     """Show the findings of one run."""
     from radguard.cli.output import finish
     from radguard.errors import UsageError
-    from radguard.store import open_store
 
-    store = open_store()
-    info = store.get_run(run) if run is not None else store.latest_run(kind)
+    ((info, findings),) = _run_findings([run], kind)
     if info is None:
         raise UsageError(f"no such run: {run if run is not None else 'latest ' + kind}")
-    findings = store.findings(info.id)
     raise typer.Exit(finish("findings", findings, json_out=json_out, sarif=sarif, fail_on=fail_on,
                             extra={"run": info.to_dict()}, title=f"Run {info.id} ({info.kind})"))
 
@@ -76,19 +100,18 @@ def diff_cmd(
     from radguard.cli.output import finish, print_findings_table
     from radguard.errors import UsageError
     from radguard.report.diff import diff_findings
-    from radguard.store import open_store
 
-    store = open_store()
     infos = []
-    for rid in (run_a, run_b):
-        info = store.get_run(rid)
+    found = []
+    for rid, (info, findings) in zip((run_a, run_b), _run_findings([run_a, run_b], ""), strict=True):
         if info is None:
             raise UsageError(f"no such run: {rid}")
         infos.append(info)
+        found.append(findings)
     if infos[0].kind != infos[1].kind:  # a scan and an audit share no finding: all would read "fixed"
         raise UsageError(f"runs {run_a} ({infos[0].kind}) and {run_b} ({infos[1].kind}) are of different kinds: "
                          f"compare two {infos[1].kind} runs (radguard runs --kind {infos[1].kind})")
-    d = diff_findings(store.findings(run_a), store.findings(run_b))
+    d = diff_findings(found[0], found[1])
 
     def human() -> None:
         print_findings_table(d.new, title="New")

@@ -82,14 +82,17 @@ for _mod in MODULES:
 
 def _top_names(t: typer.Typer) -> set[str]:
     """The top-level command and group names a Typer app holds (typer's rule: function name, ``_`` -> ``-``)."""
-    names = {c.name or (c.callback.__name__.replace("_", "-") if c.callback else "") for c in t.registered_commands}
-    return names | {g.name for g in t.registered_groups if g.name}
+    return {_command_name(c) for c in t.registered_commands} | {g.name for g in t.registered_groups if g.name}
+
+
+def _command_name(c: typer.models.CommandInfo) -> str:
+    return c.name or (c.callback.__name__.replace("_", "-") if c.callback else "")
 
 
 def app_for(args: list[str]) -> typer.Typer:
-    """The app to run ``args`` with: only the module that owns the command, so a command does not pay for
-    building every other command's parameters (typer converts each one at start-up); the whole app for the
-    root help, ``--version`` and unknown commands."""
+    """The app to run ``args`` with: only the command (or group) named, from the module that owns it, so a
+    command does not pay for building every other command's parameters (typer converts each one at
+    start-up); the whole app for the root help, ``--version`` and unknown commands."""
     first = next((a for a in args if not a.startswith("-")), None)
     if first is None:
         return app
@@ -98,30 +101,24 @@ def app_for(args: list[str]) -> typer.Typer:
                           pretty_exceptions_enable=False, rich_markup_mode=None)
         mod.register(one)
         if first in _top_names(one):
+            one.registered_commands = [c for c in one.registered_commands if _command_name(c) == first]
+            one.registered_groups = [g for g in one.registered_groups if g.name == first]
             one.callback()(_root)
             return one
     return app
 
 
 def _click_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """(usage/parse errors, aborts) of click and of the click copy newer typer versions vendor."""
-    errors: list[type[BaseException]] = []
-    aborts: list[type[BaseException]] = []
-    try:  # older typer uses click itself
-        import click
-
-        errors.append(click.ClickException)
-        aborts.append(click.exceptions.Abort)
-    except ImportError:
-        pass
+    """(usage/parse errors, aborts) of the click copy newer typer versions vendor, or of click itself for an
+    older typer (click is not imported when typer has its own copy: about 10 ms of every command)."""
     try:
         from typer._click import exceptions as vendored  # typer >= 0.25 ships its own click
+    except ImportError:  # older typer uses click itself
+        import click
 
-        errors.append(vendored.ClickException)
-        aborts.extend(t for t in (getattr(vendored, "Abort", None),) if isinstance(t, type))
-    except ImportError:
-        pass
-    return tuple(errors), tuple(aborts)
+        return (click.ClickException,), (click.exceptions.Abort,)
+    aborts = tuple(t for t in (getattr(vendored, "Abort", None),) if isinstance(t, type))
+    return (vendored.ClickException,), aborts
 
 
 def _show_usage_error(exc: BaseException) -> None:
@@ -139,11 +136,17 @@ def _show_usage_error(exc: BaseException) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0/1/2, see radguard.cli.output)."""
+    from radguard.cli.coerce import install as install_plain_coercion
     from radguard.errors import RadguardError
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # what the root's eager --version prints, without building every command
+        print(f"radguard {__version__}")
+        return 0
     usage_errors, aborts = _click_error_types()
     interrupts: tuple[type[BaseException], ...] = (*aborts, KeyboardInterrupt)
-    command = typer.main.get_command(app_for(list(sys.argv[1:] if argv is None else argv)))
+    command = typer.main.get_command(app_for(args))
+    install_plain_coercion(command)  # no pydantic for plain values (issue 15)
     try:
         rv = command.main(args=argv, prog_name="radguard", standalone_mode=False)
     except RadguardError as exc:

@@ -59,9 +59,10 @@ def _finish(kind: str, outcome: Any, json_out: bool, sarif: Path | None, fail_on
             params: dict[str, Any]) -> int:
     from radguard.cli.output import finish, print_findings_table, stderr_console, stdout_console
 
-    err = stderr_console()
-    for e in outcome.errors:
-        err.print(f"[yellow]warning:[/] {e.get('file') or e.get('interface')}: {e['error']}")
+    if outcome.errors:  # rich is imported only when there is something to print (issue 15: start-up)
+        err = stderr_console()
+        for e in outcome.errors:
+            err.print(f"[yellow]warning:[/] {e.get('file') or e.get('interface')}: {e['error']}")
 
     def human() -> None:
         stats = outcome.stats

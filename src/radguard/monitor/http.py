@@ -19,13 +19,14 @@ import re
 from base64 import b64decode
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-import h11
 
 from radguard.monitor.conversation import INSPECT_MAX, Endpoints, Record, iso
 from radguard.phi import phi_hash
+
+if TYPE_CHECKING:  # h11 is imported by the parsers, only when a capture holds cleartext HTTP (start-up)
+    import h11
 
 #: ports where cleartext HTTP to a PACS/DICOMweb server is expected (Orthanc 8042, common 80/8080; 443 is TLS)
 DEFAULT_WEB_PORTS: frozenset[int] = frozenset({80, 8042, 8080})
@@ -139,6 +140,13 @@ def dicom_parts(body: bytes, content_type: str) -> list[bytes]:
     return []
 
 
+def _server_parser() -> h11.Connection:
+    """An h11 parser of a client's bytes (the server's role)."""
+    import h11
+
+    return h11.Connection(h11.SERVER)
+
+
 def _headers(event: h11.Request | h11.Response) -> dict[bytes, bytes]:
     return {k.lower(): v for k, v in event.headers}
 
@@ -160,7 +168,7 @@ class HttpConversation:
     emit: Callable[[Record], None]
     ts: float
     inspect: UploadInspector | None = None
-    _rq: h11.Connection = field(default_factory=lambda: h11.Connection(h11.SERVER))
+    _rq: h11.Connection = field(default_factory=_server_parser)
     _rs: h11.Connection | None = None
     _pending: list[_Exchange] = field(default_factory=list)
     _sending: _Exchange | None = None
@@ -168,6 +176,8 @@ class HttpConversation:
     _broken: bool = False
 
     def data(self, from_client: bool, data: bytes, ts: float) -> None:
+        import h11
+
         self.ts = ts
         if self._broken:
             return
@@ -187,6 +197,8 @@ class HttpConversation:
 
     def finish(self, ts: float) -> None:
         """The connection ended: a close-delimited response ends here; what is outstanding is emitted."""
+        import h11
+
         self.ts = ts
         if not self._broken and self._rs is not None:
             try:
@@ -202,6 +214,8 @@ class HttpConversation:
 
     # ------------------------------------------------------------------ requests
     def _client_events(self) -> None:
+        import h11
+
         while True:
             event = self._rq.next_event()
             if event is h11.NEED_DATA:
@@ -284,6 +298,8 @@ class HttpConversation:
 
     # ------------------------------------------------------------------ responses
     def _server_events(self) -> None:
+        import h11
+
         while self._pending:
             ex = self._pending[0]
             if self._rs is None:
@@ -302,6 +318,8 @@ class HttpConversation:
 
     def _response_events(self, ex: _Exchange) -> bool:
         """Parse the answer to ``ex``; True once it is complete (the next exchange may follow)."""
+        import h11
+
         assert self._rs is not None
         while True:
             event = self._rs.next_event()
