@@ -15,6 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from radguard.assess.results import DEFAULT_MAX_READ
 from radguard.dicom import events as ev
 from radguard.dicom import pdu
 from radguard.dicom.dimse import Command, encode_command
@@ -24,8 +25,6 @@ from radguard.errors import ProtocolError
 
 #: largest PDU the scanner accepts from a peer (PS3.8 §9.3.1 length field); larger → protocol error
 PDU_LENGTH_GUARD = 1 << 20
-#: default cap on the bytes read over one association
-DEFAULT_MAX_READ = 8 << 20
 #: the maximum PDU length radguard announces (PS3.8 Annex D.1)
 MAX_PDU_RECEIVE = 65536
 
