@@ -7,6 +7,7 @@ stack nor the TLS and web probes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,14 @@ class PortResult:
             "version": self.asset.version if self.asset else None,
             "findings": len(self.findings),
         }
+
+    def json_line(self) -> str:
+        """``json.dumps(self.to_dict())`` and a line feed; a port where nothing answered (most of a sweep)
+        without building the dict."""
+        if self.asset is None and self.service is None and not self.findings:
+            return f'{{"target": {json.dumps(self.target)}, "state": "{self.state.value}", "service": null, ' \
+                   '"product": null, "version": null, "findings": 0}\n'
+        return json.dumps(self.to_dict()) + "\n"
 
     def facts(self) -> int:
         """Number of facts reported for this port (benchmark: state + asset attributes + findings)."""
