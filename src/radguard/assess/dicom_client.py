@@ -83,7 +83,8 @@ class DicomClient:
 
     async def _flush(self, deadline: float) -> None:
         try:
-            await asyncio.wait_for(self.writer.drain(), max(0.01, deadline - time.monotonic()))
+            async with asyncio.timeout(max(0.01, deadline - time.monotonic())):  # no task per wait (wait_for)
+                await self.writer.drain()
         except TimeoutError:
             raise PeerError("timeout", "peer stopped reading (send timed out)") from None
         except (ConnectionError, OSError) as exc:
@@ -95,7 +96,8 @@ class DicomClient:
             if remaining <= 0:
                 raise PeerError("timeout", f"no complete answer within {self.timeout:g}s")
             try:
-                data = await asyncio.wait_for(self.reader.read(65536), remaining)
+                async with asyncio.timeout(remaining):
+                    data = await self.reader.read(65536)
             except TimeoutError:
                 raise PeerError("timeout", f"no complete answer within {self.timeout:g}s") from None
             except (ConnectionError, OSError) as exc:
@@ -229,5 +231,6 @@ class DicomClient:
             return
         self.writer.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self.writer.wait_closed()
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from radguard.assess import evaluate
 from radguard.assess.dicom_client import DicomClient, PeerError
-from radguard.assess.identify import FirstReply, ServiceKind, classify_first_bytes, open_stream
+from radguard.assess.identify import FirstReply, ServiceKind, classify_first_bytes, connect_tcp, open_stream, streams
 from radguard.assess.knowledge import Fingerprint
 from radguard.assess.probes.dicom_access import AccessReport, build_request, probe_access
 from radguard.assess.probes.dicom_services import ServicesReport, probe_services
@@ -45,9 +45,12 @@ class OpenPortProber:
             reader, writer, timeout=self.options.timeout, max_read=self.options.max_read))
 
     async def _connect(self, address: str, port: int, tls: bool) -> DicomClient:
-        ctx = client_context() if tls else None
+        """A fresh connection for another association (the cheap connect path of the sweep unless TLS)."""
         try:
-            reader, writer = await open_stream(address, port, self.options.timeout, ctx)
+            if tls:
+                reader, writer = await open_stream(address, port, self.options.timeout, client_context())
+            else:
+                reader, writer = await streams(await connect_tcp(address, port, self.options.timeout))
         except TimeoutError:
             raise PeerError("timeout", "connect timed out") from None
         except ssl.SSLError as exc:
