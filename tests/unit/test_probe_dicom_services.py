@@ -136,3 +136,51 @@ def test_synthetic_object_is_labelled_and_holds_no_patient() -> None:
     assert ds.PatientID == "RADGUARD-TEST-NOT-A-PATIENT" and ds.StudyDescription == TEST_OBJECT_LABEL
     assert (ds.Rows, ds.Columns, len(ds.PixelData)) == (8, 8, 64)
     assert fresh_uid() != fresh_uid()
+
+
+def _probes_with_reconnect(script: Script) -> tuple[dict[str, str], int]:
+    """probe_services with a reconnect that associates again (as the scanner's does); (verdicts, reconnects)."""
+    import asyncio
+
+    from radguard.assess.dicom_client import DicomClient
+    from radguard.assess.probes.dicom_access import build_request, probe_access
+    from radguard.assess.probes.dicom_services import probe_services
+
+    reconnects = 0
+
+    async def go() -> dict[str, str]:
+        nonlocal reconnects
+        server = await asyncio.start_server(script.handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+
+        async def connect() -> DicomClient:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            return DicomClient(r, w, timeout=2.0)
+
+        async def reconnect() -> DicomClient | None:
+            nonlocal reconnects
+            reconnects += 1
+            fresh = await connect()
+            await fresh.associate(build_request("ANY", "RG"))
+            return fresh
+
+        async with server:
+            access = await probe_access(connect)
+            assert access.client is not None
+            services = await probe_services(access.client, access, intrusive=False, reconnect=reconnect)
+            return {k: v["verdict"] for k, v in services.to_dict().items()}
+
+    return asyncio.run(go()), reconnects
+
+
+def test_an_abort_reconnects_only_when_a_later_probe_needs_an_association() -> None:
+    """After an A-ABORT the next offered probe runs on a fresh association; after the last one, or when the
+    rest is not offered, no association is opened just to be released (it would add nothing)."""
+    assert _probes_with_reconnect(archive(abort_on=CommandField.C_FIND_RQ)) == (
+        {"echo": "open", "query": "refused", "move": "open", "get": "open"}, 1)
+    assert _probes_with_reconnect(archive(abort_on=CommandField.C_GET_RQ)) == (
+        {"echo": "open", "query": "open", "move": "open", "get": "refused"}, 0)
+    find_only = archive(abort_on=CommandField.C_FIND_RQ)
+    find_only.offers = frozenset({uids.VERIFICATION, uids.STUDY_ROOT_QR_FIND})
+    assert _probes_with_reconnect(find_only) == (
+        {"echo": "open", "query": "refused", "move": "not-offered", "get": "not-offered"}, 0)
