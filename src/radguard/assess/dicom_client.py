@@ -74,12 +74,14 @@ class DicomClient:
         self.first_bytes = b""
 
     # ------------------------------------------------------------- plumbing
-    def _write(self, message: pdu.PDU) -> None:
+    def _encode(self, message: pdu.PDU) -> bytes:
         try:
-            data = self.ul.send(message)
+            return self.ul.send(message)
         except ProtocolError as exc:
             raise PeerError("protocol-violation", str(exc)) from None
-        self.writer.write(data)
+
+    def _write(self, message: pdu.PDU) -> None:
+        self.writer.write(self._encode(message))
 
     async def _flush(self, deadline: float) -> None:
         try:
@@ -147,7 +149,10 @@ class DicomClient:
         return self._message_id
 
     def _send_message(self, context_id: int, command: Command, dataset: bytes | None) -> None:
+        """The command and data set P-DATA-TF PDUs of one message, handed to the socket in one write (one
+        segment and one wake-up of the peer where it fits, instead of one per PDU)."""
         size = 16378 if self.peer_max_pdu == 0 else max(64, self.peer_max_pdu - 6)
+        out: list[bytes] = []
         for is_command, data in ((True, encode_command(command)), (False, dataset)):
             if data is None:
                 continue
@@ -156,9 +161,10 @@ class DicomClient:
             while True:
                 chunk = bytes(view[pos : pos + size])
                 pos += size
-                self._write(pdu.PDataTF([pdu.PDV(context_id, is_command, pos >= len(data), chunk)]))
+                out.append(self._encode(pdu.PDataTF([pdu.PDV(context_id, is_command, pos >= len(data), chunk)])))
                 if pos >= len(data):
                     break
+        self.writer.write(b"".join(out))
 
     async def request(
         self,
