@@ -151,3 +151,34 @@ def test_a_port_line_is_the_json_of_its_dict() -> None:
     for p in ports:
         assert p.json_line() == json.dumps(p.to_dict()) + "\n"
         assert json.loads(p.json_line()) == p.to_dict()
+
+
+def test_no_socket_to_be_had_is_a_filtered_port_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of file descriptors (EMFILE) for some connects: those ports end filtered, the others are scanned,
+    every permit comes back."""
+    import errno
+    import types
+
+    from radguard.assess import scanner as scanner_module
+
+    calls = 0
+
+    def flaky(*args: object, **kwargs: object) -> socket.socket:
+        nonlocal calls
+        calls += 1
+        if calls % 2 == 0:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return socket.socket(*args, **kwargs)  # type: ignore[arg-type]
+
+    shim = types.SimpleNamespace(**{k: getattr(socket, k) for k in dir(socket) if not k.startswith("__")})
+    shim.socket = flaky
+    monkeypatch.setattr(scanner_module, "socket", shim)
+    ports = [_closed_port() for _ in range(6)]
+
+    async def go() -> tuple[list[PortState], int]:
+        scanner = Scanner(ScanOptions(ports=ports, timeout=1.0, per_host=3, concurrency=4))
+        [host] = [h async for h in scanner.run(["127.0.0.1"])]
+        return [p.state for p in host.ports], scanner._global._value
+
+    states, permits = asyncio.run(asyncio.wait_for(go(), 10))
+    assert states == [PortState.CLOSED, PortState.FILTERED] * 3 and permits == 4

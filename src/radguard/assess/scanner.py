@@ -138,9 +138,10 @@ class Scanner:
 class _Batch:
     """Connects started together: one deadline timer for all of them."""
 
-    __slots__ = ("left", "timer")
+    __slots__ = ("fds", "left", "timer")
 
     def __init__(self) -> None:
+        self.fds: list[int] = []
         self.left = 0
         self.timer: asyncio.TimerHandle | None = None
 
@@ -189,27 +190,27 @@ class _HostSweep:
     # ------------------------------------------------------------ connects
     def _start(self, indices: range) -> None:
         self.free -= len(indices)
-        pending: list[int] = []
         batch = _Batch()
         for index in indices:
-            sock = socket.socket(self.family, socket.SOCK_STREAM)
+            sock: socket.socket | None = None
             try:
+                sock = socket.socket(self.family, socket.SOCK_STREAM)
                 sock.setblocking(False)
                 err = sock.connect_ex((self.address, self.ports[index]))
                 if err in identify.IN_PROGRESS and (now := identify.connect_outcome(sock)) is not None:
                     err = now  # settled already (loopback): no selector registration, no timer
-            except OSError as exc:
+            except OSError as exc:  # no socket to be had (EMFILE ...) or a connect that failed at once
                 err = exc.errno or errno.EINVAL
-            if err in identify.IN_PROGRESS:
+            if sock is not None and err in identify.IN_PROGRESS:
                 fd = sock.fileno()
                 self.connecting[fd] = (index, sock, batch)
                 self.loop.add_writer(fd, self._writable, fd)
-                pending.append(fd)
+                batch.fds.append(fd)
             else:
                 self._settled(index, sock, err)
-        if pending:
-            batch.left = len(pending)
-            batch.timer = self.loop.call_later(self.scanner.options.timeout, self._expired, pending)
+        if batch.fds:
+            batch.left = len(batch.fds)
+            batch.timer = self.loop.call_later(self.scanner.options.timeout, self._expired, batch)
 
     def _writable(self, fd: int) -> None:
         index, sock, batch = self.connecting.pop(fd)
@@ -217,24 +218,30 @@ class _HostSweep:
         batch.left -= 1
         if batch.left == 0 and batch.timer is not None:
             batch.timer.cancel()
-        self._settled(index, sock, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+        try:
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        except OSError as exc:
+            err = exc.errno or errno.EINVAL
+        self._settled(index, sock, err)
 
-    def _expired(self, fds: list[int]) -> None:
-        for fd in fds:
-            entry = self.connecting.pop(fd, None)
-            if entry is not None:
+    def _expired(self, batch: _Batch) -> None:
+        for fd in batch.fds:
+            entry = self.connecting.get(fd)
+            if entry is not None and entry[2] is batch:  # (a number freed by a settled socket may be reused)
+                del self.connecting[fd]
                 self.loop.remove_writer(fd)
                 self._settled(entry[0], entry[1], errno.ETIMEDOUT)
 
-    def _settled(self, index: int, sock: socket.socket, err: int) -> None:
+    def _settled(self, index: int, sock: socket.socket | None, err: int) -> None:
         """A connect ended: refused → closed, no answer or another error → filtered, else probe the port."""
         port = self.ports[index]
-        if err == 0:
+        if err == 0 and sock is not None:
             task = self.loop.create_task(self.scanner._open_port(self.host, self.address, port, sock))
             self.tasks.add(task)
             task.add_done_callback(lambda t: self._probed(index, t))
             return
-        sock.close()
+        if sock is not None:
+            sock.close()
         state = PortState.CLOSED if err == errno.ECONNREFUSED else PortState.FILTERED
         self.results[index] = PortResult(host=self.host, port=port, state=state)
         self._release()
