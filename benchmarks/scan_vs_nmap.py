@@ -37,6 +37,12 @@ RADGUARD = [str(ROOT / ".venv" / "bin" / "radguard")]
 
 def timed(cmd: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, str, int]:
     """Run ``cmd``; (wall seconds, stdout, peak RSS in KiB of that process)."""
+    wall, out, rss, _ = timed_cpu(cmd, extra_env)
+    return wall, out, rss
+
+
+def timed_cpu(cmd: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, str, int, float]:
+    """Run ``cmd``; (wall seconds, stdout, peak RSS in KiB, CPU seconds user+system of that process)."""
     env = {**os.environ, "TCP_NODELAY": "1", **(extra_env or {})}
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
@@ -45,7 +51,7 @@ def timed(cmd: list[str], extra_env: dict[str, str] | None = None) -> tuple[floa
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        return wall, out.read().decode(), int(usage.ru_maxrss)
+        return wall, out.read().decode(), int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
 
 
 def nmap_facts(xml: str) -> dict[int, int]:
@@ -142,18 +148,21 @@ def open_sweep(runs: int, before: str, tmp: Path) -> None:
         if before:
             cmds["radguard (before)"] = (cmds["radguard"][0], {"PYTHONPATH": before})
         times: dict[str, list[float]] = {k: [] for k in cmds}
+        cpu: dict[str, list[float]] = {k: [] for k in cmds}
         docs: dict[str, dict[str, object]] = {}
         for _ in range(runs):  # interleaved
             for name, (cmd, env) in cmds.items():
-                t, out, _ = timed(cmd, env)
+                t, out, _, c = timed_cpu(cmd, env)
                 times[name].append(t)
+                cpu[name].append(c)
                 if name.startswith("radguard"):
                     docs[name] = json.loads(out)
         med = {k: statistics.median(v) for k, v in times.items()}
         print(f"{hosts} x {len(open_ports)} open + 24 closed ports, {runs} interleaved runs, "
               f"load average {os.getloadavg()[0]:.2f}")
         for name in cmds:
-            print(f"  {name:18} median {med[name]:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in times[name])})")
+            print(f"  {name:18} median {med[name]:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in times[name])}); "
+                  f"CPU median {statistics.median(cpu[name]):.3f}s")
         print(f"  ratio radguard/nmap = {med['radguard'] / med['nmap']:.2f} (goal <= 0.5)")
         if before:
             same = all(_digest(docs[name]) == _digest(docs["radguard"]) for name in docs)
@@ -214,10 +223,12 @@ def sweeps(runs: int, before: str) -> None:
         if before:
             cmds["radguard (before)"] = (cmds["radguard"][0], {"PYTHONPATH": before})
         times: dict[str, list[float]] = {k: [] for k in cmds}
+        cpu: dict[str, list[float]] = {k: [] for k in cmds}
         for _ in range(runs):  # interleaved
             for name, (cmd, env) in cmds.items():
-                t, out, _ = timed(cmd, env)
+                t, out, _, c = timed_cpu(cmd, env)
                 times[name].append(t)
+                cpu[name].append(c)
                 if name.startswith("radguard") and json.loads(out)["summary"]["open"] != 0:
                     sys.exit(f"an open port in {net}: pick other ports")
         med = {k: statistics.median(v) for k, v in times.items()}
@@ -225,7 +236,8 @@ def sweeps(runs: int, before: str) -> None:
         print(f"{net} x 3 closed ports ({2 ** (32 - pairs) * 3} pairs), {runs} interleaved runs, "
               f"load average {os.getloadavg()[0]:.2f}")
         for name in cmds:
-            print(f"  {name:18} median {med[name]:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in times[name])})")
+            print(f"  {name:18} median {med[name]:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in times[name])}); "
+                  f"CPU median {statistics.median(cpu[name]):.3f}s")
         print(f"  ratio radguard/nmap = {med['radguard'] / med['nmap']:.2f} (goal <= 1.0)")
         if before:
             print(f"  ratio radguard after/before = {med['radguard'] / med['radguard (before)']:.2f}; before/nmap = "
