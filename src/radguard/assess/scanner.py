@@ -111,8 +111,7 @@ class Scanner:
 
     # ------------------------------------------------------------ per port
     async def _open_port(self, host: str, address: str, port: int, sock: socket.socket) -> PortResult:
-        """Probe a port whose connect succeeded, on that connection (``sock`` is the caller's to count, ours
-        to close).
+        """Probe a port whose connect succeeded, on that connection (``sock``: from here on, ours to close).
 
         (The permit taken for the connect is held until the probes are done: a connection opened and then
         left idle while waiting for a permit blocks single-threaded SCPs such as DCMTK storescp for everyone.)
