@@ -37,6 +37,12 @@ RADGUARD = [str(ROOT / ".venv" / "bin" / "radguard")]
 
 def timed(cmd: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, str, int]:
     """Run ``cmd``; (wall seconds, stdout, peak RSS in KiB of that process)."""
+    wall, out, rss, _ = timed_cpu(cmd, extra_env)
+    return wall, out, rss
+
+
+def timed_cpu(cmd: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, str, int, float]:
+    """Run ``cmd``; (wall seconds, stdout, peak RSS in KiB, CPU seconds user+system of that process)."""
     env = {**os.environ, "TCP_NODELAY": "1", **(extra_env or {})}
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
@@ -45,7 +51,7 @@ def timed(cmd: list[str], extra_env: dict[str, str] | None = None) -> tuple[floa
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        return wall, out.read().decode(), int(usage.ru_maxrss)
+        return wall, out.read().decode(), int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
 
 
 def nmap_facts(xml: str) -> dict[int, int]:
@@ -126,6 +132,58 @@ def compare(runs: int, n_closed: int, tmp: Path, hosts: str) -> None:
         orthanc.stop()
 
 
+def open_sweep(runs: int, before: str, tmp: Path) -> None:
+    """The /27 with open DICOM peers (3 storescp, dcmqrscp, Orthanc DICOM+HTTP on every 127.0.0.x) plus 24 closed
+    ports, radguard vs nmap (and radguard from ``before`` when given), interleaved: goal ratio <= 0.5."""
+    peers: list[Peer] = [start_storescp(tmp, ae=f"SCP{i}") for i in range(3)]
+    peers.append(start_dcmqrscp(tmp, peers={"KNOWNSCU": ("127.0.0.1", 1)}))
+    orthanc = start_orthanc(tmp)
+    try:
+        open_ports = [p.port for p in peers] + [orthanc.dicom_port, orthanc.http_port]
+        ports = open_ports + [free_port() for _ in range(24)]
+        spec, hosts = ",".join(map(str, ports)), "127.0.0.1-30"
+        cmds: dict[str, tuple[list[str], dict[str, str]]] = {
+            "radguard": ([*RADGUARD, "scan", hosts, "--ports", spec, "--json", "--no-store"], {}),
+            "nmap": (["nmap", "-n", "-Pn", "-p", spec, "--script", "+dicom-ping", "-oX", "-", hosts], {})}
+        if before:
+            cmds["radguard (before)"] = (cmds["radguard"][0], {"PYTHONPATH": before})
+        times: dict[str, list[float]] = {k: [] for k in cmds}
+        cpu: dict[str, list[float]] = {k: [] for k in cmds}
+        docs: dict[str, dict[str, object]] = {}
+        for _ in range(runs):  # interleaved
+            for name, (cmd, env) in cmds.items():
+                t, out, _, c = timed_cpu(cmd, env)
+                times[name].append(t)
+                cpu[name].append(c)
+                if name.startswith("radguard"):
+                    docs[name] = json.loads(out)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"{hosts} x {len(open_ports)} open + 24 closed ports, {runs} interleaved runs, "
+              f"load average {os.getloadavg()[0]:.2f}")
+        for name in cmds:
+            print(f"  {name:18} median {med[name]:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in times[name])}); "
+                  f"CPU median {statistics.median(cpu[name]):.3f}s")
+        print(f"  ratio radguard/nmap = {med['radguard'] / med['nmap']:.2f} (goal <= 0.5)")
+        if before:
+            same = all(_digest(docs[name]) == _digest(docs["radguard"]) for name in docs)
+            print(f"  ratio radguard after/before = {med['radguard'] / med['radguard (before)']:.2f}; before/nmap = "
+                  f"{med['radguard (before)'] / med['nmap']:.2f}; same assets, findings and errors: {same}")
+    finally:
+        for p in peers:
+            p.stop()
+        orthanc.stop()
+
+
+def _digest(doc: dict[str, object]) -> tuple[object, ...]:
+    """What a scan found, comparable across runs (order-free)."""
+    def key(item: object) -> str:
+        return json.dumps(item, sort_keys=True)
+
+    return (doc["summary"]["open"],  # type: ignore[index]
+            sorted(map(key, doc["ports"])), sorted(map(key, doc["assets"])),  # type: ignore[call-overload]
+            sorted(map(key, doc["findings"])), sorted(map(key, doc["errors"])))  # type: ignore[call-overload]
+
+
 def scale(pairs: int, tmp: Path) -> None:
     """Peak RSS at pairs/10 and at pairs target:port pairs over 127.0.0.x (4 ports per host, one a DICOM SCP
     listening on every loopback address, the others closed)."""
@@ -165,10 +223,12 @@ def sweeps(runs: int, before: str) -> None:
         if before:
             cmds["radguard (before)"] = (cmds["radguard"][0], {"PYTHONPATH": before})
         times: dict[str, list[float]] = {k: [] for k in cmds}
+        cpu: dict[str, list[float]] = {k: [] for k in cmds}
         for _ in range(runs):  # interleaved
             for name, (cmd, env) in cmds.items():
-                t, out, _ = timed(cmd, env)
+                t, out, _, c = timed_cpu(cmd, env)
                 times[name].append(t)
+                cpu[name].append(c)
                 if name.startswith("radguard") and json.loads(out)["summary"]["open"] != 0:
                     sys.exit(f"an open port in {net}: pick other ports")
         med = {k: statistics.median(v) for k, v in times.items()}
@@ -176,7 +236,8 @@ def sweeps(runs: int, before: str) -> None:
         print(f"{net} x 3 closed ports ({2 ** (32 - pairs) * 3} pairs), {runs} interleaved runs, "
               f"load average {os.getloadavg()[0]:.2f}")
         for name in cmds:
-            print(f"  {name:18} median {med[name]:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in times[name])})")
+            print(f"  {name:18} median {med[name]:.3f}s  (runs: {', '.join(f'{t:.3f}' for t in times[name])}); "
+                  f"CPU median {statistics.median(cpu[name]):.3f}s")
         print(f"  ratio radguard/nmap = {med['radguard'] / med['nmap']:.2f} (goal <= 1.0)")
         if before:
             print(f"  ratio radguard after/before = {med['radguard'] / med['radguard (before)']:.2f}; before/nmap = "
@@ -187,10 +248,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 run, fewer closed ports, 1,000 pairs at scale")
     ap.add_argument("--sweeps", action="store_true", help="only the closed-port sweeps (/24 and /22 x 3 ports)")
+    ap.add_argument("--open", action="store_true", help="only the /27 with open DICOM peers (goal ratio <= 0.5)")
     ap.add_argument("--before", default="", help="also run the sweeps with this src directory (PYTHONPATH)")
     args = ap.parse_args()
-    if args.sweeps:
-        sweeps(3 if args.quick else 5, args.before)
+    if args.sweeps or args.open:
+        if args.open:
+            with tempfile.TemporaryDirectory(prefix="rg-bench-") as d:
+                open_sweep(3 if args.quick else 5, args.before, Path(d))
+        if args.sweeps:
+            sweeps(3 if args.quick else 5, args.before)
         return 0
     runs, n_closed, pairs = (1, 6, 1000) if args.quick else (5, 24, 4000)
     with tempfile.TemporaryDirectory(prefix="rg-bench-") as d:

@@ -91,3 +91,21 @@ def test_any_other_reject_ends_the_guessing() -> None:
     report, _ = run_probes(Script(decide=lambda called, calling: RejectReason.NO_REASON))
     assert [a.outcome for a in report.attempts] == ["rejected"]
     assert report.attempts[0].detail == {"result": 1, "source": 1, "reason": "no-reason"}
+
+
+def test_the_request_encodes_as_a_plain_a_associate_rq() -> None:
+    """The probes' request reuses its encoded context items: the bytes are those of a plain AssociateRequest
+    with the same fields, whatever the titles, and decode back to the same proposal."""
+    import dataclasses
+
+    from radguard.dicom.pdu import AssociateRequest, decode_pdu
+
+    for called, calling in (("PACS", "RGSCAN"), (random_ae(), random_ae()), ("A", "B")):
+        rq = build_request(called, calling)
+        plain = AssociateRequest(**{f.name: getattr(rq, f.name) for f in dataclasses.fields(AssociateRequest)})
+        assert rq.encode() == plain.encode()
+        wire = rq.encode()
+        back = decode_pdu(wire[0], wire[6:])
+        assert isinstance(back, AssociateRequest) and back.called_ae == called and back.calling_ae == calling
+        assert [(c.id, c.abstract_syntax, c.transfer_syntaxes) for c in back.contexts] == [
+            (c.id, c.abstract_syntax, c.transfer_syntaxes) for c in rq.contexts]

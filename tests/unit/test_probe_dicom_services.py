@@ -136,3 +136,100 @@ def test_synthetic_object_is_labelled_and_holds_no_patient() -> None:
     assert ds.PatientID == "RADGUARD-TEST-NOT-A-PATIENT" and ds.StudyDescription == TEST_OBJECT_LABEL
     assert (ds.Rows, ds.Columns, len(ds.PixelData)) == (8, 8, 64)
     assert fresh_uid() != fresh_uid()
+
+
+def _probes_with_reconnect(script: Script) -> tuple[dict[str, str], int]:
+    """probe_services with a reconnect that associates again (as the scanner's does); (verdicts, reconnects)."""
+    import asyncio
+
+    from radguard.assess.dicom_client import DicomClient
+    from radguard.assess.probes.dicom_access import build_request, probe_access
+    from radguard.assess.probes.dicom_services import probe_services
+
+    reconnects = 0
+
+    async def go() -> dict[str, str]:
+        nonlocal reconnects
+        server = await asyncio.start_server(script.handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+
+        async def connect() -> DicomClient:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            return DicomClient(r, w, timeout=2.0)
+
+        async def reconnect() -> DicomClient | None:
+            nonlocal reconnects
+            reconnects += 1
+            fresh = await connect()
+            await fresh.associate(build_request("ANY", "RG"))
+            return fresh
+
+        async with server:
+            access = await probe_access(connect)
+            assert access.client is not None
+            services = await probe_services(access.client, access, intrusive=False, reconnect=reconnect)
+            return {k: v["verdict"] for k, v in services.to_dict().items()}
+
+    return asyncio.run(go()), reconnects
+
+
+def test_an_abort_reconnects_only_when_a_later_probe_needs_an_association() -> None:
+    """After an A-ABORT the next offered probe runs on a fresh association; after the last one, or when the
+    rest is not offered, no association is opened just to be released (it would add nothing)."""
+    assert _probes_with_reconnect(archive(abort_on=CommandField.C_FIND_RQ)) == (
+        {"echo": "open", "query": "refused", "move": "open", "get": "open"}, 1)
+    assert _probes_with_reconnect(archive(abort_on=CommandField.C_GET_RQ)) == (
+        {"echo": "open", "query": "open", "move": "open", "get": "refused"}, 0)
+    find_only = archive(abort_on=CommandField.C_FIND_RQ)
+    find_only.offers = frozenset({uids.VERIFICATION, uids.STUDY_ROOT_QR_FIND})
+    assert _probes_with_reconnect(find_only) == (
+        {"echo": "open", "query": "refused", "move": "not-offered", "get": "not-offered"}, 0)
+
+
+def test_a_message_goes_out_in_one_write() -> None:
+    """The command and data set PDUs of a C-FIND leave in one socket write (one wake-up of the peer), and the
+    peer reads them as the two P-DATA-TF PDUs they are."""
+    import asyncio
+
+    from radguard.assess.dicom_client import DicomClient
+    from radguard.assess.probes.dicom_access import probe_access
+    from radguard.dicom.dimse import c_find_rq
+
+    script = archive()
+
+    ident = encode_identifier({"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}, None)
+
+    async def go() -> tuple[list[bytes], int | None]:
+        server = await asyncio.start_server(script.handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+
+        async def connect() -> DicomClient:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            return DicomClient(r, w, timeout=2.0)
+
+        async with server:
+            access = await probe_access(connect)
+            client = access.client
+            assert client is not None
+            writes: list[bytes] = []
+            real = client.writer.write
+
+            def write(data: bytes) -> None:
+                writes.append(bytes(data))
+                real(data)
+
+            client.writer.write = write  # type: ignore[method-assign]
+            ctx = access.context_ids[uids.STUDY_ROOT_QR_FIND]
+            rsp = await client.request(ctx, c_find_rq(client.next_message_id(), uids.STUDY_ROOT_QR_FIND), ident)
+            await client.release()
+            await client.close()
+            return writes, rsp.status
+
+    writes, status = asyncio.run(go())
+    assert status == Status.SUCCESS
+    assert len(writes[0]) > len(writes[-1]) and writes[0][0] == 0x04  # the C-FIND: one write, P-DATA-TF PDUs
+    first_len = int.from_bytes(writes[0][2:6], "big")
+    assert writes[0][6 + first_len] == 0x04  # a second P-DATA-TF (the identifier) follows in the same write
+    assert len(writes) == 2  # the C-FIND, then the A-RELEASE-RQ
+    assert [m.command.command_field for m in script.requests] == [CommandField.C_FIND_RQ]
+    assert script.requests[0].dataset == ident

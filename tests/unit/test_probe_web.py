@@ -120,3 +120,51 @@ def test_no_http_is_an_error() -> None:
 
     answers, report = asyncio.run(go())
     assert not answers and report.error is not None and report.error.startswith("HTTP request failed")
+
+
+def _persistent(routes: Routes, *, close_after: int | None = None) -> tuple[WebReport, int, list[str]]:
+    """probe_web against a server keeping connections open (HTTP/1.1 persistence) that, with ``close_after``,
+    hangs up silently after that many responses on a connection; (report, connections, requests seen)."""
+    connections = 0
+    seen: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        served = 0
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                path = head.decode("latin-1").split(" ")[1]
+                seen.append(path)
+                status, headers, body = routes.get(path, (404, {}, b"not found"))  # type: ignore[misc]
+                lines = [f"HTTP/1.1 {status} X", "Server: kept", *(f"{k}: {v}" for k, v in headers.items()),
+                         f"Content-Length: {len(body)}"]
+                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+                await writer.drain()
+                served += 1
+                if close_after is not None and served >= close_after:
+                    break
+        except asyncio.IncompleteReadError:
+            pass
+        writer.close()
+
+    async def go() -> WebReport:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await probe_web("127.0.0.1", port, "http", timeout=2.0, intrusive=False)
+
+    report = asyncio.run(go())
+    return report, connections, seen
+
+
+def test_the_paths_share_one_kept_connection() -> None:
+    routes: Routes = {"/system": (200, JSON, ORTHANC_SYSTEM), "/studies": (200, JSON, b'["a"]')}
+    report, connections, seen = _persistent(routes)
+    assert connections == 1 and seen == ["/system", "/studies", "/dicom-web/studies"]
+    assert report.status == {"/system": 200, "/studies": 200, "/dicom-web/studies": 404}
+    assert report.open_paths["/studies"] == {"status": 200, "studies": 1} and report.dicom_port == 4242
+    # a server that drops a kept connection: the request goes again on a fresh one, the report is the same
+    dropped, connections, seen = _persistent(routes, close_after=1)
+    assert connections == 3 and seen == ["/system", "/studies", "/dicom-web/studies"]
+    assert (dropped.status, dropped.open_paths) == (report.status, report.open_paths)

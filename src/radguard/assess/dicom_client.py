@@ -15,6 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from radguard.assess.results import DEFAULT_MAX_READ
 from radguard.dicom import events as ev
 from radguard.dicom import pdu
 from radguard.dicom.dimse import Command, encode_command
@@ -24,8 +25,6 @@ from radguard.errors import ProtocolError
 
 #: largest PDU the scanner accepts from a peer (PS3.8 §9.3.1 length field); larger → protocol error
 PDU_LENGTH_GUARD = 1 << 20
-#: default cap on the bytes read over one association
-DEFAULT_MAX_READ = 8 << 20
 #: the maximum PDU length radguard announces (PS3.8 Annex D.1)
 MAX_PDU_RECEIVE = 65536
 
@@ -75,16 +74,19 @@ class DicomClient:
         self.first_bytes = b""
 
     # ------------------------------------------------------------- plumbing
-    def _write(self, message: pdu.PDU) -> None:
+    def _encode(self, message: pdu.PDU) -> bytes:
         try:
-            data = self.ul.send(message)
+            return self.ul.send(message)
         except ProtocolError as exc:
             raise PeerError("protocol-violation", str(exc)) from None
-        self.writer.write(data)
+
+    def _write(self, message: pdu.PDU) -> None:
+        self.writer.write(self._encode(message))
 
     async def _flush(self, deadline: float) -> None:
         try:
-            await asyncio.wait_for(self.writer.drain(), max(0.01, deadline - time.monotonic()))
+            async with asyncio.timeout(max(0.01, deadline - time.monotonic())):  # no task per wait (wait_for)
+                await self.writer.drain()
         except TimeoutError:
             raise PeerError("timeout", "peer stopped reading (send timed out)") from None
         except (ConnectionError, OSError) as exc:
@@ -96,7 +98,8 @@ class DicomClient:
             if remaining <= 0:
                 raise PeerError("timeout", f"no complete answer within {self.timeout:g}s")
             try:
-                data = await asyncio.wait_for(self.reader.read(65536), remaining)
+                async with asyncio.timeout(remaining):
+                    data = await self.reader.read(65536)
             except TimeoutError:
                 raise PeerError("timeout", f"no complete answer within {self.timeout:g}s") from None
             except (ConnectionError, OSError) as exc:
@@ -146,7 +149,10 @@ class DicomClient:
         return self._message_id
 
     def _send_message(self, context_id: int, command: Command, dataset: bytes | None) -> None:
+        """The command and data set P-DATA-TF PDUs of one message, handed to the socket in one write (one
+        segment and one wake-up of the peer where it fits, instead of one per PDU)."""
         size = 16378 if self.peer_max_pdu == 0 else max(64, self.peer_max_pdu - 6)
+        out: list[bytes] = []
         for is_command, data in ((True, encode_command(command)), (False, dataset)):
             if data is None:
                 continue
@@ -155,9 +161,10 @@ class DicomClient:
             while True:
                 chunk = bytes(view[pos : pos + size])
                 pos += size
-                self._write(pdu.PDataTF([pdu.PDV(context_id, is_command, pos >= len(data), chunk)]))
+                out.append(self._encode(pdu.PDataTF([pdu.PDV(context_id, is_command, pos >= len(data), chunk)])))
                 if pos >= len(data):
                     break
+        self.writer.write(b"".join(out))
 
     async def request(
         self,
@@ -230,5 +237,6 @@ class DicomClient:
             return
         self.writer.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self.writer.wait_closed()
 

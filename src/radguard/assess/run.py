@@ -33,9 +33,13 @@ class _Spool:
         self.count = 0
 
     def add(self, item: Any) -> None:
-        self.file.write(json.dumps(item, default=str))
-        self.file.write("\n")
+        self.file.write(json.dumps(item, default=str) + "\n")
         self.count += 1
+
+    def add_lines(self, lines: list[str]) -> None:
+        """Add items already encoded, one JSON text per line (each ending in a line feed)."""
+        self.file.write("".join(lines))
+        self.count += len(lines)
 
     def items(self) -> Iterator[Any]:
         self.file.seek(0)
@@ -78,11 +82,9 @@ class ScanOutcome:
     elapsed: float = 0.0
 
     def add(self, host: HostResult) -> None:
-        for p in host.ports:
-            self.ports_scanned += 1
-            if p.state.value == "open":
-                self.open_ports += 1
-            self.ports.add(p.to_dict())
+        self.ports_scanned += len(host.ports)
+        self.open_ports += sum(1 for p in host.ports if p.state.value == "open")
+        self.ports.add_lines([p.json_line() for p in host.ports])
         for a in host.assets:
             self.assets.add(a.to_dict())
         for f in host.findings:

@@ -1,118 +1,45 @@
-"""The scan engine: asyncio discovery with bounded concurrency, probing, per-host merging.
+"""The scan engine: a non-blocking connect sweep with bounded concurrency, then probes of the open ports.
 
 Concurrency model: at most ``concurrency`` connections in flight overall and at most
 ``per_host`` per host (gentle on a production PACS); every connect and every exchange has a
 deadline (``timeout``); hosts are pulled lazily from the target list and results are yielded
 host by host, so memory stays flat however many targets are scanned.
 
-Per open port: identification + DICOM access probe (:mod:`radguard.assess.identify`,
-:mod:`radguard.assess.probes.dicom_access`), then DICOM service probes, TLS checks or web
-probes as the service requires. A peer that misbehaves (aborts, garbage, slow drip, huge PDU
-lengths, silence) ends as a per-target error entry, never as an exception.
+A host's ports are connected in batches of bare non-blocking sockets (``connect_ex``, one writer
+callback per socket, one deadline timer per batch), driven by callbacks rather than a task per
+port: a refused port (most of a sweep) costs a socket, one ``connect`` and one wake-up of the loop.
+A port that accepts becomes a task that probes it on that same connection
+(:class:`radguard.assess.openport.OpenPortProber`, imported when the first port answers) and holds
+its permits until its probes are done.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
-import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
-from radguard.assess import evaluate, identify
-from radguard.assess.dicom_client import DEFAULT_MAX_READ, DicomClient, PeerError
-from radguard.assess.identify import FirstReply, PortState, ServiceKind, classify_first_bytes, open_stream
-from radguard.assess.knowledge import Fingerprint
-from radguard.assess.probes.dicom_access import AccessReport, build_request, probe_access
-from radguard.assess.probes.dicom_services import ServicesReport, probe_services
-from radguard.assess.probes.tls import TlsReport, assess_tls, client_context
-from radguard.assess.probes.web import WebReport, http_answers, probe_web
-from radguard.assess.targets import format_target
-from radguard.dicom.pdu import AssociateAccept
-from radguard.models import Asset, Finding
+from radguard.assess import identify
+from radguard.assess.identify import PortState
+from radguard.assess.results import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_READ,
+    DEFAULT_PER_HOST,
+    DEFAULT_TIMEOUT,
+    HostResult,
+    PortResult,
+    ScanOptions,
+    error_entry,
+)
 
-DEFAULT_CONCURRENCY = 64
-DEFAULT_PER_HOST = 4
-DEFAULT_TIMEOUT = 3.0
-#: if a port has not answered the A-ASSOCIATE-RQ within this many seconds, a TLS handshake / HTTP GET on a
-#: second connection runs alongside (HTTP servers that wait for a line end never answer binary input)
-IDENTIFY_WINDOW = 1.0
+if TYPE_CHECKING:
+    from radguard.assess.openport import OpenPortProber
 
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ScanOptions:
-    """Tunables of one scan (documented CLI defaults)."""
-
-    ports: Sequence[int]
-    concurrency: int = DEFAULT_CONCURRENCY
-    per_host: int = DEFAULT_PER_HOST
-    timeout: float = DEFAULT_TIMEOUT
-    intrusive: bool = False
-    calling_ae: str | None = None
-    called_aes: tuple[str, ...] = ()
-    max_read: int = DEFAULT_MAX_READ
-
-
-@dataclass(kw_only=True)
-class PortResult:
-    host: str
-    port: int
-    state: PortState
-    service: ServiceKind | None = None
-    asset: Asset | None = None
-    findings: list[Finding] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    # merge inputs (not serialised)
-    fingerprint: Fingerprint | None = None
-    web: WebReport | None = None
-
-    @property
-    def target(self) -> str:
-        return format_target(self.host, self.port)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "state": self.state.value,
-            "service": self.service.value if self.service else None,
-            "product": self.asset.product if self.asset else None,
-            "version": self.asset.version if self.asset else None,
-            "findings": len(self.findings),
-        }
-
-    def facts(self) -> int:
-        """Number of facts reported for this port (benchmark: state + asset attributes + findings)."""
-        n = 1
-        if self.asset is not None:
-            n += 1 + sum(1 for v in self.asset.attributes.values() if v not in (None, [], {}))
-            n += int(self.asset.product is not None) + int(self.asset.version is not None)
-        return n + len(self.findings)
-
-
-@dataclass(kw_only=True)
-class HostResult:
-    host: str
-    ports: list[PortResult]
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for p in self.ports for f in p.findings]
-
-    @property
-    def assets(self) -> list[Asset]:
-        return [p.asset for p in self.ports if p.asset is not None]
-
-    @property
-    def all_errors(self) -> list[dict[str, Any]]:
-        return self.errors + [e for p in self.ports for e in p.errors]
-
-
-def _error(target: str, stage: str, kind: str, message: str) -> dict[str, Any]:
-    return {"target": target, "stage": stage, "kind": kind, "message": message}
-
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_MAX_READ", "DEFAULT_PER_HOST", "DEFAULT_TIMEOUT", "HostResult",
+           "PortResult", "ScanOptions", "Scanner"]
 
 class Scanner:
     """Runs :class:`ScanOptions` over hosts; use :meth:`run` (async iterator of :class:`HostResult`)."""
@@ -120,6 +47,7 @@ class Scanner:
     def __init__(self, options: ScanOptions) -> None:
         self.options = options
         self._global = asyncio.Semaphore(max(1, options.concurrency))
+        self._prober: OpenPortProber | None = None
 
     # ------------------------------------------------------------- driving
     async def run(self, hosts: Sequence[str]) -> AsyncIterator[HostResult]:
@@ -133,7 +61,7 @@ class Scanner:
                 try:
                     result = await self.scan_host(host)
                 except Exception as exc:  # a bug must cost one host, never hang or end the scan
-                    result = HostResult(host=host, ports=[], errors=[_error(
+                    result = HostResult(host=host, ports=[], errors=[error_entry(
                         host, "host", "internal-error", f"{exc.__class__.__name__}: {exc}")])
                 await queue.put(result)
             await queue.put(None)  # only reached on completion: cancellation means the consumer is gone
@@ -155,16 +83,13 @@ class Scanner:
     async def scan_host(self, host: str) -> HostResult:
         address = await self._resolve(host)
         if address is None:
-            return HostResult(host=host, ports=[], errors=[_error(host, "resolve", "resolve-failed",
-                                                                   "host name does not resolve")])
-        per_host = asyncio.Semaphore(max(1, self.options.per_host))
+            return HostResult(host=host, ports=[], errors=[error_entry(host, "resolve", "resolve-failed",
+                                                                        "host name does not resolve")])
+        ports = await _HostSweep(self, host, address).run()
+        if any(p.state is PortState.OPEN for p in ports):
+            from radguard.assess.openport import merge_host
 
-        async def one(port: int) -> PortResult:
-            async with per_host:
-                return await self.scan_port(host, address, port)
-
-        ports = list(await asyncio.gather(*(one(p) for p in self.options.ports)))
-        _merge_host(ports)
+            merge_host(ports)
         return HostResult(host=host, ports=ports)
 
     async def _resolve(self, host: str) -> str | None:
@@ -185,258 +110,169 @@ class Scanner:
         return str((ipv4 or infos)[0][4][0])
 
     # ------------------------------------------------------------ per port
-    async def _connect(self, address: str, port: int, tls: bool) -> DicomClient:
-        ctx = client_context() if tls else None
-        try:
-            reader, writer = await open_stream(address, port, self.options.timeout, ctx)
-        except TimeoutError:
-            raise PeerError("timeout", "connect timed out") from None
-        except ssl.SSLError as exc:
-            raise PeerError("tls-handshake", f"TLS handshake failed: {exc.reason or exc.__class__.__name__}") from None
-        except OSError as exc:
-            raise PeerError("connect-failed", f"connect failed: {exc.__class__.__name__}") from None
-        return DicomClient(reader, writer, timeout=self.options.timeout, max_read=self.options.max_read)
+    async def _open_port(self, host: str, address: str, port: int, sock: socket.socket) -> PortResult:
+        """Probe a port whose connect succeeded, on that connection (``sock``: from here on, ours to close).
 
-    async def scan_port(self, host: str, address: str, port: int) -> PortResult:
-        """Probe one port, holding one global permit from connect to the end.
-
-        (Holding the permit for the whole probe matters: a connection opened and then left idle
-        while waiting for a permit blocks single-threaded SCPs such as DCMTK storescp for everyone.)
+        (The permit taken for the connect is held until the probes are done: a connection opened and then
+        left idle while waiting for a permit blocks single-threaded SCPs such as DCMTK storescp for everyone.)
         """
         result = PortResult(host=host, port=port, state=PortState.OPEN)
-        async with self._global:
-            try:
-                reader, writer = await identify.streams(await identify.connect_tcp(address, port, self.options.timeout))
-            except ConnectionRefusedError:
-                result.state = PortState.CLOSED
-                return result
-            except (TimeoutError, OSError):
-                result.state = PortState.FILTERED
-                return result
-            try:
-                await self._probe_open(result, address, DicomClient(
-                    reader, writer, timeout=self.options.timeout, max_read=self.options.max_read))
-            except Exception as exc:  # a bug must not take the whole scan down: record it for this target
-                result.errors.append(_error(result.target, "probe", "internal-error",
-                                            f"{exc.__class__.__name__}: {exc}"))
+        try:
+            reader, writer = await identify.streams(sock)
+        except OSError:
+            result.state = PortState.FILTERED
+            return result
+        try:
+            if self._prober is None:
+                from radguard.assess.openport import OpenPortProber
+
+                self._prober = OpenPortProber(self.options)
+            await self._prober.probe(result, address, reader, writer)
+        except Exception as exc:  # a bug must not take the whole scan down: record it for this target
+            result.errors.append(error_entry(result.target, "probe", "internal-error",
+                                             f"{exc.__class__.__name__}: {exc}"))
         return result
 
-    async def _race(self, access_task: asyncio.Task[AccessReport], client: DicomClient,
-                    other: Callable[[], Awaitable[ServiceKind | None]]) -> tuple[ServiceKind | None, bool]:
-        """Wait for the DICOM probe; if the peer stays silent past :data:`IDENTIFY_WINDOW`, try ``other``
-        identification alongside. Returns (kind, tried): a positive ``kind`` cancelled the DICOM probe;
-        ``tried`` tells whether ``other`` ran (so the caller does not repeat it)."""
-        done, _ = await asyncio.wait({access_task}, timeout=min(IDENTIFY_WINDOW, self.options.timeout))
-        if done or client.first_bytes:
-            return None, False
-        kind = await other()
-        if kind is None or access_task.done() or client.first_bytes:
-            return None, True
-        access_task.cancel()
-        await asyncio.gather(access_task, return_exceptions=True)
-        client.writer.transport.abort()
-        return kind, True
 
-    async def _identify_plain(self, address: str, port: int) -> ServiceKind | None:
-        if (await self._tls_possible(address, port))[0]:
-            return ServiceKind.TLS
-        return ServiceKind.HTTP if await http_answers(address, port, "http", self.options.timeout) else None
+class _Batch:
+    """Connects started together: one deadline timer for all of them."""
 
-    async def _probe_open(self, result: PortResult, address: str, first: DicomClient) -> None:
-        task = asyncio.create_task(self._dicom_access(address, result.port, first, tls=False))
-        early, tried = await self._race(task, first, lambda: self._identify_plain(address, result.port))
-        if early is ServiceKind.TLS:
-            await self._inside_tls(result, address)
-            return
-        if early is ServiceKind.HTTP:
-            await self._web(result, address, "http")
-            return
-        access = await task
-        reply = classify_first_bytes(first.first_bytes)
-        if _spoke_dicom(access):
-            await self._finish_dicom(result, address, access, tls=False)
-            return
-        if reply is FirstReply.HTTP:
-            await self._web(result, address, "http")
-            return
-        if reply is FirstReply.DICOM:  # a DICOM peer that then misbehaved
-            self._dicom_error(result, access, tls=False)
-            return
-        silent = access.error is not None and access.error.kind == "timeout" and reply is FirstReply.NONE
-        tls_ok, tls_error = (False, "tried") if tried else await self._tls_possible(address, result.port)
-        if tls_ok:
-            await self._inside_tls(result, address)
-            return
-        if not tried and not (silent and tls_error == "timeout"):
-            web = await probe_web(address, result.port, "http", timeout=self.options.timeout, intrusive=False)
-            if web.error is None and web.status:
-                await self._web(result, address, "http")
-                return
-        result.service = ServiceKind.UNKNOWN
-        result.asset = Asset(kind=ServiceKind.UNKNOWN.value, target=result.target,
-                             attributes={"first_reply": reply.value})
-        if access.error is not None:
-            result.errors.append(_error(result.target, "identify", access.error.kind, str(access.error)))
+    __slots__ = ("fds", "left", "timer")
 
-    async def _dicom_access(self, address: str, port: int, first: DicomClient | None, *, tls: bool) -> AccessReport:
-        async def connect() -> DicomClient:
-            return await self._connect(address, port, tls)
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+        self.left = 0
+        self.timer: asyncio.TimerHandle | None = None
 
-        return await probe_access(connect, first=first, called_aes=self.options.called_aes,
-                                  calling_ae=self.options.calling_ae)
 
-    async def _tls_possible(self, address: str, port: int) -> tuple[bool, str | None]:
+class _HostSweep:
+    """One host's ports: at most ``per_host`` in flight (connecting or being probed), each holding a global
+    permit; results in port order."""
+
+    def __init__(self, scanner: Scanner, host: str, address: str) -> None:
+        self.scanner = scanner
+        self.host = host
+        self.address = address
+        self.family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.ports = list(scanner.options.ports)
+        self.results: list[PortResult | None] = [None] * len(self.ports)
+        self.free = max(1, min(scanner.options.per_host, len(self.ports)))
+        self.slots = self.free
+        self.loop = asyncio.get_running_loop()
+        self.waiter: asyncio.Future[None] | None = None
+        self.connecting: dict[int, tuple[int, socket.socket, _Batch]] = {}  # fd -> (port index, socket, batch)
+        self.tasks: set[asyncio.Task[PortResult]] = set()
+
+    async def run(self) -> list[PortResult]:
+        permits = self.scanner._global
+        n = len(self.ports)
+        i = 0
         try:
-            _, writer = await open_stream(address, port, self.options.timeout, client_context())
-        except TimeoutError:
-            return False, "timeout"
-        except (OSError, ssl.SSLError) as exc:
-            return False, exc.__class__.__name__
-        writer.transport.abort()
-        return True, None
+            while True:
+                if i < n and self.free > 0:
+                    await permits.acquire()  # the first may wait; more only while free (no hold-and-wait)
+                    k = 1
+                    while k < min(self.free, n - i) and not permits.locked():
+                        await permits.acquire()
+                        k += 1
+                    self._start(range(i, i + k))
+                    i += k
+                    continue
+                if i >= n and self.free == self.slots:
+                    break
+                self.waiter = self.loop.create_future()
+                await self.waiter
+        finally:
+            self._abandon()
+        return [r for r in self.results if r is not None]
 
-    async def _inside_tls(self, result: PortResult, address: str) -> None:
-        tls_report = await assess_tls(address, result.port, timeout=self.options.timeout, name=result.host)
-        inner: AccessReport | None = None
-        reply = FirstReply.NONE
-        if tls_report.handshake_ok:
+    # ------------------------------------------------------------ connects
+    def _start(self, indices: range) -> None:
+        self.free -= len(indices)
+        batch = _Batch()
+        for index in indices:
+            sock: socket.socket | None = None
             try:
-                client = await self._connect(address, result.port, tls=True)
-            except PeerError:
-                client = None
-            if client is not None:
-                task = asyncio.create_task(self._dicom_access(address, result.port, client, tls=True))
+                sock = socket.socket(self.family, socket.SOCK_STREAM)
+                sock.setblocking(False)
+                err = sock.connect_ex((self.address, self.ports[index]))
+                if err in identify.IN_PROGRESS and (now := identify.connect_outcome(sock)) is not None:
+                    err = now  # settled already (loopback): no selector registration, no timer
+            except OSError as exc:  # no socket to be had (EMFILE ...) or a connect that failed at once
+                err = exc.errno or errno.EINVAL
+            if sock is not None and err in identify.IN_PROGRESS:
+                fd = sock.fileno()
+                self.connecting[fd] = (index, sock, batch)
+                self.loop.add_writer(fd, self._writable, fd)
+                batch.fds.append(fd)
+            else:
+                self._settled(index, sock, err)
+        if batch.fds:
+            batch.left = len(batch.fds)
+            batch.timer = self.loop.call_later(self.scanner.options.timeout, self._expired, batch)
 
-                async def https() -> ServiceKind | None:
-                    ok = await http_answers(address, result.port, "https", self.options.timeout)
-                    return ServiceKind.HTTPS if ok else None
+    def _writable(self, fd: int) -> None:
+        index, sock, batch = self.connecting.pop(fd)
+        self.loop.remove_writer(fd)
+        batch.left -= 1
+        if batch.left == 0 and batch.timer is not None:
+            batch.timer.cancel()
+        try:
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        except OSError as exc:
+            err = exc.errno or errno.EINVAL
+        self._settled(index, sock, err)
 
-                if (await self._race(task, client, https))[0] is ServiceKind.HTTPS:
-                    await self._web(result, address, "https", tls_report)
-                    return
-                inner = await task
-                reply = classify_first_bytes(client.first_bytes)
-        if inner is not None and _spoke_dicom(inner):
-            await self._finish_dicom(result, address, inner, tls=True, tls_report=tls_report)
+    def _expired(self, batch: _Batch) -> None:
+        for fd in batch.fds:
+            entry = self.connecting.get(fd)
+            if entry is not None and entry[2] is batch:  # (a number freed by a settled socket may be reused)
+                del self.connecting[fd]
+                self.loop.remove_writer(fd)
+                self._settled(entry[0], entry[1], errno.ETIMEDOUT)
+
+    def _settled(self, index: int, sock: socket.socket | None, err: int) -> None:
+        """A connect ended: refused → closed, no answer or another error → filtered, else probe the port."""
+        port = self.ports[index]
+        if err == 0 and sock is not None:
+            task = self.loop.create_task(self.scanner._open_port(self.host, self.address, port, sock))
+            self.tasks.add(task)
+            task.add_done_callback(lambda t: self._probed(index, t))
             return
-        if inner is not None and reply is FirstReply.DICOM:
-            self._dicom_error(result, inner, tls=True)
+        if sock is not None:
+            sock.close()
+        state = PortState.CLOSED if err == errno.ECONNREFUSED else PortState.FILTERED
+        self.results[index] = PortResult(host=self.host, port=port, state=state)
+        self._release()
+
+    def _probed(self, index: int, task: asyncio.Task[PortResult]) -> None:
+        self.tasks.discard(task)
+        if task.cancelled():
+            self._release()
             return
-        if tls_report.handshake_ok:
-            if reply is not FirstReply.HTTP:
-                web = await probe_web(address, result.port, "https", timeout=self.options.timeout,
-                                      intrusive=False)
-            if reply is FirstReply.HTTP or (web.error is None and web.status):
-                await self._web(result, address, "https", tls_report)
-                return
-        result.service = ServiceKind.TLS
-        result.asset = Asset(kind=ServiceKind.TLS.value, target=result.target, attributes={
-            "tls": tls_report.evidence(), "client_certificate_required": tls_report.client_cert_required,
-            "handshake": "ok" if tls_report.handshake_ok else tls_report.error})
-        result.findings.extend(evaluate.tls_findings(result.target, tls_report))
+        exc = task.exception()
+        if exc is None:
+            self.results[index] = task.result()
+        else:  # not expected (_open_port records what goes wrong), but a port must never vanish from the result
+            result = self.results[index] = PortResult(host=self.host, port=self.ports[index], state=PortState.OPEN)
+            result.errors.append(error_entry(result.target, "probe", "internal-error",
+                                             f"{exc.__class__.__name__}: {exc}"))
+        self._release()
 
-    def _dicom_error(self, result: PortResult, access: AccessReport, *, tls: bool) -> None:
-        result.service = ServiceKind.DICOM_TLS if tls else ServiceKind.DICOM
-        err = access.error
-        result.asset = Asset(kind=result.service.value, target=result.target, attributes={
-            "association_attempts": [a.to_dict() for a in access.attempts]})
-        if err is not None:
-            result.errors.append(_error(result.target, "dicom-association", err.kind, str(err)))
+    def _release(self) -> None:
+        self.scanner._global.release()
+        self.free += 1
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
-    async def _finish_dicom(self, result: PortResult, address: str, access: AccessReport, *, tls: bool,
-                            tls_report: TlsReport | None = None) -> None:
-        result.service = ServiceKind.DICOM_TLS if tls else ServiceKind.DICOM
-        services: ServicesReport | None = None
-        client = access.client
-        if client is not None:
-
-            async def reconnect() -> DicomClient | None:
-                try:
-                    fresh = await self._connect(address, result.port, tls)
-                    reply = await fresh.associate(build_request(access.accepted_called_ae or "",
-                                                                access.accepted_calling_ae or ""))
-                except PeerError:
-                    return None
-                if isinstance(reply, AssociateAccept):
-                    return fresh
-                await fresh.close()
-                return None
-
-            services = await probe_services(client, access, intrusive=self.options.intrusive,
-                                            reconnect=reconnect)
-            if services.error is not None:
-                result.errors.append(_error(result.target, "dicom-services", services.error.kind,
-                                            str(services.error)))
-        if access.error is not None:
-            result.errors.append(_error(result.target, "dicom-association", access.error.kind, str(access.error)))
-        fp = evaluate.dicom_fingerprint(access)
-        result.fingerprint = fp
-        result.findings.extend(evaluate.dicom_findings(result.target, tls, access, services))
-        if tls_report is not None:
-            result.findings.extend(evaluate.tls_findings(result.target, tls_report))
-        result.asset = Asset(
-            kind=result.service.value,
-            target=result.target,
-            product=fp.product if fp else None,
-            version=fp.version if fp else None,
-            attributes=evaluate.asset_attributes(
-                result.service,
-                fingerprint=fp.to_dict() if fp else None,
-                services=access.services or None,
-                accepted_called_ae=access.accepted_called_ae if not access.any_called else None,
-                association_attempts=[a.to_dict() for a in access.attempts],
-                probes=services.to_dict() if services else None,
-                tls=tls_report.evidence() if tls_report else None,
-            ),
-        )
-
-    async def _web(self, result: PortResult, address: str, scheme: str, tls_report: TlsReport | None = None) -> None:
-        web = await probe_web(address, result.port, scheme, timeout=self.options.timeout,
-                              intrusive=self.options.intrusive)
-        result.service = ServiceKind.HTTPS if scheme == "https" else ServiceKind.HTTP
-        result.web = web
-        if web.error is not None:
-            result.errors.append(_error(result.target, "web", "http-error", web.error))
-        result.findings.extend(evaluate.web_findings(result.target, web))
-        if tls_report is not None and web.is_pacs:
-            result.findings.extend(evaluate.tls_findings(result.target, tls_report))
-        if web.product and web.version:
-            result.fingerprint = Fingerprint(product=web.product, version=web.version, source=f"{scheme}-rest-api")
-        result.asset = Asset(
-            kind=result.service.value, target=result.target, product=web.product, version=web.version,
-            attributes=evaluate.asset_attributes(
-                result.service, server=web.server, pacs=web.is_pacs, auth_required=web.auth_required,
-                status=web.status or None, open_paths=web.open_paths or None,
-                dicom_aet=web.dicom_aet, dicom_port=web.dicom_port,
-                tls=tls_report.evidence() if tls_report else None),
-        )
-
-
-def _spoke_dicom(access: AccessReport) -> bool:
-    return any(a.outcome in ("accepted", "rejected", "aborted") for a in access.attempts)
-
-
-def _merge_host(ports: list[PortResult]) -> None:
-    """Host-level behaviour merge, then version findings.
-
-    A web API that names its DICOM port (Orthanc ``/system`` → ``DicomPort``) tells which
-    product answers on that DICOM port: the DICOM asset takes the product name and the
-    toolkit fingerprint stays in its attributes, and the product's version finding is
-    reported once, on the web port where the version was learned.
-    """
-    products: dict[int, WebReport] = {}
-    for p in ports:
-        if p.web is not None and p.web.product and p.web.dicom_port:
-            products[p.web.dicom_port] = p.web
-    for p in ports:
-        web = products.get(p.port)
-        if web is not None and p.asset is not None and p.service in (ServiceKind.DICOM, ServiceKind.DICOM_TLS):
-            attrs = dict(p.asset.attributes)
-            attrs["toolkit"] = p.fingerprint.to_dict() if p.fingerprint else None
-            attrs["identified_by"] = "web API on the same host names this DICOM port"
-            p.asset = Asset(kind=p.asset.kind, target=p.asset.target, product=web.product, version=web.version,
-                            attributes=attrs)
-            continue  # the product's version finding is reported on the web port
-        fp = p.fingerprint
-        if fp is not None and fp.version:
-            p.findings.extend(evaluate.version_findings(p.target, fp, toolkit_only=fp.source.startswith("dicom")))
+    def _abandon(self) -> None:
+        """On the way out (normally nothing is left; on cancellation: close what is in flight)."""
+        for fd, (_index, sock, batch) in list(self.connecting.items()):
+            self.loop.remove_writer(fd)
+            if batch.timer is not None:
+                batch.timer.cancel()
+            sock.close()
+            self.scanner._global.release()
+        self.connecting.clear()
+        for task in list(self.tasks):
+            task.cancel()

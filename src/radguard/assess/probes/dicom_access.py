@@ -72,12 +72,30 @@ def random_ae(prefix: str = "RG") -> str:
     return (prefix + secrets.token_hex(7)).upper()[:16]
 
 
+#: encoded presentation context items, by (id, abstract syntax, transfer syntaxes): the same 14 in every request
+_CONTEXT_ITEMS: dict[tuple[int, str | None, tuple[str, ...]], bytes] = {}
+
+
+class _ProbeRequest(AssociateRequest):
+    """The probes' A-ASSOCIATE-RQ: the presentation context items, the same in every attempt, are encoded once
+    per process (only the AE titles change from one attempt to the next)."""
+
+    def _encode_context(self, ctx: PresentationContext) -> bytes:
+        key = (ctx.id, ctx.abstract_syntax, tuple(ctx.transfer_syntaxes))
+        item = _CONTEXT_ITEMS.get(key)
+        if item is None:
+            item = super()._encode_context(ctx)
+            if len(_CONTEXT_ITEMS) < 4 * len(PROPOSALS):
+                _CONTEXT_ITEMS[key] = item
+        return item
+
+
 def build_request(called: str, calling: str) -> AssociateRequest:
     contexts = [
         PresentationContext(id=2 * i + 1, abstract_syntax=uid, transfer_syntaxes=list(PROPOSED_TS))
         for i, (_, uid) in enumerate(PROPOSALS)
     ]
-    return AssociateRequest(called_ae=called, calling_ae=calling, contexts=contexts, max_pdu_length=65536)
+    return _ProbeRequest(called_ae=called, calling_ae=calling, contexts=contexts, max_pdu_length=65536)
 
 
 @dataclass(kw_only=True)

@@ -268,6 +268,21 @@ async def _store(client: DicomClient, access: AccessReport) -> ServiceResult:
     )
 
 
+#: presentation contexts each probe runs on (any of them; :func:`_context`)
+_STEP_CONTEXTS: dict[str, tuple[str, ...]] = {
+    "echo": (uids.VERIFICATION,),
+    "query": (uids.STUDY_ROOT_QR_FIND, uids.PATIENT_ROOT_QR_FIND),
+    "move": (uids.STUDY_ROOT_QR_MOVE, uids.PATIENT_ROOT_QR_MOVE),
+    "get": (uids.STUDY_ROOT_QR_GET, uids.PATIENT_ROOT_QR_GET),
+    "store": (uids.SECONDARY_CAPTURE_IMAGE_STORAGE,),
+}
+
+
+def _offered(access: AccessReport, step: str) -> bool:
+    """Whether the peer accepted a context ``step`` runs on (else the step answers NOT_OFFERED, no exchange)."""
+    return _context(access, *_STEP_CONTEXTS[step]) is not None
+
+
 #: peer reactions that refuse an operation by tearing the association down (e.g. Orthanc aborts a C-FIND
 #: from an unknown modality); the next probe then runs on a fresh association
 _TEARDOWN_KINDS = frozenset({"aborted", "connection-closed", "connection-lost", "released"})
@@ -291,7 +306,7 @@ async def probe_services(
         steps.append(("store", _store))
     current: DicomClient | None = client
     try:
-        for name, step in steps:
+        for i, (name, step) in enumerate(steps):
             if current is None:
                 break
             try:
@@ -303,7 +318,15 @@ async def probe_services(
                     raise
                 setattr(report, name, ServiceResult(verdict=Verdict.REFUSED, detail={"refused_by": exc.kind}))
                 await current.close()
-                current = await reconnect() if reconnect is not None else None
+                current = None
+                rest = [n for n, _ in steps[i + 1:]]
+                if reconnect is None:
+                    break
+                if any(_offered(access, n) for n in rest):
+                    current = await reconnect()
+                else:  # what is left needs no association (not offered): a fresh one would add nothing
+                    for n in rest:
+                        setattr(report, n, ServiceResult(verdict=Verdict.NOT_OFFERED))
         if current is not None:
             await current.release()
     except PeerError as exc:

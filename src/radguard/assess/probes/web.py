@@ -50,55 +50,101 @@ class _Resp:
     body: bytes
 
 
-async def _get(host: str, port: int, scheme: str, path: str, timeout: float, auth: tuple[str, str] | None = None,
-               ) -> _Resp:
-    """One HTTP/1.1 GET with a body cap (raw asyncio: no redirects, no cookies, bounded reads)."""
-    import asyncio
+class _Client:
+    """HTTP/1.1 GETs to one endpoint (raw asyncio: no redirects, no cookies, bounded reads), over one
+    connection for as long as the server keeps it open (``keep_alive``); a request on a kept connection
+    that the server dropped meanwhile is sent once more on a fresh one."""
 
-    from radguard.assess.probes.tls import client_context
+    def __init__(self, host: str, port: int, scheme: str, timeout: float, *, keep_alive: bool) -> None:
+        self.host, self.port, self.scheme, self.timeout, self.keep_alive = host, port, scheme, timeout, keep_alive
+        self._streams: tuple[Any, Any] | None = None
 
-    ssl_ctx = client_context() if scheme == "https" else None
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port, ssl=ssl_ctx, server_hostname=None if ssl_ctx is None else host),
-        timeout,
-    )
-    try:
-        hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        lines = [f"GET {path} HTTP/1.1", f"Host: {hostport}", "User-Agent: radguard-scan",
-                 "Accept: application/json, application/dicom+json", "Connection: close"]
-        if auth:
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            lines.append(f"Authorization: Basic {token}")
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await writer.drain()
+    async def get(self, path: str, auth: tuple[str, str] | None = None) -> _Resp:
+        if self._streams is not None:
+            if not self._streams[0].at_eof():
+                try:
+                    return await self._exchange(path, auth)
+                except (OSError, ValueError, EOFError):  # the server dropped the kept connection
+                    pass
+            self.close()
+        await self._connect()
+        return await self._exchange(path, auth)
+
+    async def _connect(self) -> None:
+        import asyncio
+
+        from radguard.assess.probes.tls import client_context
+
+        ssl_ctx = client_context() if self.scheme == "https" else None
+        async with asyncio.timeout(self.timeout):
+            self._streams = await asyncio.open_connection(
+                self.host, self.port, ssl=ssl_ctx, server_hostname=None if ssl_ctx is None else self.host)
+
+    async def _exchange(self, path: str, auth: tuple[str, str] | None) -> _Resp:
+        import asyncio
+
+        assert self._streams is not None
+        reader, writer = self._streams
+        keep = False
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
-        except asyncio.LimitOverrunError:
-            raise ValueError("HTTP response headers too large") from None
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-            raise ValueError("not an HTTP response")
-        headers: dict[str, str] = {}
-        for line in header_lines:
-            name, sep, value = line.partition(":")
-            if sep:
-                headers[name.strip().lower()] = value.strip()
-        body = b""
-        length = headers.get("content-length")
-        if length is not None and length.isdigit():
-            want = min(int(length), MAX_BODY)
-            body = await asyncio.wait_for(reader.readexactly(want), timeout) if want else b""
-        elif headers.get("transfer-encoding", "").lower() == "chunked":
-            body = await asyncio.wait_for(_read_chunked(reader), timeout)
-        else:
-            body = await asyncio.wait_for(reader.read(MAX_BODY), timeout)
-        return _Resp(status=int(parts[1]), headers=headers, body=body)
-    finally:
-        if ssl_ctx is not None:
+            host = self.host
+            hostport = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+            lines = [f"GET {path} HTTP/1.1", f"Host: {hostport}", "User-Agent: radguard-scan",
+                     "Accept: application/json, application/dicom+json"]
+            if not self.keep_alive:
+                lines.append("Connection: close")
+            if auth:
+                token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+                lines.append(f"Authorization: Basic {token}")
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+            async with asyncio.timeout(self.timeout):
+                await writer.drain()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.LimitOverrunError:
+                raise ValueError("HTTP response headers too large") from None
+            status_line, *header_lines = head.decode("latin-1").split("\r\n")
+            parts = status_line.split(" ", 2)
+            if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+                raise ValueError("not an HTTP response")
+            headers: dict[str, str] = {}
+            for line in header_lines:
+                name, sep, value = line.partition(":")
+                if sep:
+                    headers[name.strip().lower()] = value.strip()
+            body = b""
+            length = headers.get("content-length")
+            async with asyncio.timeout(self.timeout):
+                if length is not None and length.isdigit():
+                    want = min(int(length), MAX_BODY)
+                    body = await reader.readexactly(want) if want else b""
+                    # the whole body read: the connection can carry the next request (HTTP/1.1 persistence)
+                    keep = (self.keep_alive and want == int(length) and parts[0] == "HTTP/1.1"
+                            and headers.get("connection", "").lower() != "close")
+                elif headers.get("transfer-encoding", "").lower() == "chunked":
+                    body = await _read_chunked(reader)
+                else:
+                    body = await reader.read(MAX_BODY)
+            return _Resp(status=int(parts[1]), headers=headers, body=body)
+        finally:
+            if not keep:
+                self.close()
+
+    def close(self) -> None:
+        if self._streams is None:
+            return
+        writer = self._streams[1]
+        self._streams = None
+        if self.scheme == "https":
             writer.transport.abort()
         else:
             writer.close()
+
+
+async def _get(host: str, port: int, scheme: str, path: str, timeout: float) -> _Resp:
+    """One HTTP/1.1 GET on its own connection (``Connection: close``)."""
+    return await _Client(host, port, scheme, timeout, keep_alive=False).get(path)
 
 
 async def _read_chunked(reader: Any) -> bytes:
@@ -133,10 +179,18 @@ def _json(body: bytes) -> Any:
 
 async def probe_web(host: str, port: int, scheme: str, *, timeout: float, intrusive: bool) -> WebReport:
     """GET the known PACS endpoints; classify what is open, what asks for credentials."""
+    client = _Client(host, port, scheme, timeout, keep_alive=True)
+    try:
+        return await _probe_web(client, scheme, intrusive=intrusive)
+    finally:
+        client.close()
+
+
+async def _probe_web(client: _Client, scheme: str, *, intrusive: bool) -> WebReport:
     report = WebReport(scheme=scheme)
     for path in WebPath:
         try:
-            resp = await _get(host, port, scheme, path.value, timeout)
+            resp = await client.get(path.value)
         except (OSError, TimeoutError, ValueError, EOFError) as exc:
             if not report.status:
                 report.error = f"HTTP request failed: {exc.__class__.__name__}"
@@ -174,7 +228,7 @@ async def probe_web(host: str, port: int, scheme: str, *, timeout: float, intrus
             if report.product and cred["product"] != report.product:
                 continue
             try:
-                resp = await _get(host, port, scheme, cred["path"], timeout, auth=(cred["username"], cred["password"]))
+                resp = await client.get(cred["path"], auth=(cred["username"], cred["password"]))
             except (OSError, TimeoutError, ValueError, EOFError):
                 continue
             if resp.status == 200:
