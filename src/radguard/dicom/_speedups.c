@@ -188,6 +188,62 @@ static PyObject *py_walk(PyObject *Py_UNUSED(self), PyObject *args) {
     return Py_BuildValue("LLO", (long long)pos, last, seen_pixel ? Py_True : Py_False);
 }
 
+/* seek(buf, pos, explicit, little, wanted, last) -> pos
+ * radguard.dicom.dataset.find's fast path: skips the top-level elements that loop would only step
+ * over (tag not in the tuple ``wanted``, at most ``last``, defined length, within the buffer, a valid
+ * VR in explicit VR; no objects made) and stops at the first other one, which the Python loop reads
+ * itself as it always did, or at the end. Tag order is not checked: find does not check it either. */
+#define SEEK_WANTED 8
+static PyObject *py_seek(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start;
+    int explicit, little;
+    PyObject *wanted_tuple;
+    long long last;
+    if (!PyArg_ParseTuple(args, "y*nppO!L", &view, &start, &explicit, &little, &PyTuple_Type, &wanted_tuple,
+                          &last))
+        return NULL;
+    Py_ssize_t nwanted = PyTuple_GET_SIZE(wanted_tuple);
+    long long wanted[SEEK_WANTED];
+    if (nwanted > SEEK_WANTED) nwanted = -1; /* too many: skip nothing */
+    for (Py_ssize_t i = 0; i < nwanted; i++) {
+        wanted[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(wanted_tuple, i));
+        if (wanted[i] == -1 && PyErr_Occurred()) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+    }
+    const unsigned char *b = (const unsigned char *)view.buf;
+    int64_t pos = start, end = (int64_t)view.len;
+    while (nwanted >= 0 && pos >= 0 && end - pos >= 8) {
+        const unsigned char *p = b + pos;
+        uint32_t tag = (u16(p, little) << 16) | u16(p + 2, little), len;
+        int64_t vpos;
+        int hit = (long long)tag > last;
+        for (Py_ssize_t i = 0; i < nwanted && !hit; i++) hit = (long long)tag == wanted[i];
+        if (hit) break;
+        if (explicit) {
+            int vr = vr_index(p + 4);
+            if (vr == VR_NONE) break;
+            if (VRS[vr].is_long) {
+                if (pos + 12 > end) break;
+                len = u32(p + 8, little);
+                vpos = pos + 12;
+            } else {
+                len = u16(p + 6, little);
+                vpos = pos + 8;
+            }
+        } else {
+            len = u32(p + 4, little);
+            vpos = pos + 8;
+        }
+        if (len == UNDEF || vpos + (int64_t)len > end) break;
+        pos = vpos + (int64_t)len;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromLongLong((long long)pos);
+}
+
 static PyObject *new_element(PyTypeObject *et, uint32_t tag, int vr, int64_t pos, int64_t vpos, int64_t len,
                              int undefined) {
     PyObject *el = et->tp_alloc(et, 6);
@@ -497,6 +553,7 @@ done:
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS, "Top-level element walk fast path (radguard.dicom.dataset.walk_dataset)."},
     {"meta", py_meta, METH_VARARGS, "File meta group fast path (radguard.dicom.dataset.walk_meta)."},
+    {"seek", py_seek, METH_VARARGS, "Skip to a tag, the fast path of radguard.dicom.dataset.find."},
     {"digest", py_digest, METH_VARARGS, "Canonical header and element digests (radguard.archive.digest)."},
     {NULL, NULL, 0, NULL},
 };
