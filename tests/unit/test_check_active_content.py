@@ -90,10 +90,26 @@ def test_candidates_are_what_the_prefilter_lets_through() -> None:
     for prefix in (b"MZ\x90\x00", b"PK\x03\x04", b"<scr", b" \t\r\n", b"%PDF", b"\x7fELF", b"12\\3", bytes(4)):
         data = with_private("CT_small.dcm", prefix + bytes(rng.getrandbits(8) for _ in range(12)))
         objects.append(from_bytes(data, "crafted.dcm"))
+    from radguard.dicom import dataset
+
+    compiled = dataset.speedups
     hits = 0
     for obj in objects:
         p = obj.part10
-        got = active_content._candidates(p.dataset, p.elements)
-        assert got == reference(p.dataset, p.elements), obj.target
-        hits += len(got)
+        expected = reference(p.dataset, p.elements)
+        for speedups in (compiled, None):  # the compiled path (when built) and the comprehension
+            dataset.speedups = speedups
+            try:
+                got = active_content._candidates(p.dataset, p.elements)
+                assert got == expected, obj.target
+                assert active_content._candidates(memoryview(bytes(p.dataset)), p.elements) == expected
+            finally:
+                dataset.speedups = compiled
+        hits += len(expected)
     assert hits > 10
+    if compiled is not None:  # anything unusual is left to the comprehension (None), never guessed
+        el = objects[0].part10.elements[0]
+        assert compiled.candidates(b"", [el._replace(length=8)], active_content._FIRST_TABLE,
+                                   active_content._TEXT_TABLE, active_content._PREFIX2_TABLE, 0) is None
+        assert compiled.candidates(b"", [("x",)], active_content._FIRST_TABLE, active_content._TEXT_TABLE,
+                                   active_content._PREFIX2_TABLE, 0) is None

@@ -244,6 +244,77 @@ static PyObject *py_seek(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyLong_FromLongLong((long long)pos);
 }
 
+/* candidates(buf, elements, first, text, prefix2, document) -> list | None
+ * radguard.inspect.checks.active_content._candidates' fast path: the elements (tag, vr, offset,
+ * value_offset, length, ...) whose tag is ``document``, or whose value has 4+ bytes, is opaque (private
+ * tag, or VR "OB", "UN", "OW" or "" (implicit)) and starts with a byte marked in the 256-byte table
+ * ``first`` and then either marked in ``text`` or, with the next byte, in the 65536-byte table
+ * ``prefix2`` (index byte0 * 256 + byte1). None (the Python comprehension decides) for anything
+ * unusual: an element that is no such tuple, a number that does not fit, a value offset outside ``buf``. */
+static int opaque_vr(PyObject *vr) {
+    if (!PyUnicode_Check(vr)) return -1;
+    if (PyUnicode_GET_LENGTH(vr) == 0) return 1;
+    return PyUnicode_CompareWithASCIIString(vr, "OB") == 0 || PyUnicode_CompareWithASCIIString(vr, "UN") == 0 ||
+           PyUnicode_CompareWithASCIIString(vr, "OW") == 0;
+}
+
+static PyObject *py_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view, first, text, prefix2;
+    PyObject *elements;
+    long long document;
+    if (!PyArg_ParseTuple(args, "y*O!y*y*y*L", &view, &PyList_Type, &elements, &first, &text, &prefix2, &document))
+        return NULL;
+    PyObject *out = NULL;
+    if (first.len != 256 || text.len != 256 || prefix2.len != 65536) {
+        PyErr_SetString(PyExc_ValueError, "candidates: tables of 256, 256 and 65536 bytes expected");
+        goto done;
+    }
+    const unsigned char *b = (const unsigned char *)view.buf, *f = (const unsigned char *)first.buf,
+                        *t = (const unsigned char *)text.buf, *p2 = (const unsigned char *)prefix2.buf;
+    out = PyList_New(0);
+    if (out == NULL) goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(elements); i++) {
+        PyObject *e = PyList_GET_ITEM(elements, i);
+        if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) < 5 || !PyLong_CheckExact(PyTuple_GET_ITEM(e, 0)) ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(e, 3)) || !PyLong_CheckExact(PyTuple_GET_ITEM(e, 4)))
+            goto fallback;
+        int overflow = 0;
+        long long tag = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(e, 0), &overflow);
+        if (overflow) goto fallback;
+        long long vo = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(e, 3), &overflow);
+        if (overflow) goto fallback;
+        long long len = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(e, 4), &overflow);
+        if (overflow) goto fallback;
+        int take = tag == document;
+        if (!take && len >= 4) {
+            if (vo < 0 || vo + 2 > (long long)view.len) goto fallback;
+            unsigned char c0 = b[vo], c1 = b[vo + 1];
+            if (f[c0]) {
+                int opaque = (tag >> 16) & 1;
+                if (!opaque) {
+                    opaque = opaque_vr(PyTuple_GET_ITEM(e, 1));
+                    if (opaque < 0) goto fallback;
+                }
+                take = opaque && (t[c0] || p2[c0 * 256 + c1]);
+            }
+        }
+        if (take && PyList_Append(out, e) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+    }
+    goto done;
+fallback:
+    Py_CLEAR(out);
+    out = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&first);
+    PyBuffer_Release(&text);
+    PyBuffer_Release(&prefix2);
+    return out;
+}
+
 static PyObject *new_element(PyTypeObject *et, uint32_t tag, int vr, int64_t pos, int64_t vpos, int64_t len,
                              int undefined) {
     PyObject *el = et->tp_alloc(et, 6);
@@ -554,6 +625,7 @@ static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS, "Top-level element walk fast path (radguard.dicom.dataset.walk_dataset)."},
     {"meta", py_meta, METH_VARARGS, "File meta group fast path (radguard.dicom.dataset.walk_meta)."},
     {"seek", py_seek, METH_VARARGS, "Skip to a tag, the fast path of radguard.dicom.dataset.find."},
+    {"candidates", py_candidates, METH_VARARGS, "Active-content candidate elements (inspect.checks.active_content)."},
     {"digest", py_digest, METH_VARARGS, "Canonical header and element digests (radguard.archive.digest)."},
     {NULL, NULL, 0, NULL},
 };
