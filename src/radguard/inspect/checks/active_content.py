@@ -69,7 +69,7 @@ def _candidates(buf: bytes | memoryview, elements: list[Element]) -> list[Elemen
     cheapest test goes first: a value's first byte, which rules out most values whatever their VR."""
     binary_vrs, document = _BINARY_VRS, TAG_ENCAPSULATED_DOCUMENT
     fast = dataset.speedups.candidates if dataset.speedups is not None else None
-    if fast is not None:  # compiled, same list (tests/unit/test_check_active_content.py); None: decided below
+    if fast is not None and type(elements) is list:  # compiled, same list (tests); None: decided below
         found: list[Element] | None = fast(buf, elements, _FIRST_TABLE, _TEXT_TABLE, _PREFIX2_TABLE, document)
         if found is not None:
             return found
