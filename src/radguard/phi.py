@@ -7,7 +7,6 @@ hash) without being recoverable, and :func:`redact` where only its presence matt
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import os
 import secrets
@@ -195,7 +194,8 @@ def phi_hash(value: str | bytes, *, secret: bytes | None = None) -> str:
     reversed by a dictionary of common names without it.
     """
     data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-    return "hmac:" + hmac.new(secret or _site_secret(), data, hashlib.sha256).hexdigest()[:16]
+    # hmac.digest: the one-shot form of hmac.new(...).digest() (same bytes), several times faster
+    return "hmac:" + hmac.digest(secret or _site_secret(), data, "sha256")[:8].hex()
 
 
 def redact(value: object) -> str:

@@ -68,3 +68,48 @@ def test_c_store_data_set_with_a_private_executable() -> None:
 @pytest.mark.parametrize("name", ["CT_small.dcm", "waveform_ecg.dcm", "UN_sequence.dcm", "test-SR.dcm"])
 def test_quiet_on_clean_objects(name: str) -> None:
     assert list(active_content.check(from_bytes(read(name), name))) == []
+
+
+def test_candidates_are_what_the_prefilter_lets_through() -> None:
+    """The one-pass candidate list (first byte first) is exactly: the encapsulated document, and opaque
+    (private or binary-VR) values of 4+ bytes that :func:`maybe_dangerous` does not rule out."""
+    import random
+
+    from radguard.inspect.magic import maybe_dangerous
+    from radguard.range.samples import bundled_files
+    from tests.support.corpus import THREATS
+
+    def reference(buf: bytes | memoryview, elements: list) -> list:  # type: ignore[type-arg]
+        return [e for e in elements if e.tag == active_content.TAG_ENCAPSULATED_DOCUMENT or (
+            ((e.tag >> 16) & 1 or e.vr in ("OB", "UN", "OW", "")) and e.length >= 4
+            and maybe_dangerous(bytes(buf[e.value_offset:e.value_offset + 16])))]
+
+    objects = [from_bytes(p.read_bytes(), p.name) for p in bundled_files("*") if p.stat().st_size < 2_000_000]
+    objects += [from_bytes(t.build(), t.name) for t in THREATS]
+    rng = random.Random(3)
+    for prefix in (b"MZ\x90\x00", b"PK\x03\x04", b"<scr", b" \t\r\n", b"%PDF", b"\x7fELF", b"12\\3", bytes(4)):
+        data = with_private("CT_small.dcm", prefix + bytes(rng.getrandbits(8) for _ in range(12)))
+        objects.append(from_bytes(data, "crafted.dcm"))
+    from radguard.dicom import dataset
+
+    compiled = dataset.speedups
+    hits = 0
+    for obj in objects:
+        p = obj.part10
+        expected = reference(p.dataset, p.elements)
+        for speedups in (compiled, None):  # the compiled path (when built) and the comprehension
+            dataset.speedups = speedups
+            try:
+                got = active_content._candidates(p.dataset, p.elements)
+                assert got == expected, obj.target
+                assert active_content._candidates(memoryview(bytes(p.dataset)), p.elements) == expected
+            finally:
+                dataset.speedups = compiled
+        hits += len(expected)
+    assert hits > 10
+    if compiled is not None:  # anything unusual is left to the comprehension (None), never guessed
+        el = objects[0].part10.elements[0]
+        assert compiled.candidates(b"", [el._replace(length=8)], active_content._FIRST_TABLE,
+                                   active_content._TEXT_TABLE, active_content._PREFIX2_TABLE, 0) is None
+        assert compiled.candidates(b"", [("x",)], active_content._FIRST_TABLE, active_content._TEXT_TABLE,
+                                   active_content._PREFIX2_TABLE, 0) is None

@@ -115,3 +115,28 @@ def test_lenient_depth_limit_is_seventeen_nested_sequences() -> None:
     assert complete and [e.tag for e in elements] == [0x00081110, 0x00100020] and elements[0].undefined
     elements, complete = dataset.walk(nested(18), implicit=True)
     assert not complete and elements == [dataset.Element(0x00081110, "", 0, 8, dataset.UNDEFINED, True)]
+
+
+def test_part10_value_by_binary_search_equals_a_dict_of_the_elements() -> None:
+    """Part10.value/element search the (ascending) elements; the answer is what a dict of them gave, also for
+    absent tags and for a list built out of order by hand (searched through, the last duplicate wins)."""
+    import dataclasses
+
+    from radguard.dicom.part10 import parse
+    from radguard.range.samples import bundled_files
+
+    checked = 0
+    for path in list(bundled_files("*"))[:40]:
+        p = parse(path.read_bytes())
+        index = {e.tag: e for e in p.elements}
+        probes = [e.tag for e in p.elements] + [0, 0x00100021, 0x7FE00011, 0xFFFFFFFF]
+        for tag in probes:
+            assert p.element(tag) == index.get(tag)
+            checked += 1
+        if len(p.elements) > 3:
+            shuffled = dataclasses.replace(p, elements=[*reversed(p.elements), p.elements[0]._replace(length=0)])
+            first = p.elements[0]
+            assert shuffled.element(first.tag) == first._replace(length=0)
+            assert shuffled.element(p.elements[2].tag) == p.elements[2]
+            assert shuffled.element(0x00100021) is None
+    assert checked > 500

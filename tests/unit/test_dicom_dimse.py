@@ -160,3 +160,16 @@ def test_fragment_stream_matches_fragment() -> None:
     streamed = list(fragment_stream(3, chunks, 512))
     assert _pdvs(streamed) == _pdvs(fragment(3, b"", data, 512))[1:]
     assert _pdvs(list(fragment_stream(3, [], 512))) == [(3, False, True, b"")]
+
+
+def test_command_field_is_the_enum_member_or_none() -> None:
+    from radguard.dicom.dimse import COMMAND_FIELD, Command
+
+    for value in [*(int(m) for m in CommandField), 0, 2, 0x1234, 0x8000, -1, 2**40, True]:
+        try:
+            expected: CommandField | None = CommandField(value)
+        except ValueError:
+            expected = None
+        assert Command({COMMAND_FIELD: value}).command_field is expected
+    assert Command({COMMAND_FIELD: "1"}).command_field is None
+    assert Command({}).command_field is None

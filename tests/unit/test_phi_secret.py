@@ -105,3 +105,11 @@ def test_secret_command(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert (data_dir / "phi-secret").read_bytes() != secret
     assert stat.S_IMODE((data_dir / "phi-secret").stat().st_mode) == 0o600
     assert phi.site_secret() == (data_dir / "phi-secret").read_bytes().strip()
+
+
+def test_phi_hash_is_hmac_sha256_first_16_hex() -> None:
+    """The keyed hash's definition, whatever call computes it: HMAC-SHA-256, the first 16 hex characters."""
+    for value in ("PAT-001", "Müller^Jörg", "", "x" * 300):
+        expected = "hmac:" + hmac.new(b"k" * 32, value.encode(), hashlib.sha256).hexdigest()[:16]
+        assert phi.phi_hash(value, secret=b"k" * 32) == expected
+        assert phi.phi_hash(value.encode(), secret=b"k" * 32) == expected

@@ -7,6 +7,7 @@ sequences (past both depth limits) and hypothesis-mutated/truncated inputs; the 
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -287,3 +288,66 @@ def test_random_bytes_never_crash() -> None:
         assert_same(data)
         assert_same(data, str(TransferSyntax.IMPLICIT_LE))
         assert_same(b"\x08\x00\x16\x00" + data, str(TransferSyntax.EXPLICIT_LE))
+
+
+# ---- find (the gateway's audit identifiers): the compiled seek steps over what the loop would ----------
+_FIND_TAGS = (frozenset({0x00100020, 0x0020000D}), frozenset({0x00100020}), frozenset({0x00080016, 0x00100010}),
+              frozenset({0x7FE00010}))
+
+
+def assert_same_find(data: bytes) -> None:
+    for tags in _FIND_TAGS:
+        for implicit in (False, True):
+            for little in (True, False):
+                run = functools.partial(dataset.find, data, tags, implicit=implicit, little=little)
+                with _mode(True):
+                    fast = _outcome(run)
+                with _mode(False):
+                    slow = _outcome(run)
+                assert fast == slow, (sorted(tags), implicit, little)
+
+
+def test_find_identical_on_bare_datasets_and_edge_cases() -> None:
+    for name in SEEDS:
+        p = parse(_seed(name))
+        body = bytes(p.dataset[p.meta_end :]) if not p.bare else bytes(p.dataset)
+        assert_same_find(body)
+        for cut in range(0, min(len(body), 600), 7):  # captured heads cut anywhere
+            assert_same_find(body[:cut])
+    for _name, data in _handmade():
+        assert_same_find(data)
+        assert_same_find(data[:-3])
+    for big in (False, True):
+        for data in _sequence_defects(big):
+            assert_same_find(data)
+    for undefined in (False, True):
+        assert_same_find(_nested(3, True, undefined) + _el(0x0020000D, "UI", b"1.2\0", True))
+        assert_same_find(_nested(3, False, undefined) + _el(0x0020000D, "UI", b"1.2\0", False))
+    # a wanted tag again after a larger one (out of order): the later value wins, as in the loop
+    ui = _el(0x00080016, "UI", b"1.2.3\0", True)
+    twice = ui + _el(0x00100020, "LO", b"ID", True) + _el(0x00100030, "DA", b"20200101", True) + \
+        _el(0x00100020, "LO", b"XY", True) + _el(0x0020000D, "UI", b"1.2\0", True)
+    assert_same_find(twice)
+    with _mode(True):
+        assert dataset.find(twice, _FIND_TAGS[0], implicit=False) == {0x00100020: b"XY", 0x0020000D: b"1.2\0"}
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(SEEDS), edits=st.lists(_edit, max_size=5), cut=st.none() | st.floats(0, 1))
+def test_find_mutated_identical(name: str, edits: list[tuple[float, bytes]], cut: float | None) -> None:
+    p = parse(_seed(name))
+    data = bytearray(p.dataset[p.meta_end :] if not p.bare else p.dataset)
+    for where, new in edits:
+        at = int(where * (len(data) - 1))
+        data[at : at + len(new)] = new
+    if cut is not None:
+        data = data[: int(cut * len(data))]
+    assert_same_find(bytes(data))
+
+
+def test_find_counts_one_parse() -> None:
+    body = _seed("CT_small.dcm")
+    before = dataset.parse_count()
+    with _mode(True):
+        dataset.find(body, _FIND_TAGS[0], implicit=False)
+    assert dataset.parse_count() == before + 1

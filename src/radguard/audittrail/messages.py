@@ -203,21 +203,24 @@ def _is_ip(host: str) -> bool:
 
 
 def to_json(record: AuditRecord, *, secret: bytes | None = None) -> dict[str, Any]:
-    """The JSON Lines / store form of ``record``: Patient IDs always as keyed hashes."""
+    """The JSON Lines / store form of ``record``: Patient IDs always as keyed hashes.
+
+    Written once per relayed object: the enums' values are read as ``_value_`` (the attribute that
+    ``.value`` returns through a descriptor, several times slower)."""
     return {
         "time": record.time.astimezone(UTC).isoformat(timespec="milliseconds"),
-        "event": record.event.value,
+        "event": record.event._value_,
         "event_name": record.event.coded.meaning,
-        "event_types": [et.value for et in record.event_types],
-        "action": record.action.value,
-        "outcome": record.outcome.value,
+        "event_types": [et._value_ for et in record.event_types],
+        "action": record.action._value_,
+        "outcome": record.outcome._value_,
         "description": record.description,
         "source": record.source_id,
         "participants": [
             {
                 "user_id": p.user_id,
                 "requestor": p.is_requestor,
-                "role": p.role.value if p.role else None,
+                "role": p.role._value_ if p.role else None,
                 "host": p.host,
             }
             for p in record.participants
@@ -225,9 +228,9 @@ def to_json(record: AuditRecord, *, secret: bytes | None = None) -> dict[str, An
         "objects": [
             {
                 "id": _patient_id(o, False, secret),
-                "id_type": o.id_type.value,
-                "type": o.type.value,
-                "role": o.role.value,
+                "id_type": o.id_type._value_,
+                "type": o.type._value_,
+                "role": o.role._value_,
                 **({"query_keys": list(o.query_keys)} if o.query_keys or o.query is not None else {}),
                 **({"sop_classes": dict(o.sop_classes)} if o.sop_classes else {}),
                 **({"details": dict(o.details)} if o.details else {}),

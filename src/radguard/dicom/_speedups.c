@@ -188,6 +188,133 @@ static PyObject *py_walk(PyObject *Py_UNUSED(self), PyObject *args) {
     return Py_BuildValue("LLO", (long long)pos, last, seen_pixel ? Py_True : Py_False);
 }
 
+/* seek(buf, pos, explicit, little, wanted, last) -> pos
+ * radguard.dicom.dataset.find's fast path: skips the top-level elements that loop would only step
+ * over (tag not in the tuple ``wanted``, at most ``last``, defined length, within the buffer, a valid
+ * VR in explicit VR; no objects made) and stops at the first other one, which the Python loop reads
+ * itself as it always did, or at the end. Tag order is not checked: find does not check it either. */
+#define SEEK_WANTED 8
+static PyObject *py_seek(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start;
+    int explicit, little;
+    PyObject *wanted_tuple;
+    long long last;
+    if (!PyArg_ParseTuple(args, "y*nppO!L", &view, &start, &explicit, &little, &PyTuple_Type, &wanted_tuple,
+                          &last))
+        return NULL;
+    Py_ssize_t nwanted = PyTuple_GET_SIZE(wanted_tuple);
+    long long wanted[SEEK_WANTED];
+    if (nwanted > SEEK_WANTED) nwanted = -1; /* too many: skip nothing */
+    for (Py_ssize_t i = 0; i < nwanted; i++) {
+        wanted[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(wanted_tuple, i));
+        if (wanted[i] == -1 && PyErr_Occurred()) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+    }
+    const unsigned char *b = (const unsigned char *)view.buf;
+    int64_t pos = start, end = (int64_t)view.len;
+    while (nwanted >= 0 && pos >= 0 && end - pos >= 8) {
+        const unsigned char *p = b + pos;
+        uint32_t tag = (u16(p, little) << 16) | u16(p + 2, little), len;
+        int64_t vpos;
+        int hit = (long long)tag > last;
+        for (Py_ssize_t i = 0; i < nwanted && !hit; i++) hit = (long long)tag == wanted[i];
+        if (hit) break;
+        if (explicit) {
+            int vr = vr_index(p + 4);
+            if (vr == VR_NONE) break;
+            if (VRS[vr].is_long) {
+                if (pos + 12 > end) break;
+                len = u32(p + 8, little);
+                vpos = pos + 12;
+            } else {
+                len = u16(p + 6, little);
+                vpos = pos + 8;
+            }
+        } else {
+            len = u32(p + 4, little);
+            vpos = pos + 8;
+        }
+        if (len == UNDEF || vpos + (int64_t)len > end) break;
+        pos = vpos + (int64_t)len;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromLongLong((long long)pos);
+}
+
+/* candidates(buf, elements, first, text, prefix2, document) -> list | None
+ * radguard.inspect.checks.active_content._candidates' fast path: the elements (tag, vr, offset,
+ * value_offset, length, ...) whose tag is ``document``, or whose value has 4+ bytes, is opaque (private
+ * tag, or VR "OB", "UN", "OW" or "" (implicit)) and starts with a byte marked in the 256-byte table
+ * ``first`` and then either marked in ``text`` or, with the next byte, in the 65536-byte table
+ * ``prefix2`` (index byte0 * 256 + byte1). None (the Python comprehension decides) for anything
+ * unusual: an element that is no such tuple, a number that does not fit, a value offset outside ``buf``. */
+static int opaque_vr(PyObject *vr) {
+    if (!PyUnicode_Check(vr)) return -1;
+    if (PyUnicode_GET_LENGTH(vr) == 0) return 1;
+    return PyUnicode_CompareWithASCIIString(vr, "OB") == 0 || PyUnicode_CompareWithASCIIString(vr, "UN") == 0 ||
+           PyUnicode_CompareWithASCIIString(vr, "OW") == 0;
+}
+
+static PyObject *py_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view, first, text, prefix2;
+    PyObject *elements;
+    long long document;
+    if (!PyArg_ParseTuple(args, "y*O!y*y*y*L", &view, &PyList_Type, &elements, &first, &text, &prefix2, &document))
+        return NULL;
+    PyObject *out = NULL;
+    if (first.len != 256 || text.len != 256 || prefix2.len != 65536) {
+        PyErr_SetString(PyExc_ValueError, "candidates: tables of 256, 256 and 65536 bytes expected");
+        goto done;
+    }
+    const unsigned char *b = (const unsigned char *)view.buf, *f = (const unsigned char *)first.buf,
+                        *t = (const unsigned char *)text.buf, *p2 = (const unsigned char *)prefix2.buf;
+    out = PyList_New(0);
+    if (out == NULL) goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(elements); i++) {
+        PyObject *e = PyList_GET_ITEM(elements, i);
+        if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) < 5 || !PyLong_CheckExact(PyTuple_GET_ITEM(e, 0)) ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(e, 3)) || !PyLong_CheckExact(PyTuple_GET_ITEM(e, 4)))
+            goto fallback;
+        int overflow = 0;
+        long long tag = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(e, 0), &overflow);
+        if (overflow) goto fallback;
+        long long vo = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(e, 3), &overflow);
+        if (overflow) goto fallback;
+        long long len = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(e, 4), &overflow);
+        if (overflow) goto fallback;
+        int take = tag == document;
+        if (!take && len >= 4) {
+            if (vo < 0 || vo + 2 > (long long)view.len) goto fallback;
+            unsigned char c0 = b[vo], c1 = b[vo + 1];
+            if (f[c0]) {
+                int opaque = (tag >> 16) & 1;
+                if (!opaque) {
+                    opaque = opaque_vr(PyTuple_GET_ITEM(e, 1));
+                    if (opaque < 0) goto fallback;
+                }
+                take = opaque && (t[c0] || p2[c0 * 256 + c1]);
+            }
+        }
+        if (take && PyList_Append(out, e) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+    }
+    goto done;
+fallback:
+    Py_CLEAR(out);
+    out = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&first);
+    PyBuffer_Release(&text);
+    PyBuffer_Release(&prefix2);
+    return out;
+}
+
 static PyObject *new_element(PyTypeObject *et, uint32_t tag, int vr, int64_t pos, int64_t vpos, int64_t len,
                              int undefined) {
     PyObject *el = et->tp_alloc(et, 6);
@@ -497,6 +624,8 @@ done:
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS, "Top-level element walk fast path (radguard.dicom.dataset.walk_dataset)."},
     {"meta", py_meta, METH_VARARGS, "File meta group fast path (radguard.dicom.dataset.walk_meta)."},
+    {"seek", py_seek, METH_VARARGS, "Skip to a tag, the fast path of radguard.dicom.dataset.find."},
+    {"candidates", py_candidates, METH_VARARGS, "Active-content candidate elements (inspect.checks.active_content)."},
     {"digest", py_digest, METH_VARARGS, "Canonical header and element digests (radguard.archive.digest)."},
     {NULL, NULL, 0, NULL},
 };

@@ -417,8 +417,12 @@ def find(data: bytes, tags: frozenset[int], *, implicit: bool, little: bool = Tr
     unpack_u32 = (_U32_LE if little else _U32_BE).unpack_from
     long_vrs = _LONG_VR_BYTES
     vr = b""
+    seek, wanted = (speedups.seek if speedups is not None else None), tuple(tags)
     try:
         while pos + 8 <= n:
+            # compiled: steps over what the loop would only step over
+            if seek is not None and (pos := seek(data, pos, not implicit, little, wanted, last)) + 8 > n:
+                break
             if implicit:
                 group, elem, length = unpack(data, pos)
                 pos += 8

@@ -14,6 +14,8 @@ on hostile input, the walk stops at the first offending element and records it a
 
 from __future__ import annotations
 
+import bisect
+import operator
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ from radguard.dicom.dataset import (
     walk_meta,
 )
 from radguard.dicom.uids import TransferSyntax
+
+_TAG = operator.itemgetter(0)
 
 PREAMBLE_LEN = 128
 #: largest inflated data set of the Deflated Explicit VR Little Endian transfer syntax (PS3.5 §A.5) read:
@@ -74,13 +78,26 @@ class Part10:
         if tag >> 16 == 0x0002:
             el = self.meta.get(tag)
             return bytes(self._file_buf[el.value_offset : el.end]) if el else None
-        if self._index is None:
-            self._index = {e.tag: e for e in self.elements}
-        e = self._index.get(tag)
+        e = self.element(tag)
         return None if e is None else bytes(self.dataset[e.value_offset : e.end])
 
+    def element(self, tag: int) -> Element | None:
+        """The top-level element ``tag``, by binary search: :func:`walk_dataset` gives them in strictly
+        ascending tag order (it stops at the first one out of order); a list out of order is searched
+        through (built by hand)."""
+        els = self.elements
+        i = bisect.bisect_left(els, tag, key=_TAG)
+        if i < len(els) and els[i][0] == tag:
+            return els[i]
+        if self._ascending is None:
+            self._ascending = all(map(operator.lt, map(_TAG, els), map(_TAG, els[1:])))
+        if self._ascending:
+            return None
+        return next((e for e in reversed(els) if e[0] == tag), None)  # the last one, as a dict of them gave
+
     _file_buf: bytes | memoryview = b""
-    _index: dict[int, Element] | None = None
+    #: whether ``elements`` ascend (looked at once, on a tag not found); not copied by dataclasses.replace
+    _ascending: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     def text(self, tag: int) -> str | None:
         """A string value (UI/CS/IS/LO...) with padding stripped; non-ASCII bytes replaced."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -154,12 +154,17 @@ class PolicyEngine:
     def __init__(self, addons: Sequence[Any]) -> None:
         self.addons = list(addons)
         self._store_hooks = [a for a in self.addons if getattr(a, "on_store", None) is not None]
+        #: per hook name, the addons that have it and the bound method (looked up once, not per request)
+        self._hooks: dict[str, list[tuple[Any, Callable[..., Any]]]] = {}
+
+    def _bound(self, hook: str) -> list[tuple[Any, Callable[..., Any]]]:
+        found = self._hooks[hook] = [(addon, fn) for addon in self.addons
+                                     if (fn := getattr(addon, hook, None)) is not None]
+        return found
 
     def _run(self, hook: str, *args: Any) -> Decision:
-        for addon in self.addons:
-            fn = getattr(addon, hook, None)
-            if fn is None:
-                continue
+        hooks = self._hooks.get(hook)
+        for addon, fn in hooks if hooks is not None else self._bound(hook):
             try:
                 decision = fn(*args)
             except Exception as exc:  # fail closed

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 from radguard import rulebook
+from radguard.dicom import dataset
 from radguard.dicom.dataset import PIXEL_TAGS, Element
 from radguard.inspect.magic import (
     DANGEROUS,
@@ -32,6 +33,22 @@ RULE = rulebook.rule("active-content")
 _PDF_HEX = re.compile(rb"#([0-9A-Fa-f]{2})")
 _MARKUP = re.compile(rb"<script\b|javascript:|vbscript:|\son[a-z]+\s*=|<iframe\b|<object\b|<embed\b", re.IGNORECASE)
 _BINARY_VRS = frozenset({"OB", "UN", "OW", ""})
+#: first bytes a value that :func:`maybe_dangerous` lets through can start with
+_FIRST_BYTES = frozenset(m[0] for m in PREFIX2 if m) | TEXT_START
+#: the same sets as tables for the compiled path: by byte, and by two bytes (first * 256 + second)
+_FIRST_TABLE = bytes(b in _FIRST_BYTES for b in range(256))
+_TEXT_TABLE = bytes(b in TEXT_START for b in range(256))
+
+
+def _two_byte_table(prefixes: frozenset[bytes]) -> bytes:
+    table = bytearray(65536)
+    for p in prefixes:
+        if len(p) == 2:
+            table[p[0] * 256 + p[1]] = 1
+    return bytes(table)
+
+
+_PREFIX2_TABLE = _two_byte_table(PREFIX2)
 
 
 def _pdf_tokens(doc: bytes) -> tuple[list[str], Severity]:
@@ -47,13 +64,19 @@ def _pdf_tokens(doc: bytes) -> tuple[list[str], Severity]:
 
 def _candidates(buf: bytes | memoryview, elements: list[Element]) -> list[Element]:
     """Elements that may hold active content: the encapsulated document, and private or binary-VR values of
-    4+ bytes whose first bytes could start a dangerous kind (:func:`maybe_dangerous`). Two comprehensions:
-    every element of every stored object passes here, and a per-element loop body costs 10x more."""
+    4+ bytes whose first bytes could start a dangerous kind (:func:`maybe_dangerous`). One comprehension:
+    every element of every stored object passes here, and a per-element loop body costs 10x more. The
+    cheapest test goes first: a value's first byte, which rules out most values whatever their VR."""
     binary_vrs, document = _BINARY_VRS, TAG_ENCAPSULATED_DOCUMENT
-    prefix2, text_start = PREFIX2, TEXT_START
-    opaque = [e for e in elements if (e[0] >> 16) & 1 or e[1] in binary_vrs or e[0] == document]
-    return [e for e in opaque if e[0] == document or (
-        e[4] >= 4 and (buf[e[3]] in text_start or bytes(buf[e[3]:e[3] + 2]) in prefix2))]
+    fast = dataset.speedups.candidates if dataset.speedups is not None else None
+    if fast is not None and type(elements) is list:  # compiled, same list (tests); None: decided below
+        found: list[Element] | None = fast(buf, elements, _FIRST_TABLE, _TEXT_TABLE, _PREFIX2_TABLE, document)
+        if found is not None:
+            return found
+    prefix2, text_start, first = PREFIX2, TEXT_START, _FIRST_BYTES
+    return [e for e in elements if (e[4] >= 4 and buf[e[3]] in first and ((e[0] >> 16) & 1 or e[1] in binary_vrs)
+                                    and (buf[e[3]] in text_start or bytes(buf[e[3]:e[3] + 2]) in prefix2))
+            or e[0] == document]
 
 
 def check(obj: ArchiveObject) -> Iterator[Finding]:
