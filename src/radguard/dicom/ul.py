@@ -33,6 +33,7 @@ from radguard.dicom.pdu import (
 )
 from radguard.errors import ProtocolError
 
+_P_DATA_TF = int(PDUType.P_DATA_TF)
 #: a command set larger than this is not a command set (PS3.7 group 0000 is a few hundred bytes)
 MAX_COMMAND_SET = 64 * 1024
 
@@ -213,10 +214,15 @@ class UpperLayer:
                 else:
                     body = chunk[6:]
                     pdu = decode_pdu(pdu_type, body)
+            elif pdu_type == _P_DATA_TF:
+                pdu = decode_pdata(chunk)
             else:
                 pdu = decode_pdu(pdu_type, chunk)
         except ProtocolError as exc:
             raise _Violation(str(exc)) from None
+        if type(pdu) is PDataTF:  # the common case first (the PDU classes have no subclasses)
+            self._pdata(sender, pdu, len(body), wire, events)
+            return
         st = self.state
         observer = self.role is Role.OBSERVER
         if isinstance(pdu, Abort):
@@ -296,8 +302,7 @@ class UpperLayer:
         st = self.state
         if st not in (State.STA6, State.STA7):  # Sta7: the peer may still send until it answers (AR-6)
             raise _Violation(f"unexpected P-DATA-TF in state {st.name}")
-        limit = self._receiver_max(sender)
-        if self.enforce_max_pdu and limit and length > limit:
+        if self.enforce_max_pdu and (limit := self._receiver_max(sender)) and length > limit:
             raise _Violation(f"P-DATA-TF of {length} bytes exceeds the negotiated maximum of {limit}")
         stream = self._streams[sender]
         if len(pdu.pdvs) != 1:

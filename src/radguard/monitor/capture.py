@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, NoReturn
 
 from radguard.errors import RadguardError
 
@@ -50,10 +50,14 @@ class _Source:
         if len(data) < n:
             if eof_ok and not data:
                 return None
-            raise CaptureError(f"capture truncated at byte {self.offset + len(data)}: {what} cut short "
-                               f"({len(data)} of {n} bytes)")
+            self.short(data, n, what)
         self.offset += n
         return data
+
+    def short(self, data: bytes, n: int, what: str) -> NoReturn:
+        """A read of ``n`` bytes at ``self.offset`` returned only ``data``."""
+        raise CaptureError(f"capture truncated at byte {self.offset + len(data)}: {what} cut short "
+                           f"({len(data)} of {n} bytes)")
 
 
 def read_frames(fh: IO[bytes]) -> Iterator[Frame]:
@@ -79,17 +83,24 @@ def _pcap(src: _Source, order: str, nanos: bool) -> Iterator[Frame]:
     assert rest is not None
     linktype = struct.unpack(order + "L", rest[16:20])[0] & 0x0FFFFFFF
     divisor = 1_000_000_000 if nanos else 1_000_000
-    record = struct.Struct(order + "LLLL")
+    unpack = struct.Struct(order + "LLLL").unpack
+    read = src.fh.read  # per frame: two plain reads; _Source.short words a read that comes up short
+    at = src.offset
     while True:
-        at = src.offset
-        hdr = src.read(16, f"record header at byte {at}", eof_ok=True)
-        if hdr is None:
-            return
-        sec, frac, incl, _orig = record.unpack(hdr)
+        hdr = read(16)
+        if len(hdr) < 16:
+            if not hdr:
+                return
+            src.offset = at
+            src.short(hdr, 16, f"record header at byte {at}")
+        sec, frac, incl, _orig = unpack(hdr)
         if incl > MAX_FRAME:
             raise CaptureError(f"capture corrupt at byte {at}: record length {incl} is implausible")
-        data = src.read(incl, f"packet at byte {at}")
-        assert data is not None
+        data = read(incl)
+        if len(data) < incl:
+            src.offset = at + 16
+            src.short(data, incl, f"packet at byte {at}")
+        at += 16 + incl
         yield Frame(sec + frac / divisor, linktype, data)
 
 

@@ -62,31 +62,37 @@ class Reassembler:
         self.halves = {True: HalfStream(), False: HalfStream()}
 
     def add(self, from_client: bool, seg: Segment) -> None:
-        if seg.flags & _ACK:
+        flags = seg.flags
+        halves = self.halves
+        if flags & _ACK and halves[not from_client].pending:  # (nothing held: nothing the ACK could skip)
             self._acked(not from_client, seg.ack)
-        half = self.halves[from_client]
+        half = halves[from_client]
         seq = seg.seq
-        if seg.flags & _SYN:
+        if flags & _SYN:
             half.next_seq = (seq + 1) % _MOD
             seq = (seq + 1) % _MOD
-        if seg.flags & _FIN:
-            half.fin = True
-            half.fin_seq = (seq + len(seg.payload)) % _MOD
         data = seg.payload
+        if flags & _FIN:
+            half.fin = True
+            half.fin_seq = (seq + len(data)) % _MOD
         if not data:
             return
         half.payload_bytes += len(data)
-        if half.next_seq is None:
-            half.next_seq = seq
-        delta = ((seq - half.next_seq + _HALF) % _MOD) - _HALF
+        next_seq = half.next_seq
+        if next_seq is None:
+            half.next_seq = next_seq = seq
+        delta = ((seq - next_seq + _HALF) % _MOD) - _HALF
         if delta < 0:
             if -delta >= len(data):
                 return  # retransmission of delivered bytes
             data = data[-delta:]
             delta = 0
-        if delta == 0:
-            self._deliver(from_client, half, data)
-            self._drain(from_client, half)
+        if delta == 0:  # in order, the common case: _deliver inlined
+            half.delivered += len(data)
+            half.next_seq = (next_seq + len(data)) % _MOD
+            self.on_data(from_client, data)
+            if half.pending:
+                self._drain(from_client, half)
             return
         at = half.delivered + delta
         old = half.pending.get(at)
