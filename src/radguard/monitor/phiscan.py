@@ -18,6 +18,9 @@ HEAD_GROUP_LIMIT = 0x0020
 PATIENT_GROUP = 0x0010
 #: how many bytes of each data set the monitor keeps to examine
 HEAD_BYTES = 64 * 1024
+#: bytes of a head the compiled walk reads (:func:`_walk`), a few then more: it makes every element it
+#: reads, and the groups up to 0020 usually end within the first kilobyte
+FAST_PREFIXES = (1024, 16 * 1024)
 
 
 @dataclass
@@ -43,6 +46,26 @@ def _looks_explicit(data: bytes) -> bool:
     return len(data) >= 6 and 65 <= data[4] <= 90 and 65 <= data[5] <= 90
 
 
+def _walk(head: bytes, implicit: bool, limit: int) -> tuple[list[dataset.Element], bool]:
+    """``dataset.walk(head, implicit=implicit, stop_after_group=limit)``, the usual head read by the compiled
+    strict walk over its first :data:`FAST_PREFIXES` bytes: when that walk reaches a group above ``limit``
+    through defined-length elements only, the lenient walk would have read the same elements (strict
+    accepts less) and stopped there. Anything else is read by the lenient walk itself."""
+    fast = dataset.speedups
+    for prefix in FAST_PREFIXES if fast is not None else ():
+        run: list[dataset.Element] = []
+        fast.walk(memoryview(head)[:prefix], 0, not implicit, True, -1, run, dataset.Element)
+        for i, el in enumerate(run):
+            if el.undefined:
+                return dataset.walk(head, implicit=implicit, stop_after_group=limit)
+            if el.tag >> 16 > limit:
+                dataset.begin_parse()
+                return run[:i], True
+        if len(head) <= prefix:
+            break
+    return dataset.walk(head, implicit=implicit, stop_after_group=limit)
+
+
 def examine(head: bytes, implicit: bool | None, complete: bool, *, query: bool = True) -> DatasetFacts:
     """Examine the head of a data set (``complete``: the whole data set is in ``head``).
 
@@ -52,7 +75,7 @@ def examine(head: bytes, implicit: bool | None, complete: bool, *, query: bool =
     if implicit is None:
         implicit = not _looks_explicit(head)
     limit = HEAD_GROUP_LIMIT if query else PATIENT_GROUP
-    elements, ok = dataset.walk(head, implicit=implicit, stop_after_group=limit)
+    elements, ok = _walk(head, implicit, limit)
     facts = DatasetFacts(malformed=not ok and complete)
     phi_tags = PHI_TAGS
     if not query:
