@@ -55,6 +55,15 @@ _ETH_IPV4, _ETH_IPV6, _ETH_VLAN, _ETH_QINQ = 0x0800, 0x86DD, 0x8100, 0x88A8
 _IPV6_EXTENSIONS = frozenset({0, 43, 60})
 _NULL_IPV6 = frozenset({24, 28, 30})
 _addr_cache: dict[bytes, str] = {}
+# the link types as plain ints: an enum member costs a descriptor call per frame
+_ETHERNET, _NULL, _LINUX_SLL, _LINUX_SLL2 = (int(t) for t in (LinkType.ETHERNET, LinkType.NULL, LinkType.LINUX_SLL,
+                                                               LinkType.LINUX_SLL2))
+_NULL_LOOP = frozenset({int(LinkType.NULL), int(LinkType.LOOP)})
+_RAW_IP = frozenset(int(t) for t in (LinkType.RAW, LinkType.RAW_BSD, LinkType.RAW_OPENBSD, LinkType.IPV4,
+                                     LinkType.IPV6))
+#: IPv4 header (RFC 791): version/IHL, total length, flags/fragment offset, protocol, source, destination
+_IPV4_HEADER = struct.Struct(">BxHxxHxBxx4s4s")
+_TCP_HEADER = struct.Struct(">HHLLH")
 
 
 def _addr(raw: bytes) -> str:
@@ -68,7 +77,7 @@ def _addr(raw: bytes) -> str:
 
 def _network(linktype: int, data: bytes) -> tuple[int, int] | None:
     """(ethertype-like protocol, offset of the network header) for a frame."""
-    if linktype == LinkType.ETHERNET:
+    if linktype == _ETHERNET:
         if len(data) < 14:
             return None
         pos, proto = 14, (data[12] << 8) | data[13]
@@ -76,20 +85,20 @@ def _network(linktype: int, data: bytes) -> tuple[int, int] | None:
             proto = (data[pos + 2] << 8) | data[pos + 3]
             pos += 4
         return proto, pos
-    if linktype in (LinkType.NULL, LinkType.LOOP):
+    if linktype in _NULL_LOOP:
         if len(data) < 4:
             return None
-        family = struct.unpack_from("<L" if linktype == LinkType.NULL and data[0] else ">L", data)[0]
+        family = struct.unpack_from("<L" if linktype == _NULL and data[0] else ">L", data)[0]
         if family == 2:
             return _ETH_IPV4, 4
         return (_ETH_IPV6, 4) if family in _NULL_IPV6 else None
-    if linktype in (LinkType.RAW, LinkType.RAW_BSD, LinkType.RAW_OPENBSD, LinkType.IPV4, LinkType.IPV6):
+    if linktype in _RAW_IP:
         if not data:
             return None
         return (_ETH_IPV4 if data[0] >> 4 == 4 else _ETH_IPV6), 0
-    if linktype == LinkType.LINUX_SLL:
+    if linktype == _LINUX_SLL:
         return ((data[14] << 8) | data[15], 16) if len(data) >= 16 else None
-    if linktype == LinkType.LINUX_SLL2:
+    if linktype == _LINUX_SLL2:
         return ((data[0] << 8) | data[1], 20) if len(data) >= 20 else None
     return None
 
@@ -101,14 +110,14 @@ def decode_segment(ts: float, linktype: int, data: bytes) -> Segment | None:
         return None
     proto, pos = net
     if proto == _ETH_IPV4:
-        if len(data) < pos + 20 or data[pos] >> 4 != 4:
+        if len(data) < pos + 20:
             return None
-        ihl = (data[pos] & 0x0F) * 4
-        total = (data[pos + 2] << 8) | data[pos + 3]
-        frag = ((data[pos + 6] << 8) | data[pos + 7]) & 0x3FFF  # MF flag + fragment offset
-        if data[pos + 9] != 6 or frag or ihl < 20:
+        version_ihl, total, frag, ip_proto, raw_src, raw_dst = _IPV4_HEADER.unpack_from(data, pos)
+        ihl = (version_ihl & 0x0F) * 4
+        # not IPv4, a fragment (MF flag or fragment offset), not TCP, a header length below the minimum
+        if version_ihl >> 4 != 4 or frag & 0x3FFF or ip_proto != 6 or ihl < 20:
             return None
-        src, dst = _addr(data[pos + 12:pos + 16]), _addr(data[pos + 16:pos + 20])
+        src, dst = _addr(raw_src), _addr(raw_dst)
         end = pos + total if total else len(data)  # TSO captures may carry total length 0
         pos += ihl
     elif proto == _ETH_IPV6:
@@ -127,7 +136,7 @@ def decode_segment(ts: float, linktype: int, data: bytes) -> Segment | None:
         return None
     if len(data) < pos + 20:
         return None
-    sport, dport, seq, ack, off_flags = struct.unpack_from(">HHLLH", data, pos)
+    sport, dport, seq, ack, off_flags = _TCP_HEADER.unpack_from(data, pos)
     header = (off_flags >> 12) * 4
     if header < 20:
         return None
