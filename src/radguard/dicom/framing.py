@@ -73,11 +73,10 @@ class PDUFramer:
             if n - pos < missing:
                 buf += data[pos:]
                 return out
-            buf += data[pos:pos + missing]
+            with memoryview(buf) as view, memoryview(data) as rest:  # one copy of the whole PDU, not two
+                out.append((pdu_type, b"".join((view[skip:], rest[pos:pos + missing]))))
             pos += missing
-            with memoryview(buf) as view:
-                out.append((pdu_type, bytes(view[skip:])))
-            self.offset += len(buf)
+            self.offset += len(buf) + missing
             buf.clear()
         while n - pos >= 6:
             pdu_type, _, length = _HDR.unpack_from(data, pos)

@@ -81,6 +81,10 @@ class _Violation(Exception):
     pass
 
 
+_OBSERVER = Role.OBSERVER  # a module global reads faster than the enum member, once per TCP segment
+_PDATA_STATES = (State.STA6, State.STA7)  # Sta7: the peer may still send until it answers (AR-6)
+
+
 class UpperLayer:
     """One association's upper layer, for one role (PS3.8 §9.2).
 
@@ -160,7 +164,7 @@ class UpperLayer:
     # ------------------------------------------------------------------ receive
     def receive(self, data: bytes, *, from_requestor: bool | None = None) -> list[ev.Event]:
         """Feed bytes from the peer (or, for an OBSERVER, from the side named by ``from_requestor``)."""
-        if self.role is Role.OBSERVER:
+        if self.role is _OBSERVER:
             if from_requestor is None:
                 raise ValueError("an OBSERVER needs from_requestor=True/False")
             sender = from_requestor
@@ -178,6 +182,8 @@ class UpperLayer:
             stream.framer = PDUFramer(0)
             framing_error: ProtocolError | None = exc
         else:
+            if not pdus:
+                return events  # part of a PDU: held by the framer
             framing_error = None
         try:
             header = 0 if self.keep_wire else 6
@@ -262,7 +268,7 @@ class UpperLayer:
                 self.contexts[ctx.id] = (abstract, ctx.transfer_syntaxes[0] if ctx.transfer_syntaxes else None)
 
     def _receiver_max(self, sender: bool) -> int | None:
-        if self.role is not Role.OBSERVER:
+        if self.role is not _OBSERVER:
             return self.max_pdu_receive
         pdu = self.accept if sender else self.request
         return None if pdu is None else pdu.max_pdu_length
@@ -300,7 +306,7 @@ class UpperLayer:
 
     def _pdata(self, sender: bool, pdu: PDataTF, length: int, wire: bytes | None, events: list[ev.Event]) -> None:
         st = self.state
-        if st not in (State.STA6, State.STA7):  # Sta7: the peer may still send until it answers (AR-6)
+        if st not in _PDATA_STATES:
             raise _Violation(f"unexpected P-DATA-TF in state {st.name}")
         if self.enforce_max_pdu and (limit := self._receiver_max(sender)) and length > limit:
             raise _Violation(f"P-DATA-TF of {length} bytes exceeds the negotiated maximum of {limit}")

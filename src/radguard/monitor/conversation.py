@@ -150,7 +150,9 @@ class DicomConversation:
             self._scan_from[from_client] = 0
             self.ul.discard_partial(from_client)
         if not self.ul.closed:
-            self._events(self.ul.receive(data, from_requestor=from_client))
+            events = self.ul.receive(data, from_requestor=from_client)
+            if events:
+                self._events(events)
         elif self._after_violation is not None:
             self._watch_for_abort(from_client, data)
 
