@@ -165,7 +165,7 @@ class CommandField(enum.IntEnum):
     @property
     def service(self) -> str:
         """The DIMSE service name, e.g. ``"C-STORE"`` (C-CANCEL for the cancel request)."""
-        return self.name.rsplit("_", 1)[0].replace("_", "-")
+        return _SERVICES[self]
 
     @property
     def is_request(self) -> bool:
@@ -178,6 +178,10 @@ class CommandField(enum.IntEnum):
         if self is CommandField.C_CANCEL_RQ or not self.is_request:
             return self
         return CommandField(self.value | 0x8000)
+
+
+#: CommandField.service of every member, computed once (it is read for every DIMSE message a monitor sees)
+_SERVICES = {cf: cf.name.rsplit("_", 1)[0].replace("_", "-") for cf in CommandField}
 
 
 class Priority(enum.IntEnum):

@@ -60,6 +60,7 @@ class PDUFramer:
             data = bytes(data)
         out: list[tuple[int, bytes]] = []
         buf = self._buf
+        limit = self.max_pdu_length  # tested here, _check_length called only to raise
         pos, n = 0, len(data)
         if buf:  # finish the PDU begun by earlier calls
             if len(buf) < 6:
@@ -68,7 +69,8 @@ class PDUFramer:
                 if len(buf) < 6:
                     return out
             pdu_type, _, length = _HDR.unpack_from(buf, 0)
-            self._check_length(pdu_type, length, data, pos, out)
+            if limit and length > limit:
+                self._check_length(pdu_type, length, data, pos, out)
             missing = 6 + length - len(buf)
             if n - pos < missing:
                 buf += data[pos:]
@@ -80,7 +82,8 @@ class PDUFramer:
             buf.clear()
         while n - pos >= 6:
             pdu_type, _, length = _HDR.unpack_from(data, pos)
-            self._check_length(pdu_type, length, data, pos, out)
+            if limit and length > limit:
+                self._check_length(pdu_type, length, data, pos, out)
             if n - pos - 6 < length:
                 break
             out.append((pdu_type, data[pos + skip:pos + 6 + length]))

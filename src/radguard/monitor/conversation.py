@@ -46,6 +46,9 @@ AFTER_VIOLATION_GUARD = 1 << 20
 MAX_OUTSTANDING = 4096
 _PDU_HEADER = re.compile(rb"[\x04-\x07]\x00", re.DOTALL)
 _QUERY_SERVICES = frozenset({CommandField.C_FIND_RQ, CommandField.C_MOVE_RQ, CommandField.C_GET_RQ})
+# the status categories as the records hold them (an enum member's .value is a descriptor call, per message)
+_PENDING = StatusCategory.PENDING.value
+_STORED = (StatusCategory.SUCCESS.value, StatusCategory.WARNING.value)
 
 
 #: the last second ISO 8601 can write with a four-digit year (9999-12-31T23:59:59Z)
@@ -110,6 +113,7 @@ class DicomConversation:
     def __init__(self, ends: Endpoints, emit: Callable[[Record], None], *, mid_stream: bool, ts: float,
                  inspect: Inspector | None = None) -> None:
         self.ends = ends
+        self._ends_fields = ends.fields()  # the same five fields in every record of the conversation
         self.emit = emit
         self.inspect = inspect
         self.ul = UpperLayer(Role.OBSERVER, mid_stream=mid_stream, enforce_max_pdu=True)
@@ -277,7 +281,7 @@ class DicomConversation:
             cur = self._current[side] = _Dataset(op, cf.is_request, implicit, transfer_syntax=ts)
             if self.inspect is not None and cf is CommandField.C_STORE_RQ:
                 cur.full = []
-        elif op is not None and not cf.is_request and op.record["status_category"] != StatusCategory.PENDING.value:
+        elif op is not None and not cf.is_request and op.record["status_category"] != _PENDING:
             self._finish_op(op)
 
     def _new_op(self, event: ev.CommandReceived, cmd: Command, cf: CommandField, side: bool) -> _Op:
@@ -286,7 +290,7 @@ class DicomConversation:
         commands[cf.service] = commands.get(cf.service, 0) + 1
         instance = cmd.affected_sop_instance_uid or cmd.requested_sop_instance_uid
         record: Record = {
-            "kind": "dimse", "ts": iso(self.now), "ts_end": None, **self.ends.fields(),
+            "kind": "dimse", "ts": iso(self.now), "ts_end": None, **self._ends_fields,
             "calling_ae": self.assoc["calling_ae"], "called_ae": self.assoc["called_ae"],
             "command": cf.service, "issuer": "requestor" if side else "acceptor", "message_id": cmd.message_id,
             "context_id": event.context_id, "sop_class": cmd.sop_class_uid, "priority": cmd.priority,
@@ -357,7 +361,7 @@ class DicomConversation:
                 r["query"] = {"level": facts.level, "restrictive_keys": facts.restrictive_keys,
                               "wildcard_keys": facts.wildcard_keys, "return_keys": facts.return_keys,
                               "broad": facts.broad_query}
-        elif r["status_category"] != StatusCategory.PENDING.value:
+        elif r["status_category"] != _PENDING:
             self._finish_op(op)
 
     def _finish_op(self, op: _Op) -> None:
@@ -366,13 +370,12 @@ class DicomConversation:
         if self._ops.get(key) is op:
             del self._ops[key]
         r["ts_end"] = iso(self.now)
-        r["complete"] = r["status"] is not None and r["status_category"] != StatusCategory.PENDING.value
+        r["complete"] = r["status"] is not None and r["status_category"] != _PENDING
         r["phi_attributes"] = dict(sorted(op.phi.items()))
         if op.uids:  # keyed hashes: a UID links to a study, the record must not name it (honeytokens match hashes)
             r["uids"] = sorted(phi_hash(u) for u in op.uids)
         # "objects": data sets that crossed the wire; the association counts those the peer acknowledged
-        if r["command"] == "C-STORE" and r["objects"] and r["status_category"] in (StatusCategory.SUCCESS.value,
-                                                                                   StatusCategory.WARNING.value):
+        if r["command"] == "C-STORE" and r["objects"] and r["status_category"] in _STORED:
             self.assoc["objects_stored"] += 1
         self.emit(r)
 
