@@ -313,3 +313,37 @@ def test_syn_flood_is_bounded() -> None:
         assert len(analyzer.flows) <= 101
     analyzer.finish()
     assert len(records) == 1000 and {r["state"] for r in records} == {"syn-sent"}
+
+
+@pytest.mark.parametrize("inspect_max", [10**9, 20000, 100])
+def test_inspected_store_reads_the_same_head(monkeypatch: pytest.MonkeyPatch, inspect_max: int) -> None:
+    """With an inspector the head of a C-STORE data set is cut from the whole data set, or (above the
+    inspection limit, reached part-way) from the fragments held so far: the records say what they say
+    without an inspector, plus the inspection."""
+    from radguard.monitor import conversation as conv
+
+    monkeypatch.setattr(conv, "INSPECT_MAX", inspect_max)
+    seen: list[bytes] = []
+
+    def inspector(data: bytes, transfer_syntax: str | None) -> list[dict[str, Any]]:
+        seen.append(data)
+        return []
+
+    def records(inspect: conv.Inspector | None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        analyzer = Analyzer(out.append, inspect=inspect)
+        for s in segments(conversation(), mss=997):
+            analyzer.feed_segment(s)
+        analyzer.finish()
+        return out
+
+    plain, inspected = records(None), records(inspector)
+    assert summary(inspected) == summary(plain) == EXPECTED
+    store = next(r for r in inspected if r.get("command") == "C-STORE")
+    if inspect_max > len(DATASET):
+        assert seen == [DATASET] and store["inspection"] == []
+    else:
+        assert not seen and store["inspection"][0]["rule"] == "not-inspected"
+    for r in inspected:
+        r.pop("inspection", None)
+    assert inspected == plain

@@ -326,13 +326,16 @@ class DicomConversation:
         if cur is None:
             return
         data = event.data
-        if cur.full is not None:
+        full = cur.full
+        if full is not None:  # the head is cut from the whole data set at its end, not kept besides
             if cur.size + len(data) > INSPECT_MAX:
-                cur.full = None
+                for fragment in full:
+                    cur.head += fragment[:HEAD_BYTES - len(cur.head)]
+                full = cur.full = None
             else:
-                cur.full.append(data)
+                full.append(data)
         cur.size += len(data)
-        if len(cur.head) < HEAD_BYTES:
+        if full is None and len(cur.head) < HEAD_BYTES:
             cur.head += data[:HEAD_BYTES - len(cur.head)]
         if not event.last:
             return
@@ -340,10 +343,11 @@ class DicomConversation:
         op = cur.op
         if op is None:
             return
+        whole = None if full is None else b"".join(full)
         r = op.record
         r["request_bytes" if cur.is_request else "response_bytes"] += cur.size
-        facts: DatasetFacts = examine(bytes(cur.head), cur.implicit, cur.size <= HEAD_BYTES,
-                                      query=r["command"] != "C-STORE")
+        facts: DatasetFacts = examine(bytes(cur.head) if whole is None else whole[:HEAD_BYTES], cur.implicit,
+                                      cur.size <= HEAD_BYTES, query=r["command"] != "C-STORE")
         for kw in facts.phi:
             op.phi[kw] += 1
             self._phi[kw] += 1
@@ -354,7 +358,7 @@ class DicomConversation:
             if r["command"] == "C-STORE":
                 r["objects"] = 1
                 if self.inspect is not None:
-                    r["inspection"] = (self.inspect(b"".join(cur.full), cur.transfer_syntax) if cur.full is not None
+                    r["inspection"] = (self.inspect(whole, cur.transfer_syntax) if whole is not None
                                        else [{"rule": "not-inspected", "severity": "info",
                                               "title": f"data set above {INSPECT_MAX} bytes"}])
             elif CommandField[r["command"].replace("-", "_") + "_RQ"] in _QUERY_SERVICES:
