@@ -17,7 +17,7 @@ from typing import Any
 
 from radguard.dicom.framing import plausible_pdu_start
 from radguard.monitor import tls
-from radguard.monitor.capture import CaptureError, Frame, read_frames
+from radguard.monitor.capture import CaptureError, Frame, read_packets
 from radguard.monitor.conversation import DicomConversation, Endpoints, Inspector, Record, iso
 from radguard.monitor.decode import Segment, decode_segment
 from radguard.monitor.http import DEFAULT_WEB_PORTS, HttpConversation, UploadInspector, looks_like_request
@@ -90,8 +90,12 @@ class Analyzer:
 
     # ------------------------------------------------------------------ input
     def feed_frame(self, frame: Frame) -> None:
+        self.feed_packet(frame.ts, frame.linktype, frame.data)
+
+    def feed_packet(self, ts: float, linktype: int, data: bytes) -> None:
+        """:meth:`feed_frame` with the frame's fields (:func:`~radguard.monitor.capture.read_packets`)."""
         self.stats.frames += 1
-        seg = decode_segment(frame.ts, frame.linktype, frame.data)
+        seg = decode_segment(ts, linktype, data)
         if seg is not None:
             self.feed_segment(seg)
 
@@ -323,8 +327,9 @@ def analyze(paths: Iterable[Path], *, on_record: Callable[[Record], None] | None
     for path in paths:
         try:
             with open(path, "rb", buffering=READ_BUFFER) as fh:
-                for frame in read_frames(fh):
-                    analyzer.feed_frame(frame)
+                feed = analyzer.feed_packet
+                for ts, linktype, data in read_packets(fh):
+                    feed(ts, linktype, data)
         except CaptureError as exc:
             result.errors.append({"file": str(path), "error": str(exc)})
         except OSError as exc:

@@ -62,6 +62,12 @@ class _Source:
 
 def read_frames(fh: IO[bytes]) -> Iterator[Frame]:
     """Frames of a pcap or pcapng stream, in file order."""
+    for ts, linktype, data in read_packets(fh):
+        yield Frame(ts, linktype, data)
+
+
+def read_packets(fh: IO[bytes]) -> Iterator[tuple[float, int, bytes]]:
+    """:func:`read_frames` as plain (timestamp, link type, bytes) tuples, the per-packet path of ``radguard pcap``."""
     src = _Source(fh)
     head = src.read(4, "file header", eof_ok=True)
     if head is None:
@@ -77,7 +83,7 @@ def read_frames(fh: IO[bytes]) -> Iterator[Frame]:
     raise CaptureError(f"not a pcap or pcapng file (magic {head.hex()})")
 
 
-def _pcap(src: _Source, order: str, nanos: bool) -> Iterator[Frame]:
+def _pcap(src: _Source, order: str, nanos: bool) -> Iterator[tuple[float, int, bytes]]:
     """Classic libpcap format (https://www.tcpdump.org/manpages/pcap-savefile.5.html)."""
     rest = src.read(20, "pcap file header")
     assert rest is not None
@@ -101,7 +107,7 @@ def _pcap(src: _Source, order: str, nanos: bool) -> Iterator[Frame]:
             src.offset = at + 16
             src.short(data, incl, f"packet at byte {at}")
         at += 16 + incl
-        yield Frame(sec + frac / divisor, linktype, data)
+        yield sec + frac / divisor, linktype, data
 
 
 @dataclass
@@ -134,7 +140,7 @@ def _interface(body: bytes, order: str) -> _Interface:
     return _Interface(linktype, units, offset, snaplen)
 
 
-def _pcapng(src: _Source, head: bytes) -> Iterator[Frame]:
+def _pcapng(src: _Source, head: bytes) -> Iterator[tuple[float, int, bytes]]:
     """pcapng (draft-ietf-opsawg-pcapng): SHB, IDB, EPB, SPB and the obsolete PB; other blocks skipped."""
     order = "<"
     interfaces: list[_Interface] = []
@@ -182,11 +188,11 @@ def _pcapng(src: _Source, head: bytes) -> Iterator[Frame]:
             iface = interfaces[if_id]
             ticks = (high << 32) | low
             sec, frac = divmod(ticks, iface.units)
-            yield Frame(sec + iface.offset + frac / iface.units, iface.linktype, body[20:20 + caplen])
+            yield sec + iface.offset + frac / iface.units, iface.linktype, body[20:20 + caplen]
         elif block_type == _SPB:
             if not interfaces:
                 raise CaptureError(f"pcapng corrupt at byte {at}: simple packet before any interface")
             orig = struct.unpack_from(order + "L", body)[0]
             iface = interfaces[0]
             caplen = min(orig, iface.snaplen or orig, len(body) - 4)
-            yield Frame(0.0, iface.linktype, body[4:4 + caplen])
+            yield 0.0, iface.linktype, body[4:4 + caplen]

@@ -117,7 +117,7 @@ def decode_segment(ts: float, linktype: int, data: bytes) -> Segment | None:
         # not IPv4, a fragment (MF flag or fragment offset), not TCP, a header length below the minimum
         if version_ihl >> 4 != 4 or frag & 0x3FFF or ip_proto != 6 or ihl < 20:
             return None
-        src, dst = _addr(raw_src), _addr(raw_dst)
+        src, dst = _addr_cache.get(raw_src) or _addr(raw_src), _addr_cache.get(raw_dst) or _addr(raw_dst)
         end = pos + total if total else len(data)  # TSO captures may carry total length 0
         pos += ihl
     elif proto == _ETH_IPV6:
