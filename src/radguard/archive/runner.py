@@ -1,6 +1,6 @@
 """Spread batches over local processes or a Dask cluster, in order, with bounded work in flight.
 
-``workers <= 1`` runs in this process. ``dask`` is a scheduler address (``tcp://host:8786``):
+``workers <= 1``, or work that fits in one batch, runs in this process. ``dask`` is a scheduler address (``tcp://host:8786``):
 the same batch functions run on its workers through ``dask.distributed.Client.submit``.
 Memory stays bounded: at most :data:`LOCAL_DEPTH` ``* workers`` batches (``2 * threads`` on Dask) are
 queued at any time.
@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
 from typing import Any, TypeVar
 
 from radguard.errors import UsageError
@@ -45,10 +46,13 @@ def run_ordered(fn: Callable[[T], R], batches: Iterable[T], *, workers: int = 1,
     if dask:
         yield from _dask(fn, batches, dask)
         return
-    if workers <= 1:
-        for b in batches:
+    it = iter(batches)
+    head = list(islice(it, 2))
+    if workers <= 1 or len(head) < 2:  # one batch: starting a pool (fork, pipes) costs more than it saves
+        for b in chain(head, it):
             yield fn(b)
         return
+    batches = chain(head, it)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
