@@ -35,3 +35,19 @@ class MerkleBuilder:
         for _h, left in reversed(self._stack[:-1]):
             node = hashlib.sha256(b"\x01" + left + node).digest()
         return node.hex()
+
+
+def tree_root(leaves: list[bytes]) -> str:
+    """The root :class:`MerkleBuilder` gives for ``leaves`` (all at hand), a level at a time: the same tree
+    (a last node without a sibling goes up a level as it is, which is RFC 6962's split at the largest
+    power of two below n), about twice as fast in the interpreter."""
+    if not leaves:
+        return EMPTY_ROOT
+    sha = hashlib.sha256
+    level = [sha(b"\x00" + leaf).digest() for leaf in leaves]
+    while len(level) > 1:
+        odd = level[-1] if len(level) % 2 else None
+        level = [sha(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2], strict=False)]
+        if odd is not None:
+            level.append(odd)
+    return level[0].hex()
