@@ -66,7 +66,7 @@ def _ledger(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         for t in ("runs", "archive_roots", "archive_entries", "archive_signatures", "findings"):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({t})") if r[1] not in drop]
             out[t] = conn.execute(f"SELECT {', '.join(cols)} FROM {t} ORDER BY id").fetchall()
-    out["runs"] = [r[:3] + (json.loads(r[3]), json.loads(r[4])) for r in out["runs"]]
+    out["runs"] = [(*r[:3], json.loads(r[3]), json.loads(r[4])) for r in out["runs"]]
     return out
 
 
