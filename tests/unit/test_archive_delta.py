@@ -204,3 +204,26 @@ def test_seal_cli_does_not_load_sqlalchemy_when_one_file_changed(two: dict[str, 
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip().splitlines()[-1] == "False"
     assert '"hashed": 1' in out.stdout
+
+
+def test_a_seal_that_began_meanwhile_wins(two: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the walk and the write another seal began on the root: nothing is written."""
+    db = two["tmp"] / "delta.db"
+    monkeypatch.setenv("RADGUARD_DB", f"sqlite:///{db}")
+    _change(two["tree"], two["paths"], "content")
+    real = delta._hash
+
+    def meanwhile(deltas: list[Any], workers: int, decode_pixels: bool) -> None:
+        real(deltas, workers, decode_pixels)
+        with sqlite3.connect(db) as other:
+            other.execute("INSERT INTO archive_signatures (run_id, scope, key, root_hash, leaves, public_key, "
+                          "signature, created) VALUES (99, 'begin', ?, 'x', 0, 'x', 'x', '2026-01-01 00:00:00')",
+                          (deltas[0].plan.root,))
+
+    monkeypatch.setattr(delta, "_hash", meanwhile)
+    before = _ledger(db)
+    assert delta.reseal([str(two["tree"])], two["key"], {}) is None
+    after = _ledger(db)
+    assert after["archive_signatures"][:-1] == before["archive_signatures"]
+    assert {t: v for t, v in after.items() if t != "archive_signatures"} == \
+        {t: v for t, v in before.items() if t != "archive_signatures"}
