@@ -165,13 +165,13 @@ def changed(args: argparse.Namespace, trees: dict[int, Path], tmp: Path, rg: lis
     ks = [int(k) for k in args.changed.split(",")]
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
-    env = versions[""]
     copies: dict[int, Path] = {}
     for n, root in trees.items():  # own hard-linked copies (paths of their own), sealed once
         copies[n] = tmp / f"c{n}"
         subprocess.run(["cp", "-al", str(root), str(copies[n])], check=True)
-        subprocess.run([*rg, "seal", str(copies[n]), "--json"], env=dict(env, RADGUARD_DB=f"sqlite:///{tmp}/base{n}.db"),
-                       check=True, stdout=subprocess.DEVNULL)
+        for tag, venv in versions.items():  # (each version's schema)
+            subprocess.run([*rg, "seal", str(copies[n]), "--json"], env=dict(venv, RADGUARD_DB=f"sqlite:///{tmp}/base{n}"
+                           f"{tag.strip(' ()')}.db"), check=True, stdout=subprocess.DEVNULL)
     print(f"sizes {sorted(trees)}, changed {ks}, repetitions {args.repeat}, load average "
           f"{os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}{', before: ' + args.before if args.before else ''}")
 
@@ -182,13 +182,14 @@ def changed(args: argparse.Namespace, trees: dict[int, Path], tmp: Path, rg: lis
 
     for _i in range(args.repeat):
         for n, tree in copies.items():
-            run(f"stat {n}", f"find {tree} -type f -printf '%s %T@\\n' >/dev/null", env)
+            run(f"stat {n}", f"find {tree} -type f -printf '%s %T@\\n' >/dev/null", versions[""])
             for k in ks:
                 change = Change(tree, n, k, tmp / "aside")
                 change.apply()
                 try:
                     for tag, venv in versions.items():
-                        shutil.copyfile(tmp / f"base{n}.db", tmp / "run.db")
+                        shutil.copyfile(tmp / f"base{n}{tag.strip(' ()')}.db", tmp / "run.db")
+                        os.sync()  # the copy's write-back not in the timed re-seal
                         run(f"re-seal {n} k={k}{tag}", [*rg, "seal", str(tree), "--json"],
                             dict(venv, RADGUARD_DB=f"sqlite:///{tmp}/run.db"))
                 finally:

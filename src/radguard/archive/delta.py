@@ -11,7 +11,7 @@ most :data:`MAX_CHANGES` files changed, are new or are gone. It then writes what
   the ids the full seal gives them) and their findings recorded; the entries of gone files are deleted;
   unchanged entries are not touched;
 - the Merkle roots of each changed root and of its studies are recomputed from the stored leaves (one
-  indexed read of ``study_uid, leaf`` in id order, :func:`radguard.archive.merkle.tree_root`) and signed
+  read of ``study_uid, leaf`` in id order from an index, :func:`radguard.archive.merkle.fold`) and signed
   with the ``begin`` record, the run and its signature; an unchanged root's signature is signed again.
 
 A ``kill -9`` leaves the ledger as it was or sealed. Anything the full seal reports otherwise (an
@@ -29,11 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radguard.archive import keys, quick
-from radguard.archive.merkle import MerkleBuilder, tree_root
+from radguard.archive.merkle import MerkleBuilder, fold, leaf_node
 from radguard.archive.quick import SealSummary, walk_segments
-from radguard.archive.runner import run_ordered
-from radguard.archive.work import seal_batch
-from radguard.inspect.checks import CHECKS_VERSION
 from radguard.models import Finding
 from radguard.store.lite import default_url, script_heads, sqlite_file
 
@@ -129,6 +126,9 @@ def _known(conn: sqlite3.Connection, files: list[File]) -> int:
 
 def _hash(deltas: list[_Delta], workers: int, decode_pixels: bool) -> None:
     """Fingerprint and check the files to hash (in walk order); _Changed if one cannot be read."""
+    from radguard.archive.runner import run_ordered  # (not loaded by a re-seal that hashes nothing)
+    from radguard.archive.work import seal_batch
+
     jobs: list[tuple[_Delta, list[tuple[str, int]]]] = []
     for d in deltas:
         items = _in_walk_order(d.plan.path, d.todo)
@@ -236,6 +236,8 @@ def _seal_root(conn: sqlite3.Connection, d: _Delta, run_id: int, key: object, pu
         return {"root": plan.root, "merkle_root": plan.root_hash, "objects": plan.leaves, "studies": plan.studies}
     now = quick._now()
     if d.rows:
+        from radguard.inspect.checks import CHECKS_VERSION  # loaded by the hashing already
+
         paths = [r["path"] for r in d.rows]
         for k in range(0, len(paths), 500):
             part = paths[k:k + 500]
@@ -252,18 +254,18 @@ def _seal_root(conn: sqlite3.Connection, d: _Delta, run_id: int, key: object, pu
     for k in range(0, len(d.gone), 500):
         part = d.gone[k:k + 500]
         conn.execute(f"DELETE FROM archive_entries WHERE path IN ({', '.join('?' * len(part))})", part)
-    leaves: list[bytes] = []
+    # the leaves in id order, from the index ix_archive_entries_root_leaf alone (migration 0007_archive_leaves)
+    stored = conn.execute("SELECT study_uid, leaf FROM archive_entries WHERE root = ? ORDER BY id",
+                          (plan.root,)).fetchall()
+    leaves = [leaf_node(bytes.fromhex(leaf)) for _s, leaf in stored]  # each hashed once: root and study trees
     studies: dict[str, list[bytes]] = {}
-    for study, leaf in conn.execute("SELECT study_uid, leaf FROM archive_entries WHERE root = ? ORDER BY id",
-                                    (plan.root,)):
-        raw = bytes.fromhex(leaf)
-        leaves.append(raw)
+    for (study, _leaf), node in zip(stored, leaves, strict=True):
         if study:
-            studies.setdefault(study, []).append(raw)
+            studies.setdefault(study, []).append(node)
     records = [("root", plan.root, leaves)] + [("study", uid, ls) for uid, ls in sorted(studies.items())]
     rows = []
     for scope, name, ls in records:
-        rh = tree_root(ls)
+        rh = fold(ls)
         sig = keys.sign(key, keys.signed_message(scope, name, rh, len(ls)))
         rows.append((run_id, scope, name, rh, len(ls), pub, sig, now))
     conn.executemany(_SIG, rows)
