@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radguard.archive import keys, quick
-from radguard.archive.merkle import MerkleBuilder, fold, leaf_node
+from radguard.archive.merkle import MerkleBuilder, fold, hex_leaf_nodes
 from radguard.archive.quick import SealSummary, walk_segments
 from radguard.models import Finding
 from radguard.store.lite import default_url, script_heads, sqlite_file
@@ -257,7 +257,7 @@ def _seal_root(conn: sqlite3.Connection, d: _Delta, run_id: int, key: object, pu
     # the leaves in id order, from the index ix_archive_entries_root_leaf alone (migration 0007_archive_leaves)
     stored = conn.execute("SELECT study_uid, leaf FROM archive_entries WHERE root = ? ORDER BY id",
                           (plan.root,)).fetchall()
-    leaves = [leaf_node(bytes.fromhex(leaf)) for _s, leaf in stored]  # each hashed once: root and study trees
+    leaves = hex_leaf_nodes(leaf for _s, leaf in stored)  # each hashed once: for the root's and its study's tree
     studies: dict[str, list[bytes]] = {}
     for (study, _leaf), node in zip(stored, leaves, strict=True):
         if study:

@@ -7,6 +7,7 @@ splits at the largest power of two below n, which the stack fold below reproduce
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 
@@ -47,6 +48,12 @@ def tree_root(leaves: list[bytes]) -> str:
 def leaf_node(leaf: bytes) -> bytes:
     """The tree node of a leaf (``SHA-256(0x00 || leaf)``)."""
     return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def hex_leaf_nodes(leaves: Iterable[str]) -> list[bytes]:
+    """:func:`leaf_node` of each leaf given in hex (as the ledger stores them), without a call per leaf."""
+    sha, unhex = hashlib.sha256, bytes.fromhex
+    return [sha(b"\x00" + unhex(leaf)).digest() for leaf in leaves]
 
 
 def fold(nodes: list[bytes]) -> str:
