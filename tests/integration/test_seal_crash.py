@@ -212,3 +212,50 @@ def test_unchanged_reseal_killed_at_random_instants(tmp_path: Path, keyed: dict[
     summary = json.loads(capsys.readouterr().out)["summary"]
     assert (summary["unchanged"], summary["hashed"], summary["dropped"]) == (total, 0, 0)
     assert _entries(db) == total
+
+
+def test_changed_reseal_killed_at_random_instants(tmp_path: Path, keyed: dict[str, str],
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The re-seal of a tree with a few changed, new and gone files (archive/delta.py: one transaction) killed
+    at any instant leaves the ledger as it was or with the whole run (begin, root, study and run records, run
+    done, the changed entries replaced); the next seal finishes it and the ledger audits clean."""
+    arc = tmp_path / "arc"
+    total = build_tree(arc, 700)
+    blobs = [read(name) for name in TREE]
+    db = f"sqlite:///{tmp_path / 'delta.db'}"
+    monkeypatch.setenv("RADGUARD_DB", db)
+    env = dict(keyed, RADGUARD_DB=db)
+    assert main(["seal", str(arc), "--json"]) == 0
+    capsys.readouterr()
+    rng = random.Random(11)
+    for i in range(8):
+        for n in rng.sample(range(total), 3):  # three files get another clean content
+            (arc / f"study{n // 100:03d}" / f"im{n:05d}.dcm").write_bytes(blobs[(n + 1 + i) % len(blobs)])
+        (arc / "study000" / f"new{i}.dcm").write_bytes(blobs[i % len(blobs)])
+        if i:
+            (arc / "study000" / f"new{i - 1}.dcm").unlink()
+        before, runs = _signatures(db), _last_run(db)
+        proc = _start_seal(arc, env)
+        time.sleep(rng.uniform(0.15, 0.6))
+        assert _kill_and_check_orphans(proc) == []
+        after = _signatures(db)
+        added = after[len(before):]
+        assert after[:len(before)] == before, i
+        scopes = [s for _r, s in added]
+        assert added == [] or (scopes[:2] == ["begin", "root"] and scopes[-1] == "run"
+                               and set(scopes[2:-1]) == {"study"} and {r for r, _s in added} == {runs + 1}), i
+        assert _last_run(db) == runs + (1 if added else 0), i
+        if added:
+            store = open_store(db)
+            try:
+                info = store.get_run(runs + 1)
+            finally:
+                store.close()
+            assert info is not None and info.status == "done" and info.summary["hashed"] >= 4, i
+            assert _audit_has_no_false_finding(arc, capsys, f"kill {i}") == [], i
+        assert main(["seal", str(arc), "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)["summary"]
+        assert (summary["files"], summary["errors"]) == (total + 1, 0), i
+        assert _audit_has_no_false_finding(arc, capsys, f"kill {i}, sealed again") == [], i
+    assert _entries(db) == total + 1

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from radguard.archive import keys, quick
+from radguard.archive import delta, keys, quick
 from radguard.archive import seal as seal_mod
 from radguard.archive.audit import audit
 from radguard.archive.run import run_seal
@@ -37,6 +37,7 @@ def _full(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *paths: Path) ->
     """A seal by the full path (the quick one switched off for it)."""
     with monkeypatch.context() as mp:
         mp.setattr(quick, "reseal_unchanged", lambda *a, **k: None)
+        mp.setattr(delta, "reseal", lambda *a, **k: None)
         return run_seal([str(p) for p in paths or (env["tree"],)], env["key"])
 
 

@@ -10,8 +10,6 @@ signature follows it, the ledger of that root is a seal in progress or interrupt
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,9 +17,12 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from radguard.archive.digest import unpack_elements
 from radguard.archive.keys import BEGIN as BEGIN
 from radguard.archive.keys import signed_message as signed_message
+from radguard.archive.leaf import LEAF_FIELDS as LEAF_FIELDS
+from radguard.archive.leaf import expand as expand
+from radguard.archive.leaf import leaf_bytes as leaf_bytes
+from radguard.archive.leaf import leaf_of as leaf_of
 from radguard.archive.merkle import EMPTY_ROOT, MerkleBuilder
 from radguard.archive.quick import studies_of
 from radguard.archive.tables import ENTRIES as _T
@@ -33,11 +34,6 @@ from radguard.archive.tree import PathSet
 from radguard.store.api import Store
 from radguard.store.schema import Run
 
-#: entry fields covered by the leaf hash (and so by the signed roots); the per-element digests are
-#: covered through ``header_sha256`` (their hash), checked when they are used
-LEAF_FIELDS = ("path", "size", "mtime_ns", "dicom", "sop_instance_uid", "series_uid", "study_uid", "sop_class_uid",
-               "transfer_syntax", "file_sha256", "meta_sha256", "header_sha256", "pixel_sha256",
-               "pixel_canonical_sha256", "canary")
 #: fields of a full entry (verification of a changed object, :meth:`Ledger.lookup`)
 VERIFY_FIELDS = (*LEAF_FIELDS, "id", "elements", "layout")
 #: what an audit worker gets of each entry with its work item, in ledger form (elements packed, layout
@@ -50,32 +46,9 @@ AUDIT_FIELDS = ("path", "size", "dicom", "transfer_syntax", "file_sha256", "meta
 #: SQLite's default automatic checkpoint interval (pages), restored after :meth:`Ledger.bulk`
 WAL_AUTOCHECKPOINT = 1000
 
-#: ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` without building an encoder per call
-_LEAF_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-
-
-def leaf_bytes(fields: dict[str, Any]) -> bytes:
-    """Canonical JSON (sorted keys, no spaces) of the :data:`LEAF_FIELDS` of an entry."""
-    return _LEAF_JSON({k: fields.get(k) for k in LEAF_FIELDS}).encode()
-
-
-def leaf_of(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(leaf_bytes(fields)).hexdigest()
-
-
-def expand(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry in ledger form with its element digests unpacked and its layout decoded (what
-    :func:`radguard.archive.verify.compare` reads); ``entry`` is left as it is."""
-    layout = entry.get("layout")
-    return entry | {"elements": unpack_elements(entry.get("elements") or ""),
-                    "layout": json.loads(layout) if layout else None,
-                    "dicom": bool(entry["dicom"]), "canary": bool(entry["canary"])}
-
 
 def row_fields(row: EntryRow) -> dict[str, Any]:
     return expand({k: getattr(row, k) for k in VERIFY_FIELDS})
-
-
 
 
 def _uid(value: str | None) -> str | None:

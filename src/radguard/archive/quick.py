@@ -19,7 +19,8 @@ writes what the full seal would: the run (done, with its summary), each root's `
 and root signatures and the run signature, in the same formats as SQLAlchemy writes them (timestamps
 ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, JSON text). A ``kill -9`` leaves the ledger as it was or sealed.
 Anything else (a change, a new or gone file, an error, another database) returns None before anything
-is written, and the full seal runs: at most one walk is spent.
+is written, and the full seal runs: at most one walk is spent. A re-seal with a few changes:
+:mod:`radguard.archive.delta`, on the same walk (what ``radguard seal`` calls).
 """
 
 from __future__ import annotations

@@ -51,13 +51,13 @@ def run_seal(paths: list[str], key: object, *, workers: int = 1, dask: str | Non
              decode_pixels: bool = False, progress: Progress | None = None) -> tuple[int, SealSummary]:
     """Seal ``paths`` with the signing ``key`` in a ``seal`` run; returns (run id, summary).
 
-    A re-seal that would change nothing is done by :func:`radguard.archive.quick.reseal_unchanged` when the
-    store allows it (SQLite), else by :func:`radguard.archive.seal.seal`."""
+    A re-seal that would change nothing, or few files, is done by :func:`radguard.archive.delta.reseal` when
+    the store allows it (SQLite), else by :func:`radguard.archive.seal.seal`."""
     params = {"paths": paths, "workers": workers, "dask": dask, "rehash": rehash}
     if not rehash and not dask:  # (--dask: the full seal connects to the scheduler, reachable or not)
-        from radguard.archive.quick import reseal_unchanged
+        from radguard.archive.delta import reseal
 
-        if (done := reseal_unchanged(paths, key, params)) is not None:
+        if (done := reseal(paths, key, params, workers=workers, decode_pixels=decode_pixels)) is not None:
             return done
     from radguard.archive.seal import seal
 

@@ -12,7 +12,7 @@ import os
 from typing import Any, NamedTuple
 
 from radguard.archive.digest import fingerprint, pack_elements
-from radguard.archive.ledger import expand, leaf_of
+from radguard.archive.leaf import expand, leaf_of
 from radguard.archive.verify import Status, compare
 from radguard.inspect.api import unreadable
 from radguard.inspect.checks import CHECKS_VERSION, run_checks
