@@ -32,7 +32,6 @@ from radguard.archive import keys, quick
 from radguard.archive.merkle import MerkleBuilder, fold, hex_leaf_nodes
 from radguard.archive.quick import SealSummary, walk_segments
 from radguard.models import Finding
-from radguard.store.lite import default_url, script_heads, sqlite_file
 
 #: changed, new and gone files beyond which the full seal (batched transactions) does the work
 MAX_CHANGES = 4096
@@ -49,7 +48,7 @@ File = tuple[str, int, int]  # path, size, mtime_ns
 
 @dataclass
 class _Delta:
-    plan: quick._Root
+    plan: quick.Root
     files: int = 0
     todo: list[File] = field(default_factory=list)  # changed and new files
     gone: list[str] = field(default_factory=list)
@@ -97,17 +96,17 @@ def _diff(conn: sqlite3.Connection, d: _Delta, budget: int) -> int:
             else:
                 d.todo.append(f)
             if len(d.todo) + len(d.gone) > budget:
-                raise quick._Changed(plan.path)
+                raise quick.Changed(plan.path)
     d.gone.extend(p for p, _s, _m in buf)
     d.gone.extend(p for p, _s, _m in cur)
     budget -= len(d.todo) + len(d.gone)
     if budget < 0:
-        raise quick._Changed(plan.path)
+        raise quick.Changed(plan.path)
     known = _known(conn, d.todo)
     if plan.path == plan.root:
         (count,) = conn.execute("SELECT count(*) FROM archive_entries WHERE root = ?", (plan.root,)).fetchone()
         if count != d.files - len(d.todo) + known + len(d.gone):
-            raise quick._Changed(plan.root)
+            raise quick.Changed(plan.root)
     return budget
 
 
@@ -119,7 +118,7 @@ def _known(conn: sqlite3.Connection, files: list[File]) -> int:
         rows = conn.execute(f"SELECT canary FROM archive_entries WHERE path IN ({', '.join('?' * len(part))})",
                             part).fetchall()
         if any(c for (c,) in rows):
-            raise quick._Changed(part[0])  # a changed canary: the full seal keeps it one
+            raise quick.Changed(part[0])  # a changed canary: the full seal keeps it one
         n += len(rows)
     return n
 
@@ -139,7 +138,7 @@ def _hash(deltas: list[_Delta], workers: int, decode_pixels: bool) -> None:
                                     strict=True):
         for r in results:
             if r["error"]:
-                raise quick._Changed(r["path"])  # an unreadable file: reported by the full seal
+                raise quick.Changed(r["path"])  # an unreadable file: reported by the full seal
             d.rows.append(r["row"])
             d.found.extend(r["findings"])
 
@@ -148,22 +147,15 @@ def reseal(paths: list[str], key: object, params: Mapping[str, Any], *, workers:
            decode_pixels: bool = False, url: str | None = None) -> tuple[int, SealSummary] | None:
     """Seal ``paths`` as :func:`radguard.archive.seal.seal` would when at most :data:`MAX_CHANGES` files
     changed; (run id, summary), or None (nothing written) when this store or this tree needs the full seal."""
-    db = sqlite_file(url or default_url())
-    if db is None or not db.is_file() or not paths:
+    if not paths:
         return None
-    started = quick._now()
+    started = quick.now()
     pub = keys.public_hex(key)
-    try:
-        conn = sqlite3.connect(db, timeout=30.0, isolation_level=None)
-    except sqlite3.Error:
+    conn = quick.connect(url)
+    if conn is None:
         return None
     try:
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        if {str(r[0]) for r in conn.execute("SELECT version_num FROM alembic_version")} != set(script_heads()):
-            return None
-        deltas = [_Delta(quick._plan_root(conn, p, pub)) for p in paths]
+        deltas = [_Delta(quick.plan_root(conn, p, pub)) for p in paths]
         if len({d.plan.root for d in deltas}) != len(deltas):
             return None
         budget = MAX_CHANGES
@@ -171,10 +163,10 @@ def reseal(paths: list[str], key: object, params: Mapping[str, Any], *, workers:
             budget = _diff(conn, d, budget)
             d.plan.files = d.files
         if all(not d.todo and not d.gone for d in deltas):
-            return quick._write(conn, [d.plan for d in deltas], key, pub, params, started)
+            return quick.write_unchanged(conn, [d.plan for d in deltas], key, pub, params, started)
         _hash(deltas, workers, decode_pixels)
         return _write(conn, deltas, key, pub, params, started)
-    except (quick._Changed, OSError, sqlite3.Error):
+    except (quick.Changed, OSError, sqlite3.Error):
         return None
     finally:
         conn.close()
@@ -213,9 +205,9 @@ def _write(conn: sqlite3.Connection, deltas: list[_Delta], key: object, pub: str
             run.add(bytes.fromhex(rec["merkle_root"]))
         summary.run_root = run.root()
         sig = keys.sign(key, keys.signed_message("run", str(run_id), summary.run_root, run.count))
-        conn.execute(_SIG, (run_id, "run", str(run_id), summary.run_root, run.count, pub, sig, quick._now()))
+        conn.execute(_SIG, (run_id, "run", str(run_id), summary.run_root, run.count, pub, sig, quick.now()))
         conn.execute("UPDATE runs SET finished = ?, status = 'done', summary = ? WHERE id = ?",
-                     (quick._now(), json.dumps(summary.to_dict()), run_id))
+                     (quick.now(), json.dumps(summary.to_dict()), run_id))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -229,12 +221,12 @@ def _seal_root(conn: sqlite3.Connection, d: _Delta, run_id: int, key: object, pu
     plan = d.plan
     conn.execute("UPDATE archive_roots SET last_run = ? WHERE path = ?", (run_id, plan.root))
     sig = keys.sign(key, keys.signed_message(keys.BEGIN, plan.root, plan.root_hash, plan.leaves))
-    conn.execute(_SIG, (run_id, keys.BEGIN, plan.root, plan.root_hash, plan.leaves, pub, sig, quick._now()))
+    conn.execute(_SIG, (run_id, keys.BEGIN, plan.root, plan.root_hash, plan.leaves, pub, sig, quick.now()))
     if not d.rows and not d.gone:  # the root's signature stands: signed again (Ledger.sign_root unchanged)
         sig = keys.sign(key, keys.signed_message("root", plan.root, plan.root_hash, plan.leaves))
-        conn.execute(_SIG, (run_id, "root", plan.root, plan.root_hash, plan.leaves, pub, sig, quick._now()))
+        conn.execute(_SIG, (run_id, "root", plan.root, plan.root_hash, plan.leaves, pub, sig, quick.now()))
         return {"root": plan.root, "merkle_root": plan.root_hash, "objects": plan.leaves, "studies": plan.studies}
-    now = quick._now()
+    now = quick.now()
     if d.rows:
         from radguard.inspect.checks import CHECKS_VERSION  # loaded by the hashing already
 

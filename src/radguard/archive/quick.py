@@ -67,7 +67,7 @@ def studies_of(summary: Mapping[str, Any] | None, root: str) -> int | None:
     return found
 
 
-class _Changed(Exception):
+class Changed(Exception):
     """The walk met something only the full seal handles."""
 
 
@@ -91,7 +91,7 @@ def _listing(d: str) -> tuple[list[tuple[str, int, int]], list[str]]:
                     continue  # directory symlinks are not followed
                 st = os.stat(e.path)
                 if not stat.S_ISREG(st.st_mode):
-                    raise _Changed(e.path)  # an error item of the full seal
+                    raise Changed(e.path)  # an error item of the full seal
                 files.append((e.path, st.st_size, st.st_mtime_ns))
     files.sort()
     dirs.sort()
@@ -102,7 +102,7 @@ def walk_segments(top: str) -> Iterator[list[tuple[str, int, int]]]:
     """(path, size, mtime_ns) of the regular files under directory ``top`` in code point order of their
     paths (SQLite's ``BINARY`` order of their UTF-8 text), as runs of files of one directory: a
     subdirectory ``a`` comes where ``a/`` sorts (after a file ``a-b``, before ``a0``). OSError or
-    :class:`_Changed` on an entry the full seal would report."""
+    :class:`Changed` on an entry the full seal would report."""
     files, dirs = _listing(top)
     stack = [(files, dirs, 0, 0)]
     while stack:
@@ -123,13 +123,13 @@ def walk_in_path_order(top: str) -> Iterator[tuple[str, int, int]]:
         yield from segment
 
 
-def _now() -> str:
+def now() -> str:
     """A timestamp as SQLAlchemy writes ``DateTime(timezone=True)`` on SQLite (UTC, no offset)."""
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 @dataclass
-class _Root:
+class Root:
     root: str
     path: str
     last_id: int  # the root signature this seal signs again
@@ -139,25 +139,25 @@ class _Root:
     files: int = 0
 
 
-def _plan_root(conn: sqlite3.Connection, given: str, pub: str) -> _Root:
+def plan_root(conn: sqlite3.Connection, given: str, pub: str) -> Root:
     """The sealed root of ``given`` and its latest root signature, if the full seal would sign it again."""
     path = normalize(given)
     roots = [r for (r,) in conn.execute("SELECT path FROM archive_roots")]
     holding = [r for r in roots if path == r or path.startswith(r.rstrip("/") + "/")]
     if len(holding) != 1:
-        raise _Changed(path)
+        raise Changed(path)
     root = holding[0]
     inner = root.rstrip("/") + "/"
     if not os.path.isdir(path) or any(r.startswith(inner) for r in roots):
-        raise _Changed(path)  # a sealed file, or a root to subsume
+        raise Changed(path)  # a sealed file, or a root to subsume
     latest = conn.execute("SELECT id, run_id, scope, root_hash, leaves, public_key, signature FROM archive_signatures "
                           "WHERE scope IN ('root', 'begin') AND key = ? ORDER BY id DESC LIMIT 1", (root,)).fetchone()
     if latest is None or latest[2] != "root" or latest[5] != pub:
-        raise _Changed(root)
+        raise Changed(root)
     sid, run_id, _scope, rh, leaves, _pub, sig = latest
     if not keys.verify(pub, keys.signed_message("root", root, rh, leaves), sig):
-        raise _Changed(root)
-    plan = _Root(root, path, sid, rh, leaves)
+        raise Changed(root)
+    plan = Root(root, path, sid, rh, leaves)
     (summary,) = conn.execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone() or (None,)
     try:
         studies = studies_of(json.loads(summary) if summary else None, root)
@@ -170,7 +170,7 @@ def _plan_root(conn: sqlite3.Connection, given: str, pub: str) -> _Root:
     return plan
 
 
-def _unchanged_files(conn: sqlite3.Connection, plan: _Root) -> int:
+def _unchanged_files(conn: sqlite3.Connection, plan: Root) -> int:
     """The number of files under ``plan.path``, when the walk and the ledger agree on every one of them."""
     lo, hi = plan.path.rstrip("/") + "/", plan.path.rstrip("/") + "0"
     cur = conn.execute("SELECT path, size, mtime_ns FROM archive_entries WHERE path > ? AND path < ? ORDER BY path",
@@ -178,26 +178,23 @@ def _unchanged_files(conn: sqlite3.Connection, plan: _Root) -> int:
     n = 0
     for segment in walk_segments(plan.path):  # compared a directory's run of files at a time
         if cur.fetchmany(len(segment)) != segment:
-            raise _Changed(plan.path)  # changed, new or gone files
+            raise Changed(plan.path)  # changed, new or gone files
         n += len(segment)
     if cur.fetchone() is not None:
-        raise _Changed(plan.path)  # entries after the last file are gone
+        raise Changed(plan.path)  # entries after the last file are gone
     if plan.path == plan.root:
         (count,) = conn.execute("SELECT count(*) FROM archive_entries WHERE root = ?", (plan.root,)).fetchone()
         if count != n:
-            raise _Changed(plan.root)
+            raise Changed(plan.root)
     return n
 
 
-def reseal_unchanged(paths: list[str], key: object, params: Mapping[str, Any],
-                     url: str | None = None) -> tuple[int, SealSummary] | None:
-    """Seal ``paths`` as :func:`radguard.archive.seal.seal` would when nothing changed; (run id, summary),
-    or None (nothing written) when this store or this tree needs the full seal."""
+def connect(url: str | None = None) -> sqlite3.Connection | None:
+    """The SQLite ledger at ``url`` (default: the store's), opened for a re-seal without SQLAlchemy; None when
+    the store is not an SQLite file at the current schema (the full seal migrates or serves it)."""
     db = sqlite_file(url or default_url())
-    if db is None or not db.is_file() or not paths:
+    if db is None or not db.is_file():
         return None
-    started = _now()
-    pub = keys.public_hex(key)
     try:
         conn = sqlite3.connect(db, timeout=30.0, isolation_level=None)
     except sqlite3.Error:
@@ -206,21 +203,39 @@ def reseal_unchanged(paths: list[str], key: object, params: Mapping[str, Any],
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        if {str(r[0]) for r in conn.execute("SELECT version_num FROM alembic_version")} != set(script_heads()):
-            return None
-        plans = [_plan_root(conn, p, pub) for p in paths]
+        if {str(r[0]) for r in conn.execute("SELECT version_num FROM alembic_version")} == set(script_heads()):
+            return conn
+    except sqlite3.Error:
+        pass
+    conn.close()
+    return None
+
+
+def reseal_unchanged(paths: list[str], key: object, params: Mapping[str, Any],
+                     url: str | None = None) -> tuple[int, SealSummary] | None:
+    """Seal ``paths`` as :func:`radguard.archive.seal.seal` would when nothing changed; (run id, summary),
+    or None (nothing written) when this store or this tree needs the full seal."""
+    if not paths:
+        return None
+    started = now()
+    pub = keys.public_hex(key)
+    conn = connect(url)
+    if conn is None:
+        return None
+    try:
+        plans = [plan_root(conn, p, pub) for p in paths]
         if len({p.root for p in plans}) != len(plans):
             return None
         for plan in plans:
             plan.files = _unchanged_files(conn, plan)
-        return _write(conn, plans, key, pub, params, started)
-    except (_Changed, OSError, sqlite3.Error):
+        return write_unchanged(conn, plans, key, pub, params, started)
+    except (Changed, OSError, sqlite3.Error):
         return None
     finally:
         conn.close()
 
 
-def _write(conn: sqlite3.Connection, plans: list[_Root], key: object, pub: str, params: Mapping[str, Any],
+def write_unchanged(conn: sqlite3.Connection, plans: list[Root], key: object, pub: str, params: Mapping[str, Any],
            started: str) -> tuple[int, SealSummary] | None:
     summary = SealSummary()
     run = MerkleBuilder()
@@ -241,7 +256,7 @@ def _write(conn: sqlite3.Connection, plans: list[_Root], key: object, pub: str, 
                 return None
         run_id = conn.execute("INSERT INTO runs (kind, started, finished, status, params, summary) "
                               "VALUES ('seal', ?, ?, 'done', ?, ?)",
-                              (started, _now(), json.dumps(dict(params)), json.dumps(summary.to_dict()))).lastrowid
+                              (started, now(), json.dumps(dict(params)), json.dumps(summary.to_dict()))).lastrowid
         assert run_id is not None
         sql = ("INSERT INTO archive_signatures (run_id, scope, key, root_hash, leaves, public_key, signature, created) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -249,9 +264,9 @@ def _write(conn: sqlite3.Connection, plans: list[_Root], key: object, pub: str, 
             conn.execute("UPDATE archive_roots SET last_run = ? WHERE path = ?", (run_id, plan.root))
             for scope in (keys.BEGIN, "root"):
                 sig = keys.sign(key, keys.signed_message(scope, plan.root, plan.root_hash, plan.leaves))
-                conn.execute(sql, (run_id, scope, plan.root, plan.root_hash, plan.leaves, pub, sig, _now()))
+                conn.execute(sql, (run_id, scope, plan.root, plan.root_hash, plan.leaves, pub, sig, now()))
         sig = keys.sign(key, keys.signed_message("run", str(run_id), summary.run_root, run.count))
-        conn.execute(sql, (run_id, "run", str(run_id), summary.run_root, run.count, pub, sig, _now()))
+        conn.execute(sql, (run_id, "run", str(run_id), summary.run_root, run.count, pub, sig, now()))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
