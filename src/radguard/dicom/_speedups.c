@@ -553,6 +553,15 @@ static int vr_of(PyObject *s) {
 /* digest(buf, elements, explicit, little, phi, keyed) -> (canonical header bytes, {"GGGGEEEE": "8 hex"})
  * radguard.archive.digest.header_digests; ``keyed(bytes) -> str`` gives
  * the digest of a patient-identifying element (tags in the set ``phi``). */
+/* ``f"{x:08X}"`` (digits "0123456789ABCDEF") or ``f"{x:08x}"`` as an ASCII str, without snprintf */
+static PyObject *hex8(uint32_t x, const char *digits) {
+    PyObject *s = PyUnicode_New(8, 127);
+    if (s == NULL) return NULL;
+    Py_UCS1 *d = PyUnicode_1BYTE_DATA(s);
+    for (int i = 7; i >= 0; i--, x >>= 4) d[i] = (Py_UCS1)digits[x & 0xF];
+    return s;
+}
+
 static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer view;
     int explicit, little;
@@ -585,9 +594,7 @@ static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
         } else if (canonical(&B, &o, explicit, little, (uint32_t)tag, vr, vo, vo + length, undefined, 0)) {
             goto nomem;
         }
-        char key[9], val[9];
-        snprintf(key, sizeof key, "%08lX", tag);
-        PyObject *k = PyUnicode_FromStringAndSize(key, 8), *v = NULL, *tg = PyLong_FromUnsignedLong(tag);
+        PyObject *k = hex8((uint32_t)tag, "0123456789ABCDEF"), *v = NULL, *tg = PyLong_FromUnsignedLong(tag);
         int is_phi = tg == NULL ? -1 : PySet_Contains(phi, tg);
         Py_XDECREF(tg);
         if (k != NULL && is_phi == 1) {
@@ -595,8 +602,7 @@ static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
             if (seg != NULL) v = PyObject_CallOneArg(keyed, seg);
             Py_XDECREF(seg);
         } else if (k != NULL && is_phi == 0) {
-            snprintf(val, sizeof val, "%08x", crc32_of(o.p + mark, o.n - mark));
-            v = PyUnicode_FromStringAndSize(val, 8);
+            v = hex8(crc32_of(o.p + mark, o.n - mark), "0123456789abcdef");
         }
         if (k == NULL || v == NULL || PyDict_SetItem(crcs, k, v) < 0) {
             Py_XDECREF(k);
