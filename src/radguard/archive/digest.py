@@ -27,6 +27,12 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from radguard.archive.layout import BANDS as BANDS
+from radguard.archive.layout import MAX_BANDED_FRAMES as MAX_BANDED_FRAMES
+from radguard.archive.layout import NATIVE_DTYPES as NATIVE_DTYPES
+from radguard.archive.layout import Geometry as Geometry
+from radguard.archive.layout import _bands as _bands
+from radguard.archive.layout import geometry, native_layout
 from radguard.dicom import dataset
 from radguard.dicom.dataset import (
     ITEM,
@@ -35,18 +41,10 @@ from radguard.dicom.dataset import (
     SEQ_DELIM,
     UNDEFINED,
     VR_KIND,
-    Element,
     Walker,
     _Stop,
 )
 from radguard.inspect.obj import (
-    TAG_BITS_ALLOCATED,
-    TAG_COLUMNS,
-    TAG_FRAMES,
-    TAG_PIXEL_REPRESENTATION,
-    TAG_PLANAR,
-    TAG_ROWS,
-    TAG_SAMPLES,
     TAG_SERIES,
     TAG_SOP_CLASS,
     TAG_SOP_INSTANCE,
@@ -55,15 +53,10 @@ from radguard.inspect.obj import (
 )
 from radguard.phi import phi_tags, site_secret
 
-#: number of row bands and column bands per frame for change localisation
-BANDS = 16
-#: frames beyond which only per-frame checksums are kept (bounded ledger size)
-MAX_BANDED_FRAMES = 64
 _SWAP = {"US": 2, "SS": 2, "OW": 2, "AT": 2, "UL": 4, "SL": 4, "FL": 4, "OL": 4, "OF": 4, "FD": 8, "OD": 8,
          "SV": 8, "UV": 8, "OV": 8}
 #: DataSetTrailingPadding (PS3.10 §7.2): no meaning, excluded from the header
 PADDING_TAG = 0xFFFCFFFC
-NATIVE_DTYPES = {(8, 0): "u1", (8, 1): "i1", (16, 0): "<u2", (16, 1): "<i2", (32, 0): "<u4", (32, 1): "<i4"}
 
 
 @dataclass(slots=True)
@@ -243,7 +236,7 @@ def _canonical(w: Walker, tag: int, vr: str, vpos: int, end: int, undefined: boo
     return tag.to_bytes(4, "big") + len(value).to_bytes(4, "big") + value
 
 
-def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
+def header_digests(obj: ArchiveObject, key: bytes | None = None) -> tuple[dict[str, str], str]:
     """Per-element CRC-32 (``{"ggggeeee": 8 hex}``) and the SHA-256 of the canonical header.
 
     The canonical header is the concatenation, in ascending tag order, of :func:`_canonical` of every
@@ -252,7 +245,8 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
     p = obj.part10
     buf = p.dataset
     phi = phi_tags()
-    key = site_secret()[:64]  # read once per object, not per attribute
+    if key is None:  # (a caller hashing many objects reads it once: ``phi_key()``)
+        key = phi_key()
     fast = dataset.speedups
     if fast is not None:  # compiled, same bytes (tests/unit/test_speedups.py)
         joined, fast_crcs = fast.digest(buf, p.elements, p.explicit, p.little, phi, lambda data: _keyed(data, key))
@@ -286,6 +280,11 @@ def header_digests(obj: ArchiveObject) -> tuple[dict[str, str], str]:
     return crcs, hashlib.sha256(b"".join(parts)).hexdigest()
 
 
+def phi_key() -> bytes:
+    """The key of :func:`_keyed`: the first 64 bytes of the site secret (BLAKE2b's key size)."""
+    return site_secret()[:64]
+
+
 def _keyed(data: bytes, key: bytes) -> str:
     """Element digest of a patient-identifying attribute: BLAKE2b-32 keyed with the site secret.
 
@@ -294,84 +293,6 @@ def _keyed(data: bytes, key: bytes) -> str:
     it cannot. Same 8-hex format.
     """
     return hashlib.blake2b(data, key=key, digest_size=4).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Geometry:
-    rows: int
-    cols: int
-    frames: int
-    samples: int
-    bits: int
-    planar: int
-    signed: int
-
-    @property
-    def frame_bytes(self) -> int:
-        return self.rows * self.cols * self.samples * self.bits // 8
-
-
-def geometry(obj: ArchiveObject) -> Geometry | None:
-    """Pixel geometry from the header (PS3.3 C.7.6.3), or None when incomplete."""
-    p = obj.part10
-    rows, cols = p.ushort(TAG_ROWS), p.ushort(TAG_COLUMNS)
-    bits = p.ushort(TAG_BITS_ALLOCATED)
-    if not rows or not cols or not bits:
-        return None
-    frames_txt = p.text(TAG_FRAMES)
-    try:
-        frames = int(frames_txt) if frames_txt else 1
-    except ValueError:
-        frames = 1
-    return Geometry(rows, cols, max(frames, 1), p.ushort(TAG_SAMPLES) or 1, bits, p.ushort(TAG_PLANAR) or 0,
-                    p.ushort(TAG_PIXEL_REPRESENTATION) or 0)
-
-
-def _bands(n: int) -> list[tuple[int, int]]:
-    step = max(1, -(-n // BANDS))
-    return [(i, min(i + step, n)) for i in range(0, n, step)]
-
-
-def native_layout(obj: ArchiveObject, pixel: Element, geo: Geometry) -> dict[str, Any] | None:
-    """Per-frame CRC-32 and band checksums of native (uncompressed, little endian) pixel data."""
-    dtype = NATIVE_DTYPES.get((geo.bits, geo.signed))
-    fb = geo.frame_bytes
-    if dtype is None or fb == 0 or pixel.length < fb * geo.frames or not obj.part10.little:
-        return None
-    import numpy as np
-
-    buf = obj.part10.dataset
-    base = pixel.value_offset
-    frames: list[int] = []
-    row_bands: list[list[int]] = []
-    col_bands: list[list[int]] = []
-    banded = geo.frames <= MAX_BANDED_FRAMES and (geo.samples == 1 or geo.planar == 0)
-    rb = _bands(geo.rows)
-    cb = _bands(geo.cols)
-    row_bytes = geo.cols * geo.samples * geo.bits // 8
-    # per column: sum and row-weighted sum (rows numbered from 1), as int64. In float64 (one BLAS
-    # product) they are exact while every partial sum stays below 2**53: always for 8/16-bit samples
-    # (rows <= 65535), for 32-bit ones up to 1024 rows; beyond that, integer arithmetic.
-    exact_float = geo.bits <= 16 or geo.rows <= 1024
-    weights = np.stack([np.ones(geo.rows), np.arange(1, geo.rows + 1, dtype=np.float64)])
-    for f in range(geo.frames):
-        view = buf[base + f * fb : base + (f + 1) * fb]
-        frames.append(zlib.crc32(view))
-        if not banded:
-            continue
-        row_bands.append([zlib.crc32(view[a * row_bytes : b * row_bytes]) for a, b in rb])
-        arr = np.frombuffer(view, dtype=dtype).reshape(geo.rows, geo.cols * geo.samples)
-        if exact_float:
-            s12 = (weights @ arr.astype(np.float64)).astype(np.int64)
-        else:
-            s12 = (weights.astype(np.int64) @ arr.astype(np.int64))
-        sums = np.ascontiguousarray(s12.T).reshape(geo.cols, geo.samples * 2)
-        col_bands.append([zlib.crc32(sums[a:b].tobytes()) for a, b in cb])
-    return {
-        "rows": geo.rows, "cols": geo.cols, "frames": geo.frames, "samples": geo.samples, "bits": geo.bits,
-        "frame_crc": frames, "row_bands": rb if banded else [], "col_bands": cb if banded else [],
-        "row_band_crc": row_bands, "col_band_crc": col_bands,
-    }
 
 
 def canonical_pixels(obj: ArchiveObject) -> bytes | None:
@@ -392,8 +313,10 @@ def canonical_pixels(obj: ArchiveObject) -> bytes | None:
     return arr.astype(arr.dtype.newbyteorder("<")).tobytes()
 
 
-def fingerprint(obj: ArchiveObject, *, decode_pixels: bool = False) -> Fingerprint:
-    """Everything the ledger keeps about ``obj`` (one pass of SHA-256 over the file, one over the pixels)."""
+def fingerprint(obj: ArchiveObject, *, decode_pixels: bool = False, key: bytes | None = None) -> Fingerprint:
+    """Everything the ledger keeps about ``obj`` (one pass of SHA-256 over the file, one over the pixels).
+
+    ``key``: :func:`phi_key`, read once by a caller that fingerprints many objects (default: read here)."""
     fp = Fingerprint(file_sha256=hashlib.sha256(obj.data).hexdigest(), size=obj.size, dicom=obj.is_dicom)
     if not obj.is_dicom:
         return fp
@@ -405,7 +328,7 @@ def fingerprint(obj: ArchiveObject, *, decode_pixels: bool = False) -> Fingerpri
     fp.sop_instance_uid = p.text(TAG_SOP_INSTANCE) or p.text(0x00020003)
     fp.series_uid = p.text(TAG_SERIES)
     fp.study_uid = p.text(TAG_STUDY)
-    fp.elements, fp.header_sha256 = header_digests(obj)
+    fp.elements, fp.header_sha256 = header_digests(obj, key)
     pixel = p.pixel
     if pixel is None:
         return fp

@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any, NamedTuple
 
-from radguard.archive.digest import fingerprint, pack_elements
+from radguard.archive.digest import fingerprint, pack_elements, phi_key
 from radguard.archive.leaf import expand, leaf_of
 from radguard.archive.verify import Status, compare
 from radguard.inspect.api import unreadable
@@ -33,6 +33,7 @@ def seal_batch(job: SealJob) -> list[dict[str, Any]]:
     """Fingerprint each file and run the stateless checks; unreadable files come back as findings."""
     items, decode, _checks = job
     out: list[dict[str, Any]] = []
+    key = phi_key()  # once per batch (environment and secret file look-ups)
     for path, mtime_ns in items:
         try:
             obj = read_object(path)
@@ -40,7 +41,7 @@ def seal_batch(job: SealJob) -> list[dict[str, Any]]:
             out.append({"path": path, "error": True, "findings": [unreadable(path, exc)]})
             continue
         try:
-            fp = fingerprint(obj, decode_pixels=decode)
+            fp = fingerprint(obj, decode_pixels=decode, key=key)
             found = run_checks(obj)
         finally:
             obj.close()

@@ -553,6 +553,15 @@ static int vr_of(PyObject *s) {
 /* digest(buf, elements, explicit, little, phi, keyed) -> (canonical header bytes, {"GGGGEEEE": "8 hex"})
  * radguard.archive.digest.header_digests; ``keyed(bytes) -> str`` gives
  * the digest of a patient-identifying element (tags in the set ``phi``). */
+/* ``f"{x:08X}"`` (digits "0123456789ABCDEF") or ``f"{x:08x}"`` as an ASCII str, without snprintf */
+static PyObject *hex8(uint32_t x, const char *digits) {
+    PyObject *s = PyUnicode_New(8, 127);
+    if (s == NULL) return NULL;
+    Py_UCS1 *d = PyUnicode_1BYTE_DATA(s);
+    for (int i = 7; i >= 0; i--, x >>= 4) d[i] = (Py_UCS1)digits[x & 0xF];
+    return s;
+}
+
 static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer view;
     int explicit, little;
@@ -585,9 +594,7 @@ static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
         } else if (canonical(&B, &o, explicit, little, (uint32_t)tag, vr, vo, vo + length, undefined, 0)) {
             goto nomem;
         }
-        char key[9], val[9];
-        snprintf(key, sizeof key, "%08lX", tag);
-        PyObject *k = PyUnicode_FromStringAndSize(key, 8), *v = NULL, *tg = PyLong_FromUnsignedLong(tag);
+        PyObject *k = hex8((uint32_t)tag, "0123456789ABCDEF"), *v = NULL, *tg = PyLong_FromUnsignedLong(tag);
         int is_phi = tg == NULL ? -1 : PySet_Contains(phi, tg);
         Py_XDECREF(tg);
         if (k != NULL && is_phi == 1) {
@@ -595,8 +602,7 @@ static PyObject *py_digest(PyObject *Py_UNUSED(self), PyObject *args) {
             if (seg != NULL) v = PyObject_CallOneArg(keyed, seg);
             Py_XDECREF(seg);
         } else if (k != NULL && is_phi == 0) {
-            snprintf(val, sizeof val, "%08x", crc32_of(o.p + mark, o.n - mark));
-            v = PyUnicode_FromStringAndSize(val, 8);
+            v = hex8(crc32_of(o.p + mark, o.n - mark), "0123456789abcdef");
         }
         if (k == NULL || v == NULL || PyDict_SetItem(crcs, k, v) < 0) {
             Py_XDECREF(k);
@@ -621,12 +627,122 @@ done:
     return result;
 }
 
+/* Column sums of one frame of native pixels (radguard.archive.digest.native_layout): per column of
+   ``width`` samples the sum and the row-weighted sum (rows numbered from 1) as int64, interleaved
+   [s0, w0, s1, w1, ...], the bytes of numpy's ``(weights @ arr).T`` as int64. Arithmetic modulo 2**64
+   (numpy's int64 wraps the same way; within 2**53 both are exact). ``bits`` 8, 16 or 32, little endian. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize")))
+#endif
+static PyObject *py_colsums(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t rows, width;
+    int bits, is_signed;
+    if (!PyArg_ParseTuple(args, "y*nnii:colsums", &view, &rows, &width, &bits, &is_signed)) return NULL;
+    PyObject *result = NULL;
+    int bytes = bits / 8;
+    if ((bits != 8 && bits != 16 && bits != 32) || rows < 0 || width < 0 ||
+        (width > 0 && rows > view.len / bytes / width)) {
+        PyErr_SetString(PyExc_ValueError, "colsums: buffer shorter than rows * width samples");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, width * 16);
+    if (result == NULL) goto done;
+    /* rows from the last: tail[c] is the sum of the rows seen so far, and adding it once per row adds each
+       sample (row r, from 0) r + 1 times: the row-weighted sum without a multiplication */
+    uint64_t *tail = calloc((size_t)width * 2 + 1, sizeof(uint64_t));
+    if (tail == NULL) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint64_t *restrict acc = tail, *restrict wsum = tail + width;
+    const unsigned char *p = (const unsigned char *)view.buf;
+    size_t stride = (size_t)width * (size_t)bytes;
+    void *aligned = NULL; /* samples are read as T: from an address T may not have, a copy */
+    if ((uintptr_t)p % (uintptr_t)bytes != 0) {
+        aligned = malloc(stride * (size_t)rows + 1);
+        if (aligned == NULL) {
+            free(tail);
+            Py_CLEAR(result);
+            PyErr_NoMemory();
+            goto done;
+        }
+        memcpy(aligned, p, stride * (size_t)rows);
+        p = (const unsigned char *)aligned;
+    }
+#define COLSUMS(T)                                                  \
+    for (Py_ssize_t r = rows - 1; r >= 0; r--) {                    \
+        const T *restrict row = (const T *)(p + (size_t)r * stride); \
+        for (Py_ssize_t c = 0; c < width; c++) {                    \
+            acc[c] += (uint64_t)(int64_t)row[c];                    \
+            wsum[c] += acc[c];                                      \
+        }                                                           \
+    }
+    if (bits == 8 && is_signed) { COLSUMS(int8_t) }
+    else if (bits == 8) { COLSUMS(uint8_t) }
+    else if (bits == 16 && is_signed) { COLSUMS(int16_t) }
+    else if (bits == 16) { COLSUMS(uint16_t) }
+    else if (is_signed) { COLSUMS(int32_t) }
+    else { COLSUMS(uint32_t) }
+#undef COLSUMS
+    {
+        uint64_t *out = (uint64_t *)PyBytes_AS_STRING(result);
+        for (Py_ssize_t c = 0; c < width; c++) {
+            out[2 * c] = tail[c];
+            out[2 * c + 1] = wsum[c];
+        }
+    }
+    free(tail);
+    free(aligned);
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* crc32_combine of zlib (its x^(2^n) mod p method): the CRC-32 of A || B from crc(A), crc(B) and len(B).
+   native_layout gives a frame's CRC from its row bands' instead of reading the frame twice. */
+#define CRC_POLY 0xedb88320u
+static uint32_t x2n_table[32];
+
+static uint32_t multmodp(uint32_t a, uint32_t b) {
+    uint32_t m = (uint32_t)1 << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0) break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ CRC_POLY : b >> 1;
+    }
+    return p;
+}
+
+static void x2n_init(void) {
+    uint32_t p = (uint32_t)1 << 30; /* x^1 */
+    x2n_table[0] = p;
+    for (int n = 1; n < 32; n++) x2n_table[n] = p = multmodp(p, p);
+}
+
+static PyObject *py_crc32_combine(PyObject *Py_UNUSED(self), PyObject *args) {
+    unsigned long crc1, crc2;
+    unsigned long long len2;
+    if (!PyArg_ParseTuple(args, "kkK:crc32_combine", &crc1, &crc2, &len2)) return NULL;
+    uint32_t p = (uint32_t)1 << 31; /* x^0 */
+    unsigned k = 3;                 /* bytes: x^(8 * len2) */
+    for (unsigned long long n = len2; n; n >>= 1, k++)
+        if (n & 1) p = multmodp(x2n_table[k & 31], p);
+    return PyLong_FromUnsignedLong((unsigned long)(multmodp(p, (uint32_t)crc1) ^ (uint32_t)crc2));
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS, "Top-level element walk fast path (radguard.dicom.dataset.walk_dataset)."},
     {"meta", py_meta, METH_VARARGS, "File meta group fast path (radguard.dicom.dataset.walk_meta)."},
     {"seek", py_seek, METH_VARARGS, "Skip to a tag, the fast path of radguard.dicom.dataset.find."},
     {"candidates", py_candidates, METH_VARARGS, "Active-content candidate elements (inspect.checks.active_content)."},
     {"digest", py_digest, METH_VARARGS, "Canonical header and element digests (radguard.archive.digest)."},
+    {"crc32_combine", py_crc32_combine, METH_VARARGS, "zlib's crc32_combine (radguard.archive.digest.native_layout)."},
+    {"colsums", py_colsums, METH_VARARGS, "Column sums of native pixels (radguard.archive.digest.native_layout)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -636,6 +752,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "radguard.dicom._spee
 
 PyMODINIT_FUNC PyInit__speedups(void) {
     crc_init();
+    x2n_init();
     for (int i = 0; i < NVRS; i++) {
         vr_str[i] = PyUnicode_InternFromString(VRS[i].name);
         if (vr_str[i] == NULL) return NULL;

@@ -87,14 +87,21 @@ def open_regular(path: str) -> BinaryIO:
     checked on the open handle, so there is no race with an earlier ``stat``. Callers read at most
     ``st_size`` bytes.
     """
+    fd, _st = _open_fd(path)
+    return open(fd, "rb", closefd=True)
+
+
+def _open_fd(path: str) -> tuple[int, os.stat_result]:
+    """:func:`open_regular` as a descriptor (the caller closes it) and its ``fstat``."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", path)
     except BaseException:
         os.close(fd)
         raise
-    return open(fd, "rb", closefd=True)
+    return fd, st
 
 
 def read_raw(path: str) -> tuple[bytes | memoryview, int, mmap.mmap | None]:
@@ -105,13 +112,23 @@ def read_raw(path: str) -> tuple[bytes | memoryview, int, mmap.mmap | None]:
     OSError
         If the file cannot be opened or read.
     """
-    with open_regular(path) as fh:
-        fd = fh.fileno()
-        st = os.fstat(fd)
-        if st.st_size >= MMAP_THRESHOLD:
+    fd, st = _open_fd(path)  # a descriptor, no file object: fewer system calls (one fstat) per file
+    try:
+        size = st.st_size
+        if size >= MMAP_THRESHOLD:
             mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
             return memoryview(mm), st.st_mtime_ns, mm
-        return fh.read(st.st_size), st.st_mtime_ns, None
+        data = os.read(fd, size)
+        if len(data) < size:  # a short read: on to the size or the end of the file, as a file object reads
+            parts = [data]
+            got = len(data)
+            while got < size and (more := os.read(fd, size - got)):
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        return data, st.st_mtime_ns, None
+    finally:
+        os.close(fd)
 
 
 def close_raw(data: bytes | memoryview, mm: mmap.mmap | None) -> None:
