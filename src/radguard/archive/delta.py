@@ -172,10 +172,6 @@ def reseal(paths: list[str], key: object, params: Mapping[str, Any], *, workers:
         conn.close()
 
 
-_SIG = ("INSERT INTO archive_signatures (run_id, scope, key, root_hash, leaves, public_key, signature, created) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-
-
 def _write(conn: sqlite3.Connection, deltas: list[_Delta], key: object, pub: str, params: Mapping[str, Any],
            started: str) -> tuple[int, SealSummary] | None:
     summary = SealSummary()
@@ -204,8 +200,7 @@ def _write(conn: sqlite3.Connection, deltas: list[_Delta], key: object, pub: str
             summary.roots.append(rec)
             run.add(bytes.fromhex(rec["merkle_root"]))
         summary.run_root = run.root()
-        sig = keys.sign(key, keys.signed_message("run", str(run_id), summary.run_root, run.count))
-        conn.execute(_SIG, (run_id, "run", str(run_id), summary.run_root, run.count, pub, sig, quick.now()))
+        quick.sign_into(conn, key, pub, run_id, "run", str(run_id), summary.run_root, run.count)
         conn.execute("UPDATE runs SET finished = ?, status = 'done', summary = ? WHERE id = ?",
                      (quick.now(), json.dumps(summary.to_dict()), run_id))
         conn.execute("COMMIT")
@@ -220,11 +215,9 @@ def _seal_root(conn: sqlite3.Connection, d: _Delta, run_id: int, key: object, pu
     """Write the changes of one root and sign it (begin first, as :meth:`Ledger.ensure_root` does)."""
     plan = d.plan
     conn.execute("UPDATE archive_roots SET last_run = ? WHERE path = ?", (run_id, plan.root))
-    sig = keys.sign(key, keys.signed_message(keys.BEGIN, plan.root, plan.root_hash, plan.leaves))
-    conn.execute(_SIG, (run_id, keys.BEGIN, plan.root, plan.root_hash, plan.leaves, pub, sig, quick.now()))
+    quick.sign_into(conn, key, pub, run_id, keys.BEGIN, plan.root, plan.root_hash, plan.leaves)
     if not d.rows and not d.gone:  # the root's signature stands: signed again (Ledger.sign_root unchanged)
-        sig = keys.sign(key, keys.signed_message("root", plan.root, plan.root_hash, plan.leaves))
-        conn.execute(_SIG, (run_id, "root", plan.root, plan.root_hash, plan.leaves, pub, sig, quick.now()))
+        quick.sign_into(conn, key, pub, run_id, "root", plan.root, plan.root_hash, plan.leaves)
         return {"root": plan.root, "merkle_root": plan.root_hash, "objects": plan.leaves, "studies": plan.studies}
     now = quick.now()
     if d.rows:
@@ -260,5 +253,5 @@ def _seal_root(conn: sqlite3.Connection, d: _Delta, run_id: int, key: object, pu
         rh = fold(ls)
         sig = keys.sign(key, keys.signed_message(scope, name, rh, len(ls)))
         rows.append((run_id, scope, name, rh, len(ls), pub, sig, now))
-    conn.executemany(_SIG, rows)
+    conn.executemany(quick.SIGNATURE_SQL, rows)
     return {"root": plan.root, "merkle_root": rows[0][3], "objects": len(leaves), "studies": len(studies)}

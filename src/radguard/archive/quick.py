@@ -235,6 +235,17 @@ def reseal_unchanged(paths: list[str], key: object, params: Mapping[str, Any],
         conn.close()
 
 
+SIGNATURE_SQL = ("INSERT INTO archive_signatures (run_id, scope, key, root_hash, leaves, public_key, signature, "
+                 "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def sign_into(conn: sqlite3.Connection, key: object, pub: str, run_id: int, scope: str, name: str, root_hash: str,
+              leaves: int) -> None:
+    """Sign (``scope``, ``name``, ``root_hash``, ``leaves``) and insert the signature, as the full seal does."""
+    sig = keys.sign(key, keys.signed_message(scope, name, root_hash, leaves))
+    conn.execute(SIGNATURE_SQL, (run_id, scope, name, root_hash, leaves, pub, sig, now()))
+
+
 def write_unchanged(conn: sqlite3.Connection, plans: list[Root], key: object, pub: str, params: Mapping[str, Any],
            started: str) -> tuple[int, SealSummary] | None:
     summary = SealSummary()
@@ -258,15 +269,11 @@ def write_unchanged(conn: sqlite3.Connection, plans: list[Root], key: object, pu
                               "VALUES ('seal', ?, ?, 'done', ?, ?)",
                               (started, now(), json.dumps(dict(params)), json.dumps(summary.to_dict()))).lastrowid
         assert run_id is not None
-        sql = ("INSERT INTO archive_signatures (run_id, scope, key, root_hash, leaves, public_key, signature, created) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         for plan in plans:
             conn.execute("UPDATE archive_roots SET last_run = ? WHERE path = ?", (run_id, plan.root))
             for scope in (keys.BEGIN, "root"):
-                sig = keys.sign(key, keys.signed_message(scope, plan.root, plan.root_hash, plan.leaves))
-                conn.execute(sql, (run_id, scope, plan.root, plan.root_hash, plan.leaves, pub, sig, now()))
-        sig = keys.sign(key, keys.signed_message("run", str(run_id), summary.run_root, run.count))
-        conn.execute(sql, (run_id, "run", str(run_id), summary.run_root, run.count, pub, sig, now()))
+                sign_into(conn, key, pub, run_id, scope, plan.root, plan.root_hash, plan.leaves)
+        sign_into(conn, key, pub, run_id, "run", str(run_id), summary.run_root, run.count)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
