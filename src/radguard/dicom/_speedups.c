@@ -150,21 +150,7 @@ static PyObject *py_walk(PyObject *Py_UNUSED(self), PyObject *args) {
         int64_t vpos, nxt;
         if ((long long)tag <= last || g == 0xFFFE) break;
         if (g == 0x0002 && PyList_GET_SIZE(out) > 0) break;
-        if (explicit) {
-            vr = vr_index(p + 4);
-            if (vr == VR_NONE) break;
-            if (VRS[vr].is_long) {
-                if (pos + 12 > end) break;
-                len = u32(p + 8, little);
-                vpos = pos + 12;
-            } else {
-                len = u16(p + 6, little);
-                vpos = pos + 8;
-            }
-        } else {
-            len = u32(p + 4, little);
-            vpos = pos + 8;
-        }
+        if (header(&B, explicit, little, pos, end, &tag, &vr, &len, &vpos) < 0) break;  /* not FFFE: see above */
         if (len == UNDEF) {
             nxt = skip_value(&B, explicit, little, tag, vr, len, vpos, end, 0);
             if (nxt < 0) break;
@@ -213,30 +199,17 @@ static PyObject *py_seek(PyObject *Py_UNUSED(self), PyObject *args) {
             return NULL;
         }
     }
-    const unsigned char *b = (const unsigned char *)view.buf;
-    int64_t pos = start, end = (int64_t)view.len;
+    buf_t B = {(const unsigned char *)view.buf, (int64_t)view.len};
+    int64_t pos = start, end = B.n;
     while (nwanted >= 0 && pos >= 0 && end - pos >= 8) {
-        const unsigned char *p = b + pos;
+        const unsigned char *p = B.b + pos;
         uint32_t tag = (u16(p, little) << 16) | u16(p + 2, little), len;
         int64_t vpos;
         int hit = (long long)tag > last;
         for (Py_ssize_t i = 0; i < nwanted && !hit; i++) hit = (long long)tag == wanted[i];
-        if (hit) break;
-        if (explicit) {
-            int vr = vr_index(p + 4);
-            if (vr == VR_NONE) break;
-            if (VRS[vr].is_long) {
-                if (pos + 12 > end) break;
-                len = u32(p + 8, little);
-                vpos = pos + 12;
-            } else {
-                len = u16(p + 6, little);
-                vpos = pos + 8;
-            }
-        } else {
-            len = u32(p + 4, little);
-            vpos = pos + 8;
-        }
+        if (hit || (tag >> 16) == 0xFFFE) break;  /* an item at the top level: the Python loop decides */
+        int vr;
+        if (header(&B, explicit, little, pos, end, &tag, &vr, &len, &vpos) < 0) break;
         if (len == UNDEF || vpos + (int64_t)len > end) break;
         pos = vpos + (int64_t)len;
     }
