@@ -119,7 +119,7 @@ def keyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def test_workers_die_within_2s_of_a_kill_9_of_seal(tmp_path: Path, keyed: dict[str, str]) -> None:
     arc = tmp_path / "arc"
-    build_tree(arc, 3000)
+    build_tree(arc, 10000)  # enough work that the seal is still hashing 0.3 s after its workers start
     proc = _start_seal(arc, keyed)
     deadline = time.monotonic() + 60
     while len(_tree(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
