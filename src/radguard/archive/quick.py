@@ -39,7 +39,7 @@ from radguard.archive import keys
 from radguard.archive.merkle import MerkleBuilder
 from radguard.archive.tree import SKIP_PREFIX, normalize
 from radguard.models import Finding
-from radguard.store.lite import default_url, script_heads, sqlite_file
+from radguard.store import lite
 
 
 @dataclass
@@ -192,23 +192,7 @@ def _unchanged_files(conn: sqlite3.Connection, plan: Root) -> int:
 def connect(url: str | None = None) -> sqlite3.Connection | None:
     """The SQLite ledger at ``url`` (default: the store's), opened for a re-seal without SQLAlchemy; None when
     the store is not an SQLite file at the current schema (the full seal migrates or serves it)."""
-    db = sqlite_file(url or default_url())
-    if db is None or not db.is_file():
-        return None
-    try:
-        conn = sqlite3.connect(db, timeout=30.0, isolation_level=None)
-    except sqlite3.Error:
-        return None
-    try:
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        if {str(r[0]) for r in conn.execute("SELECT version_num FROM alembic_version")} == set(script_heads()):
-            return conn
-    except sqlite3.Error:
-        pass
-    conn.close()
-    return None
+    return lite.connect(url or lite.default_url(), writer=True)
 
 
 def reseal_unchanged(paths: list[str], key: object, params: Mapping[str, Any],

@@ -115,18 +115,24 @@ def _time(text: str | None) -> datetime | None:
     return utc(datetime.fromisoformat(text)) if text else None
 
 
-def _connect(url: str) -> sqlite3.Connection | None:
-    """A connection to an existing SQLite store at the shipped schema, else None."""
+def connect(url: str, *, writer: bool = False) -> sqlite3.Connection | None:
+    """A connection to an existing SQLite store at the shipped schema, else None. ``writer``: in autocommit
+    mode (the caller opens its transactions, ``BEGIN IMMEDIATE``), with the pragmas the store's engine sets
+    for writers (busy timeout, ``synchronous=NORMAL``, foreign keys)."""
     import sqlite3
 
     path = sqlite_file(url)
     if path is None or not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(path, timeout=30.0)
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None if writer else "DEFERRED")
     except sqlite3.Error:
         return None
     try:
+        if writer:
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
         heads = {str(r[0]) for r in conn.execute("SELECT version_num FROM alembic_version")}
     except sqlite3.Error:
         heads = set()
@@ -156,7 +162,7 @@ def read_runs(url: str, kind: str | None = None, limit: int = 50) -> list[RunInf
     store is not an existing SQLite file at the shipped schema (use :meth:`Store.runs` then)."""
     import sqlite3
 
-    conn = _connect(url)
+    conn = connect(url)
     if conn is None:
         return None
     try:
@@ -178,7 +184,7 @@ def read_run_findings(url: str, run_id: int | None, kind: str) -> tuple[RunInfo 
 
     from radguard.models import Finding, Severity
 
-    conn = _connect(url)
+    conn = connect(url)
     if conn is None:
         return None
     try:
