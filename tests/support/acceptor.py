@@ -6,7 +6,8 @@ DIMSE request is answered; :func:`run_probes` runs the real access and service p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,19 +102,26 @@ class Script:
         return True
 
 
+@contextlib.asynccontextmanager
+async def serving(script: Script) -> AsyncIterator[Callable[[], Awaitable[DicomClient]]]:
+    """The scripted acceptor on a free loopback port; yields a function that opens a client to it."""
+    server = await asyncio.start_server(script.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    async def connect() -> DicomClient:
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        return DicomClient(r, w, timeout=2.0)
+
+    async with server:
+        yield connect
+
+
 def run_probes(script: Script, *, intrusive: bool = False, **access: Any) -> tuple[AccessReport,
                                                                                      ServicesReport | None]:
     """Run :func:`probe_access` (``access``: its keyword arguments) and, when an association was accepted,
     :func:`probe_services` against the scripted acceptor on a free loopback port."""
     async def go() -> tuple[AccessReport, ServicesReport | None]:
-        server = await asyncio.start_server(script.handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-
-        async def connect() -> DicomClient:
-            r, w = await asyncio.open_connection("127.0.0.1", port)
-            return DicomClient(r, w, timeout=2.0)
-
-        async with server:
+        async with serving(script) as connect:
             report = await probe_access(connect, **access)
             services = None
             if report.client is not None:

@@ -24,7 +24,7 @@ from radguard.dicom import uids
 from radguard.dicom.dimse import Command, c_echo_rsp, response
 from radguard.dicom.enums import CommandField, Status
 from radguard.dicom.messages import DimseMessage
-from tests.support.acceptor import ABORT, Script, run_probes
+from tests.support.acceptor import ABORT, Script, run_probes, serving
 from tests.support.wire import dataset_bytes, query
 
 Answers = Sequence[tuple[Command, bytes | None]] | str
@@ -191,7 +191,6 @@ def test_a_message_goes_out_in_one_write() -> None:
     peer reads them as the two P-DATA-TF PDUs they are."""
     import asyncio
 
-    from radguard.assess.dicom_client import DicomClient
     from radguard.assess.probes.dicom_access import probe_access
     from radguard.dicom.dimse import c_find_rq
 
@@ -200,14 +199,7 @@ def test_a_message_goes_out_in_one_write() -> None:
     ident = encode_identifier({"QueryRetrieveLevel": "STUDY", "StudyInstanceUID": fresh_uid()}, None)
 
     async def go() -> tuple[list[bytes], int | None]:
-        server = await asyncio.start_server(script.handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-
-        async def connect() -> DicomClient:
-            r, w = await asyncio.open_connection("127.0.0.1", port)
-            return DicomClient(r, w, timeout=2.0)
-
-        async with server:
+        async with serving(script) as connect:
             access = await probe_access(connect)
             client = access.client
             assert client is not None
