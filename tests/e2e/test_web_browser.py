@@ -115,6 +115,12 @@ class Browser:
 
         WebDriverWait(self.driver, 10).until(lambda d: fragment in d.current_url)
 
+    def wait_page(self, text: str) -> None:
+        """Until the page (after a click that posts a form) holds ``text`` in its title or source."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self.driver, 10).until(lambda d: text in d.title + d.page_source)
+
     def get(self, path: str) -> None:
         self.driver.get(self.base + path)
 
@@ -251,6 +257,7 @@ def test_console_in_a_real_browser(department: dict[str, Any]) -> None:
     b.css("#accept-form input[name=reason]").send_keys("compensating control")
     b.driver.execute_script("document.querySelector('#accept-form input[name=expires]').value = '2099-01-01'")
     b.css("#accept-form button").click()
+    b.wait_page("Form refused")  # the click returns before the browser has the POST's answer
     assert "Form refused" in b.driver.title + b.driver.page_source and "CSRF" in b.text("#error-message")
 
     # a monitor run's alerts (the producer's own events), then every other view
